@@ -1,0 +1,158 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { main } from './main.js';
+
+const examples = join(
+  import.meta.dirname ?? new URL('.', import.meta.url).pathname,
+  '../../examples',
+);
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, {
+    out: (t) => (out += `${t}\n`),
+    write: (t) => (out += t),
+    err: (t) => (err += `${t}\n`),
+  });
+  return { code, out, err };
+}
+
+test('policy matrix -o json keeps the public contract', async () => {
+  const r = await run(
+    'policy',
+    'matrix',
+    '-f',
+    examples,
+    '--port',
+    '5432/TCP',
+    '--port',
+    '80',
+    '-o',
+    'json',
+  );
+  assert.equal(r.code, 0, r.err);
+  const json = JSON.parse(r.out) as {
+    probes: { port: number; protocol: string; matrix: Record<string, Record<string, boolean>> }[];
+  };
+  assert.deepEqual(
+    json.probes.map((p) => [p.port, p.protocol]),
+    [
+      [5432, 'TCP'],
+      [80, 'TCP'],
+    ],
+  );
+  const db = json.probes[0]?.matrix;
+  const pods = ['shop/api', 'shop/db', 'shop/frontend', 'tools/loadgen'];
+  assert.deepEqual(Object.keys(db ?? {}), pods);
+  for (const from of pods) assert.deepEqual(Object.keys(db?.[from] ?? {}), pods);
+  // examples/policies.yaml: only the API reaches the database, and the Admin guard keeps tools out.
+  assert.equal(db?.['shop/api']?.['shop/db'], true);
+  assert.equal(db?.['shop/frontend']?.['shop/db'], false);
+  assert.equal(db?.['tools/loadgen']?.['shop/db'], false);
+  assert.equal(
+    json.probes[1]?.matrix['tools/loadgen']?.['shop/frontend'],
+    true,
+    'frontend open on http',
+  );
+});
+
+test('policy matrix without --port probes every declared port', async () => {
+  const r = await run('policy', 'matrix', '-f', examples, '-o', 'json');
+  const json = JSON.parse(r.out) as { probes: { port: number; protocol: string }[] };
+  assert.deepEqual(
+    json.probes.map((p) => `${p.port}/${p.protocol}`),
+    ['80/TCP', '5432/TCP', '7000/UDP', '8080/TCP', '9090/TCP'],
+  );
+});
+
+test('policy trace names the deciding rule, in text and JSON', async () => {
+  const text = await run(
+    'policy',
+    'trace',
+    '-f',
+    examples,
+    '--from',
+    'tools/loadgen',
+    '--to',
+    'shop/db',
+    '--port',
+    '5432/TCP',
+  );
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /verdict\s+DENIED/);
+  assert.match(text.out, /ClusterNetworkPolicy protect-databases .*"deny-everyone-else"/);
+  const json = await run(
+    'policy',
+    'trace',
+    '-f',
+    examples,
+    '--from',
+    'shop/frontend',
+    '--to',
+    'shop/api',
+    '--port',
+    'http',
+    '-o',
+    'json',
+  );
+  const t = JSON.parse(json.out) as {
+    verdict: string;
+    port: number;
+    ingress: { stage: string; allowedBy: { policy: { name: string } }[] };
+  };
+  assert.equal(t.verdict, 'allowed');
+  assert.equal(t.port, 8080, 'the named port resolved against shop/api');
+  assert.equal(t.ingress.stage, 'networkpolicy');
+  assert.equal(t.ingress.allowedBy[0]?.policy.name, 'api-from-frontend');
+});
+
+test('errors go to stderr with a non-zero exit and a fix', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(
+    bad,
+    'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: {podSelector: {}, ingres: []}\n',
+  );
+  const r = await run('policy', 'matrix', '-f', bad);
+  assert.equal(r.code, 1);
+  assert.equal(r.out, '');
+  assert.match(
+    r.err,
+    /NetworkPolicy default\/x .*bad\.yaml:1.*spec\.ingres: unknown field.*did you mean "ingress"/,
+  );
+  const usage = await run(
+    'policy',
+    'trace',
+    '-f',
+    examples,
+    '--from',
+    'shop/nope',
+    '--to',
+    'shop/db',
+    '--port',
+    '80',
+  );
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /no such pod/);
+  assert.equal((await run('policy', 'matrix', '-f', examples, '--port', '99999/TCP')).code, 2);
+  assert.equal((await run('nonsense')).code, 2);
+});
+
+test('policy lint exits 1 on warnings and names the fix', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'm.yaml'),
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: web}}\nspec: {containers: [{name: c, image: i}]}\n---\n' +
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: typo}\nspec: {podSelector: {matchLabels: {app: wbe}}}\n',
+  );
+  const r = await run('policy', 'lint', '-f', dir);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /WEFT_LINT|selects no pod|no pod/i);
+  assert.equal((await run('policy', 'lint', '-f', examples)).code, 0);
+});

@@ -1,0 +1,74 @@
+import { ErrorCodes, WeftError, formatIssue } from '../core/errors.js';
+import { policyCommand } from './policy.js';
+import { UsageError } from './output.js';
+
+export interface Io {
+  /** A line (or lines) of output; a newline is added. */
+  readonly out: (text: string) => void;
+  /** Raw output, exactly as given (for streamed output). */
+  readonly write: (chunk: string) => void;
+  readonly err: (text: string) => void;
+}
+
+type Command = (args: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; run: Command }> = {
+  policy: { summary: 'trace, matrix and lint network policies from manifests', run: policyCommand },
+  version: { summary: 'print the version', run: async (_a, io) => (io.out(VERSION), 0) },
+};
+
+export const VERSION = '0.1.0';
+
+export function usage(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return [
+    'usage: weft COMMAND [ARGS...]',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    'Run `weft COMMAND --help` for details.',
+  ].join('\n');
+}
+
+/** Runs one weft command line; returns the exit code. Never throws. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command)
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}`,
+        `run one of: ${Object.keys(COMMANDS).join(', ')}`,
+      );
+    return await command.run(rest, io);
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+export function reportError(e: unknown, io: Io): number {
+  if (e instanceof UsageError) {
+    io.err(`weft: ${e.message}\n  fix: ${e.fix}`);
+    return 2;
+  }
+  if (e instanceof WeftError) {
+    io.err(e.issues.map((i) => `weft: ${formatIssue(i)}`).join('\n'));
+    return e.code === ErrorCodes.USAGE ? 2 : 1;
+  }
+  if (
+    e instanceof Error &&
+    'code' in e &&
+    typeof e.code === 'string' &&
+    e.code.startsWith('ERR_PARSE_ARGS')
+  ) {
+    io.err(`weft: ${e.message}\n  fix: see --help`);
+    return 2;
+  }
+  io.err(`weft: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  return 70;
+}

@@ -1,0 +1,209 @@
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { loadDocumentsFast } from './fast-yaml.js';
+import { ErrorCodes, WeftError, type Issue } from '../../core/errors.js';
+import { buildCluster, validatePodAddresses } from '../../core/model/cluster.js';
+import { isPlainObject } from '../../core/model/fields.js';
+import { parseObject } from '../../core/model/parse.js';
+import type { Cluster, ModelObject, Origin } from '../../core/model/types.js';
+
+/**
+ * The manifests source: ordinary Kubernetes YAML (or JSON) files, read into
+ * the core model. Every problem of every file is collected and thrown once.
+ */
+
+export interface ManifestContents {
+  readonly objects: ModelObject[];
+  readonly issues: Issue[];
+  /** Objects of kinds weft does not read, `Kind ns/name (file:line)`. */
+  readonly skipped: string[];
+}
+
+const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+function syntaxIssue(file: string, line: number | undefined, message: string): Issue {
+  return {
+    code: ErrorCodes.MANIFEST_SYNTAX,
+    object: line ? `${file}:${line}` : file,
+    field: '',
+    message,
+    fix: 'fix the YAML syntax at that line',
+  };
+}
+
+/**
+ * Parses the text of one manifest file: every YAML document (`---`) is one
+ * object, `kind: List` documents expand into their items, empty documents are
+ * skipped. An object's Origin line is the line its first field starts on (a
+ * List item's own line for List items). `.json` files are read as YAML 1.2
+ * (a superset of JSON); YAML files with the YAML 1.1 schema, as Kubernetes
+ * does, so `yes`/`no`/`on`/`off` are booleans there too.
+ */
+export function parseManifestText(text: string, file: string): ManifestContents {
+  const fast = loadDocumentsFast(text, extname(file).toLowerCase() !== '.json');
+  if (!fast) return parseManifestTextCarefully(text, file);
+  const out: ManifestContents = { objects: [], issues: [], skipped: [] };
+  for (const doc of fast) add(out, doc.value, { file, line: doc.line });
+  return out;
+}
+
+/** The careful path: the full YAML document model, exact error lines, List item lines. */
+export function parseManifestTextCarefully(text: string, file: string): ManifestContents {
+  const out: ManifestContents = { objects: [], issues: [], skipped: [] };
+  const lineCounter = new LineCounter();
+  const version = extname(file).toLowerCase() === '.json' ? '1.2' : '1.1';
+  const docs = parseAllDocuments(text, { lineCounter, version });
+  // An error at the very end (an unclosed bracket) is reported on the last written line.
+  const lastLine = lineCounter.linePos(Math.max(0, text.trimEnd().length - 1)).line;
+  for (const doc of docs) {
+    const startLine = lineCounter.linePos(doc.contents?.range[0] ?? doc.range[0]).line;
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const line = Math.min(e.linePos?.[0].line ?? startLine, lastLine);
+        // The message's own " at line L, column C:" would contradict the clamped line.
+        const message = (e.message.split('\n')[0] ?? e.message).replace(
+          / at line \d+, column \d+:?$/,
+          '',
+        );
+        out.issues.push(syntaxIssue(file, line, message));
+      }
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      out.issues.push(
+        syntaxIssue(file, startLine, err instanceof Error ? err.message : String(err)),
+      );
+      continue;
+    }
+    if (value === null || value === undefined) continue;
+    const origin: Origin = { file, line: startLine };
+    if (isList(value)) addList(out, value, doc, lineCounter, origin);
+    else add(out, value, origin);
+  }
+  return out;
+}
+
+function isList(value: unknown): value is Record<string, unknown> {
+  if (!isPlainObject(value) || typeof value['kind'] !== 'string') return false;
+  return (
+    value['kind'] === 'List' || (value['kind'].endsWith('List') && Array.isArray(value['items']))
+  );
+}
+
+function add(out: ManifestContents, value: unknown, origin: Origin): void {
+  const result = parseObject(value, origin);
+  out.issues.push(...result.issues);
+  if (result.object) out.objects.push(result.object);
+  if (result.skipped) out.skipped.push(`${result.skipped} (${origin.file}:${origin.line})`);
+}
+
+/** `kind: List`: each item is parsed as its own object, with its own line. */
+function addList(
+  out: ManifestContents,
+  list: Record<string, unknown>,
+  doc: Document.Parsed,
+  lineCounter: LineCounter,
+  origin: Origin,
+): void {
+  const items = list['items'];
+  if (items === undefined || items === null) return;
+  if (!Array.isArray(items)) {
+    out.issues.push({
+      code: ErrorCodes.INVALID_FIELD,
+      object: `List (${origin.file}:${origin.line})`,
+      field: 'items',
+      message: 'must be a list of objects',
+      fix: 'write items as a YAML list',
+    });
+    return;
+  }
+  const node = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
+  items.forEach((item, i) => {
+    const itemNode: unknown = isSeq(node) ? node.items[i] : undefined;
+    const range = isNode(itemNode) ? itemNode.range : undefined;
+    const line = range ? lineCounter.linePos(range[0]).line : origin.line;
+    add(out, item, { file: origin.file, ...(line ? { line } : {}) });
+  });
+}
+
+/** Every manifest file under the paths: files as given, directories recursively, sorted. */
+async function collectFiles(paths: readonly string[], issues: Issue[]): Promise<string[]> {
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const visit = async (path: string, explicit: boolean): Promise<void> => {
+    let real: string;
+    let isDir: boolean;
+    try {
+      real = await realpath(path);
+      isDir = (await stat(real)).isDirectory();
+    } catch (err) {
+      issues.push(readIssue(path, err));
+      return;
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    if (!isDir) {
+      if (explicit || MANIFEST_EXTENSIONS.has(extname(path).toLowerCase())) files.push(path);
+      return;
+    }
+    const entries = (await readdir(path)).sort();
+    for (const name of entries) await visit(join(path, name), false);
+  };
+  for (const p of paths) await visit(p, true);
+  return files;
+}
+
+function readIssue(path: string, err: unknown): Issue {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') {
+    return {
+      code: ErrorCodes.NOT_FOUND,
+      object: path,
+      field: '',
+      message: 'no such file or directory',
+      fix: 'check the path',
+    };
+  }
+  return {
+    code: ErrorCodes.MANIFEST_SYNTAX,
+    object: path,
+    field: '',
+    message: `cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+  };
+}
+
+/**
+ * Loads every manifest under `paths` (files, or directories read
+ * recursively for .yaml, .yml and .json files) into a Cluster. Throws one
+ * WeftError carrying every issue of every file, including duplicate objects
+ * and pods sharing an IP address.
+ */
+export async function loadManifests(
+  paths: readonly string[],
+): Promise<{ cluster: Cluster; skipped: string[] }> {
+  const issues: Issue[] = [];
+  const files = await collectFiles(paths, issues);
+  const objects: ModelObject[] = [];
+  const skipped: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      issues.push(readIssue(file, err));
+      continue;
+    }
+    const contents = parseManifestText(text, file);
+    objects.push(...contents.objects);
+    issues.push(...contents.issues);
+    skipped.push(...contents.skipped);
+  }
+  const { cluster, issues: clusterIssues } = buildCluster(objects);
+  issues.push(...clusterIssues, ...validatePodAddresses(cluster));
+  if (issues.length > 0) throw new WeftError(issues);
+  return { cluster, skipped };
+}
