@@ -1,4 +1,5 @@
 import { ErrorCodes, WeftError, formatIssue } from '../core/errors.js';
+import { agentCommand, cniCommand } from './agent.js';
 import { policyCommand } from './policy.js';
 import { UsageError } from './output.js';
 
@@ -14,6 +15,8 @@ type Command = (args: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
   policy: { summary: 'trace, matrix and lint network policies from manifests', run: policyCommand },
+  agent: { summary: 'run the node agent (CNI socket, endpoints, IPAM)', run: agentCommand },
+  cni: { summary: 'print the CNI network configuration list', run: cniCommand },
   version: { summary: 'print the version', run: async (_a, io) => (io.out(VERSION), 0) },
 };
 

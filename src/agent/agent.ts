@@ -1,0 +1,111 @@
+import type { Server } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatCidr } from '../core/net/cidr.js';
+import type { Cidr } from '../core/net/types.js';
+import type { Cluster } from '../core/model/types.js';
+import { IpamStore } from '../ipam-store/store.js';
+import { watchManifests, type ManifestWatch } from '../sources/manifests/watch.js';
+import { EndpointStore } from './endpoint-store.js';
+import { EndpointManager, GATEWAY4 } from './endpoints.js';
+import { CniHandler } from './cni-handler.js';
+import { run } from './exec.js';
+import { setSysctl } from './netlink.js';
+import { listen } from './server.js';
+
+export interface AgentOptions {
+  readonly nodeName: string;
+  readonly podCidrs: readonly Cidr[];
+  readonly stateDir: string;
+  readonly socket: string;
+  readonly mtu: number;
+  /** A directory of manifests to watch (`--source manifests:DIR`). */
+  readonly manifestsDir?: string;
+  readonly health?: { host: string; port: number };
+  readonly log: (line: string) => void;
+}
+
+/** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
+export class Agent {
+  private servers: Server[] = [];
+  private watcher: ManifestWatch | undefined;
+  private ready = false;
+  private readyMessage = 'starting';
+  cluster: Cluster | undefined;
+  readonly endpoints: EndpointManager;
+  readonly ipam: IpamStore;
+  private readonly store: EndpointStore;
+
+  constructor(readonly o: AgentOptions) {
+    this.ipam = new IpamStore(join(o.stateDir, 'ipam'), [...o.podCidrs]);
+    this.store = new EndpointStore(join(o.stateDir, 'endpoints'));
+    this.endpoints = new EndpointManager({ store: this.store, ipam: this.ipam, mtu: o.mtu });
+  }
+
+  async start(): Promise<void> {
+    const { o } = this;
+    await mkdir(o.stateDir, { recursive: true });
+    await this.store.init();
+    const ipamRecovered = await this.ipam.recover();
+    const recordsRecovered = await this.store.recover();
+    const { released } = await this.endpoints.reconcile();
+    o.log(
+      `recovered: ${ipamRecovered.removedTemp + ipamRecovered.removedCorrupt + recordsRecovered} leftover files, ` +
+        `${released.length} unfinished endpoints released`,
+    );
+    await this.prepareNode();
+    if (o.manifestsDir) {
+      this.watcher = await watchManifests(
+        o.manifestsDir,
+        (c) => (this.cluster = c),
+        (e) =>
+          o.log(
+            `source: ${e instanceof Error ? e.message : String(e)} (keeping the last good state)`,
+          ),
+      );
+    }
+    const handler = new CniHandler(this.endpoints, () => this.ready);
+    this.servers = await listen(
+      {
+        cni: (env, stdin) => handler.handle(env, stdin),
+        status: () => ({ ready: this.ready, message: this.readyMessage }),
+        get: {
+          '/v1/endpoints': () => this.endpoints.list(),
+          '/v1/ipam': async () =>
+            (await this.ipam.usage()).map((u) => ({
+              cidr: formatCidr(u.cidr),
+              allocated: u.allocated,
+              capacity: Number(u.capacity),
+            })),
+        },
+      },
+      o.socket,
+      o.health,
+    );
+    this.ready = true;
+    this.readyMessage = `node ${o.nodeName}, pods from ${o.podCidrs.map(formatCidr).join(', ')}`;
+    o.log(`ready: ${this.readyMessage}; CNI socket ${o.socket}`);
+  }
+
+  /** Forwarding on, and a route for the link-local gateway so proxy ARP can answer for it. */
+  private async prepareNode(): Promise<void> {
+    await setSysctl('net.ipv4.ip_forward', '1');
+    if (this.o.podCidrs.some((c) => c.family === 6))
+      await setSysctl('net.ipv6.conf.all.forwarding', '1');
+    try {
+      await run('ip', ['route', 'get', GATEWAY4]);
+    } catch {
+      // No route at all (a node with no default route, as in the lab): proxy
+      // ARP only answers for addresses routed out of another interface.
+      await run('ip', ['route', 'replace', `${GATEWAY4}/32`, 'dev', 'lo']);
+    }
+  }
+
+  /** Stops serving. Leaves every interface, address and rule in place (upgrades drop nothing). */
+  async stop(): Promise<void> {
+    this.ready = false;
+    this.watcher?.close();
+    await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    this.servers = [];
+  }
+}

@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { formatIp } from '../core/net/ip.js';
+import type { IpAddr } from '../core/net/types.js';
+import { deleteLink, hostBatch, linksWithPrefix, netnsBatch, setSysctl } from './netlink.js';
+import { run } from './exec.js';
+import {
+  ownerKey,
+  type EndpointRecord,
+  type EndpointStore,
+  type Owner,
+  type PodRef,
+} from './endpoint-store.js';
+
+/** The addresses the pod's default routes point at; the host side answers for them. */
+export const GATEWAY4 = '169.254.1.1';
+export const GATEWAY6 = 'fe80::1';
+/** The pod side's IPv6 link-local address (each veth is its own link). */
+const POD_LINK_LOCAL = 'fe80::2';
+
+/** Host-side interfaces are `weft` + 11 hex digits of a hash of (container, ifname). */
+const HOST_IF = /^weft[0-9a-f]{11}$/;
+
+export interface AddressAllocator {
+  allocate(owner: Owner): Promise<IpAddr[]>;
+  release(owner: Owner): Promise<IpAddr[]>;
+  list(): Promise<{ ip: IpAddr; owner: Owner }[]>;
+}
+
+export interface EndpointManagerOptions {
+  readonly store: EndpointStore;
+  readonly ipam: AddressAllocator;
+  readonly mtu: number;
+  /** Awaited before ADD returns: the endpoint's policy must be in the kernel by then. */
+  readonly onReady?: (e: EndpointRecord) => Promise<void>;
+  readonly onRemoved?: (e: Owner) => Promise<void>;
+}
+
+/** A failure with the CNI error code the runtime should see. */
+export class EndpointError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly details = '',
+  ) {
+    super(message);
+    this.name = 'EndpointError';
+  }
+}
+
+export function hostIfname(o: Owner): string {
+  return `weft${digest(`${o.containerId}/${o.ifname}`).slice(0, 11)}`;
+}
+
+/** A locally administered unicast MAC derived from the owner, stable across retries. */
+function mac(o: Owner, side: 'host' | 'pod'): string {
+  const h = digest(`${side}/${o.containerId}/${o.ifname}`);
+  const bytes = [0, 1, 2, 3, 4, 5].map((i) => parseInt(h.slice(i * 2, i * 2 + 2), 16));
+  bytes[0] = ((bytes[0] as number) & 0xfc) | 0x02;
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+function digest(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/**
+ * Pod interfaces, Calico-style routed veths: the pod gets a /32 (/128), a
+ * default route via a link-local gateway that the host side answers with proxy
+ * ARP / NDP, and the host gets a host route to the pod. Every packet crosses
+ * the node's forward path, where policy is enforced.
+ */
+export class EndpointManager {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly o: EndpointManagerOptions) {}
+
+  /** One operation at a time per (container, ifname); different pods run in parallel. */
+  private serial<T>(owner: Owner, fn: () => Promise<T>): Promise<T> {
+    const key = ownerKey(owner);
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return next;
+  }
+
+  add(
+    owner: Owner,
+    netns: string,
+    opts: { pod?: PodRef; mtu?: number } = {},
+  ): Promise<EndpointRecord> {
+    return this.serial(owner, () => this.doAdd(owner, netns, opts.pod, opts.mtu ?? this.o.mtu));
+  }
+
+  private async doAdd(
+    owner: Owner,
+    netns: string,
+    pod: PodRef | undefined,
+    mtu: number,
+  ): Promise<EndpointRecord> {
+    try {
+      await stat(netns);
+    } catch {
+      throw new EndpointError(
+        4,
+        `CNI_NETNS ${netns} does not exist`,
+        'the runtime must create the network namespace before ADD',
+      );
+    }
+    const ips = await this.o.ipam.allocate(owner);
+    const record: EndpointRecord = {
+      ...owner,
+      netns,
+      hostIfname: hostIfname(owner),
+      hostMac: mac(owner, 'host'),
+      podMac: mac(owner, 'pod'),
+      mtu,
+      addresses: ips.map((ip) => `${formatIp(ip)}/${ip.family === 4 ? 32 : 128}`),
+      ...(pod ? { pod } : {}),
+      created: new Date().toISOString(),
+    };
+    try {
+      await this.plumb(record, ips);
+      await this.o.store.put(record);
+      await this.o.onReady?.(record);
+      return record;
+    } catch (e) {
+      await this.teardown(owner).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async plumb(r: EndpointRecord, ips: readonly IpAddr[]): Promise<void> {
+    await deleteLink(r.hostIfname);
+    await run('ip', [
+      ...[
+        'link',
+        'add',
+        'name',
+        r.hostIfname,
+        'address',
+        r.hostMac,
+        'mtu',
+        String(r.mtu),
+        'type',
+        'veth',
+      ],
+      ...['peer', 'name', r.ifname, 'address', r.podMac, 'mtu', String(r.mtu), 'netns', r.netns],
+    ]);
+    const v4 = ips.filter((ip) => ip.family === 4);
+    const v6 = ips.filter((ip) => ip.family === 6);
+    const pod = ['link set lo up'];
+    // IPv6: a fixed link-local address without duplicate detection, so the pod
+    // can talk at once instead of after DAD's second or two.
+    if (v6.length) pod.push(`link set ${r.ifname} addrgenmode none`);
+    pod.push(`link set ${r.ifname} up`);
+    for (const ip of v4) pod.push(`addr add ${formatIp(ip)}/32 dev ${r.ifname}`);
+    if (v6.length) pod.push(`addr add ${POD_LINK_LOCAL}/64 dev ${r.ifname} nodad`);
+    for (const ip of v6) pod.push(`addr add ${formatIp(ip)}/128 dev ${r.ifname} nodad`);
+    if (v4.length)
+      pod.push(
+        `route add ${GATEWAY4} dev ${r.ifname} scope link`,
+        `route add default via ${GATEWAY4} dev ${r.ifname}`,
+      );
+    if (v6.length) pod.push(`route add ::/0 via ${GATEWAY6} dev ${r.ifname}`);
+    await netnsBatch(r.netns, pod);
+    const conf = `net.ipv4.conf.${r.hostIfname}`;
+    await setSysctl(`${conf}.proxy_arp`, '1');
+    await setSysctl(`net.ipv4.neigh.${r.hostIfname}.proxy_delay`, '0');
+    const host = [`link set ${r.hostIfname} up`];
+    for (const ip of v4)
+      host.push(`route replace ${formatIp(ip)}/32 dev ${r.hostIfname} scope link`);
+    if (v6.length) {
+      await setSysctl(`net.ipv6.conf.${r.hostIfname}.proxy_ndp`, '1');
+      await setSysctl(`net.ipv6.conf.${r.hostIfname}.accept_dad`, '0');
+      host.push(`neigh replace proxy ${GATEWAY6} dev ${r.hostIfname}`);
+      for (const ip of v6) host.push(`route replace ${formatIp(ip)}/128 dev ${r.hostIfname}`);
+    }
+    await hostBatch(host);
+  }
+
+  /** DEL: removes the interface pair, the addresses and the record. Idempotent; the netns may be gone. */
+  del(owner: Owner): Promise<void> {
+    return this.serial(owner, () => this.teardown(owner));
+  }
+
+  private async teardown(owner: Owner): Promise<void> {
+    await deleteLink(hostIfname(owner));
+    await this.o.ipam.release(owner);
+    await this.o.store.remove(owner);
+    await this.o.onRemoved?.(owner);
+  }
+
+  /** GC: removes every endpoint whose (container, ifname) is not in `valid`. */
+  async gc(valid: readonly Owner[]): Promise<Owner[]> {
+    const keep = new Set(valid.map(ownerKey));
+    const keepIfs = new Set(valid.map(hostIfname));
+    const stale = new Map<string, Owner>();
+    for (const a of await this.o.ipam.list())
+      if (!keep.has(ownerKey(a.owner))) stale.set(ownerKey(a.owner), a.owner);
+    for (const r of await this.o.store.list())
+      if (!keep.has(ownerKey(r))) stale.set(ownerKey(r), r);
+    for (const owner of stale.values()) await this.del(owner);
+    for (const l of await linksWithPrefix('weft')) {
+      if (HOST_IF.test(l.ifname) && !keepIfs.has(l.ifname)) await deleteLink(l.ifname);
+    }
+    return [...stale.values()];
+  }
+
+  /**
+   * At start: an address whose interface does not exist belongs to an ADD
+   * that never finished (the agent died); release it, so nothing leaks.
+   */
+  async reconcile(): Promise<{ released: Owner[] }> {
+    const links = new Set((await linksWithPrefix('weft')).map((l) => l.ifname));
+    const released: Owner[] = [];
+    const records = new Map((await this.o.store.list()).map((r) => [ownerKey(r), r]));
+    const allocated = new Set<string>();
+    for (const a of await this.o.ipam.list()) {
+      allocated.add(ownerKey(a.owner));
+      if (links.has(hostIfname(a.owner)) && records.has(ownerKey(a.owner))) continue;
+      await this.del(a.owner);
+      released.push(a.owner);
+    }
+    for (const [key, r] of records) {
+      if (allocated.has(key)) continue;
+      await this.del(r);
+      released.push(r);
+    }
+    return { released };
+  }
+
+  list(): Promise<EndpointRecord[]> {
+    return this.o.store.list();
+  }
+
+  get(owner: Owner): Promise<EndpointRecord | undefined> {
+    return this.o.store.get(owner);
+  }
+}

@@ -1,0 +1,87 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface Routes {
+  /** `POST /v1/cni`: one CNI invocation, answered as the plugin's stdout and exit code. */
+  readonly cni: (
+    env: Record<string, string>,
+    stdin: string,
+  ) => Promise<{ exitCode: number; stdout: string }>;
+  readonly status: () => { ready: boolean; message?: string };
+  /** Extra `GET` endpoints (path → JSON body). */
+  readonly get?: Readonly<Record<string, () => unknown>>;
+  // (handlers may return a Promise; it is awaited)
+}
+
+const MAX_BODY = 1 << 20;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > MAX_BODY) reject(new Error('request body over 1 MiB'));
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+async function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'POST' && path === '/v1/cni') {
+    const body = JSON.parse(await readBody(req)) as {
+      env?: Record<string, string>;
+      stdin?: string;
+    };
+    send(res, 200, await routes.cni(body.env ?? {}, body.stdin ?? ''));
+    return;
+  }
+  if (req.method === 'GET' && path === '/v1/status') return send(res, 200, routes.status());
+  if (req.method === 'GET' && path === '/healthz') {
+    const s = routes.status();
+    return send(res, s.ready ? 200 : 503, s);
+  }
+  const extra = req.method === 'GET' && path ? routes.get?.[path] : undefined;
+  if (extra) return send(res, 200, await extra());
+  send(res, 404, { error: `no route ${req.method} ${path}` });
+}
+
+/** The agent API on a unix socket (and optionally TCP for health checks). */
+export async function listen(
+  routes: Routes,
+  socket: string,
+  tcp?: { host: string; port: number },
+): Promise<Server[]> {
+  const make = () =>
+    createServer((req, res) => {
+      handle(routes, req, res).catch((e: unknown) => {
+        if (!res.headersSent) send(res, 500, { error: e instanceof Error ? e.message : String(e) });
+      });
+    });
+  await mkdir(dirname(socket), { recursive: true });
+  await rm(socket, { force: true });
+  const unix = make();
+  await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(socket, resolve));
+  await chmod(socket, 0o600);
+  const servers = [unix];
+  if (tcp) {
+    const t = make();
+    await new Promise<void>((resolve, reject) =>
+      t.once('error', reject).listen(tcp.port, tcp.host, resolve),
+    );
+    servers.push(t);
+  }
+  return servers;
+}

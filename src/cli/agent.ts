@@ -1,0 +1,146 @@
+import { parseArgs } from 'node:util';
+import { Agent } from '../agent/agent.js';
+import { parseCidr } from '../core/net/cidr.js';
+import type { Cidr } from '../core/net/types.js';
+import { weftConflist } from '../core/cni/conflist.js';
+import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
+import type { Io } from './main.js';
+import { UsageError } from './output.js';
+
+export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [options]
+
+Runs the node agent: serves the CNI socket (weft-cni forwards to it), gives
+pods their interfaces and addresses, and keeps its state under --state-dir.
+
+options:
+  --node-name NAME        this node's name (required)
+  --pod-cidr CIDR         a pod address range of this node; repeat once for
+                          dual-stack (one IPv4, one IPv6)
+  --source manifests:DIR  watch a directory of Kubernetes YAML for the cluster state
+  --state-dir DIR         IPAM allocations and endpoint records (default /var/lib/weft)
+  --socket PATH           the CNI socket (default ${DEFAULT_AGENT_SOCKET})
+  --mtu N                 pod interface MTU (default 1500)
+  --health HOST:PORT      also serve GET /healthz over TCP
+  -h, --help              this text
+
+Stopping the agent (SIGTERM, SIGINT) leaves every pod interface and rule in
+place; a restarted agent picks them up from --state-dir.`;
+
+export async function agentCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      'node-name': { type: 'string' },
+      'pod-cidr': { type: 'string', multiple: true },
+      source: { type: 'string' },
+      'state-dir': { type: 'string', default: '/var/lib/weft' },
+      socket: { type: 'string', default: DEFAULT_AGENT_SOCKET },
+      mtu: { type: 'string', default: '1500' },
+      health: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.out(AGENT_HELP);
+    return 0;
+  }
+  const nodeName = values['node-name'];
+  if (!nodeName)
+    throw new UsageError(
+      '--node-name is required',
+      'pass the name of this node, e.g. --node-name worker-1',
+    );
+  const podCidrs = (values['pod-cidr'] ?? []).map(cidrFlag);
+  if (podCidrs.length === 0)
+    throw new UsageError(
+      '--pod-cidr is required',
+      "pass this node's pod range, e.g. --pod-cidr 10.244.1.0/24",
+    );
+  if (new Set(podCidrs.map((c) => c.family)).size !== podCidrs.length) {
+    throw new UsageError(
+      '--pod-cidr given twice for one address family',
+      'give at most one IPv4 and one IPv6 range',
+    );
+  }
+  const mtu = Number(values.mtu);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
+    throw new UsageError(`--mtu ${values.mtu}: not an MTU`, 'use 576-9000');
+  let manifestsDir: string | undefined;
+  if (values.source !== undefined) {
+    const m = /^manifests:(.+)$/.exec(values.source);
+    if (!m)
+      throw new UsageError(
+        `--source ${values.source}: unknown source`,
+        'use --source manifests:DIR',
+      );
+    manifestsDir = m[1];
+  }
+  const health = values.health ? hostPort(values.health) : undefined;
+  const agent = new Agent({
+    nodeName,
+    podCidrs,
+    stateDir: values['state-dir'],
+    socket: values.socket,
+    mtu,
+    ...(manifestsDir ? { manifestsDir } : {}),
+    ...(health ? { health } : {}),
+    log: (line) => io.err(`${new Date().toISOString()} ${line}`),
+  });
+  await agent.start();
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      io.err(`${new Date().toISOString()} ${sig}: stopping; pod networking stays in place`);
+      void agent.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+function cidrFlag(text: string): Cidr {
+  const c = parseCidr(text);
+  if (!c)
+    throw new UsageError(
+      `--pod-cidr ${text}: not a CIDR`,
+      'write it as ADDRESS/PREFIX, e.g. 10.244.1.0/24',
+    );
+  return c.cidr;
+}
+
+function hostPort(text: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || !m[1] || port < 1 || port > 65535)
+    throw new UsageError(`--health ${text}: not HOST:PORT`, 'e.g. --health 127.0.0.1:9099');
+  return { host: m[1], port };
+}
+
+export async function cniCommand(args: string[], io: Io): Promise<number> {
+  const [verb, ...rest] = args;
+  if (verb !== 'config')
+    throw new UsageError(
+      `unknown verb cni ${JSON.stringify(verb ?? '')}`,
+      'use: weft cni config [--mtu N] [--socket PATH]',
+    );
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: { mtu: { type: 'string' }, socket: { type: 'string' } },
+  });
+  const mtu = values.mtu === undefined ? undefined : Number(values.mtu);
+  if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000))
+    throw new UsageError(`--mtu ${values.mtu}: not an MTU`, 'use 576-9000');
+  io.out(
+    JSON.stringify(
+      weftConflist({
+        ...(mtu ? { mtu } : {}),
+        ...(values.socket ? { agentSocket: values.socket } : {}),
+      }),
+      null,
+      2,
+    ),
+  );
+  return 0;
+}

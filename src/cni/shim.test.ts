@@ -1,0 +1,299 @@
+/**
+ * Runs the bundled weft-cni (dist/weft-cni.js) the way a container runtime
+ * does: exec the file, CNI_* in the environment, the config on stdin, then
+ * read stdout and the exit code. The agent is absent, or a stand-in HTTP
+ * server on a temporary unix socket that records what it got.
+ */
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// This file runs as dist/cni/shim.test.js.
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+const BUNDLE = join(DIST, 'weft-cni.js');
+const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/build-cni.mjs', import.meta.url));
+
+/** The newest modification time of the bundle's inputs (tsc output of the shim and core/cni). */
+function newestInput(): number {
+  const dirs = [join(DIST, 'cni'), join(DIST, 'core', 'cni')];
+  const files = dirs.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => join(d, f)),
+  );
+  return Math.max(...files.map((f) => statSync(f).mtimeMs));
+}
+
+let dir = '';
+
+before(() => {
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestInput()) {
+    execFileSync(process.execPath, [BUILD_SCRIPT], { stdio: 'inherit' });
+  }
+  dir = mkdtempSync(join(tmpdir(), 'weft-cni-test-'));
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Executes the bundle with exactly `env` (plus PATH, for `#!/usr/bin/env node`) and `stdin`. */
+async function runCni(env: Record<string, string>, stdin: string): Promise<Run> {
+  const child = spawn(BUNDLE, [], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdin.end(stdin);
+  const [exitCode] = (await once(child, 'close')) as [number | null];
+  return { exitCode, stdout, stderr };
+}
+
+interface CniErrorJson {
+  cniVersion: string;
+  code: number;
+  msg: string;
+  details?: string;
+}
+
+/** Asserts stdout is exactly one CNI error object and returns it. */
+function cniError(run: Run): CniErrorJson {
+  assert.equal(run.exitCode, 1, `exit code; stderr: ${run.stderr}`);
+  const parsed = JSON.parse(run.stdout) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(parsed).sort(), ['cniVersion', 'code', 'details', 'msg']);
+  assert.equal(typeof parsed['cniVersion'], 'string');
+  assert.equal(typeof parsed['code'], 'number');
+  assert.equal(typeof parsed['msg'], 'string');
+  assert.equal(typeof parsed['details'], 'string');
+  return parsed as unknown as CniErrorJson;
+}
+
+const CONFIG = '{"cniVersion":"1.1.0","name":"weft","type":"weft"}';
+
+const ADD_ENV = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: '3f6940ab5ab43bc5',
+  CNI_NETNS: '/var/run/netns/cni-3f69',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/opt/cni/bin',
+  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0',
+};
+
+interface Recorded {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** A stand-in agent: records each request and answers with `answer(requestNumber)`. */
+async function standInAgent(
+  socketPath: string,
+  answer: { status: number; body: string },
+): Promise<{ server: Server; requests: Recorded[] }> {
+  const requests: Recorded[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (s: string) => (body += s));
+    req.on('end', () => {
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(answer.body);
+    });
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  return { server, requests };
+}
+
+async function stop(server: Server): Promise<void> {
+  server.close();
+  await once(server, 'close');
+}
+
+test('VERSION works without an agent and lists the versions up to 1.1.0', async () => {
+  for (const stdin of ['', '{"cniVersion":"1.0.0"}']) {
+    const run = await runCni(
+      { CNI_COMMAND: 'VERSION', WEFT_CNI_SOCKET: join(dir, 'none.sock') },
+      stdin,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      cniVersion: '1.1.0',
+      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+    });
+  }
+});
+
+test('no agent (no socket): STATUS is error 50, ADD is error 11', async () => {
+  const socket = join(dir, 'missing.sock');
+  const status = cniError(
+    await runCni(
+      { CNI_COMMAND: 'STATUS', CNI_PATH: '/opt/cni/bin', WEFT_CNI_SOCKET: socket },
+      CONFIG,
+    ),
+  );
+  assert.equal(status.code, 50);
+  assert.equal(status.cniVersion, '1.1.0');
+  assert.match(status.msg, new RegExp(`^the weft agent at ${socket} is not reachable: .*ENOENT`));
+
+  const add = cniError(await runCni({ ...ADD_ENV, WEFT_CNI_SOCKET: socket }, CONFIG));
+  assert.equal(add.code, 11);
+  assert.match(add.msg, /is not reachable/);
+});
+
+test('no agent (nothing listening on the path): DEL is error 11, in the config version', async () => {
+  const socket = join(dir, 'stale.sock');
+  writeFileSync(socket, '');
+  const config = '{"cniVersion":"0.4.0","name":"weft","type":"weft"}';
+  const del = cniError(
+    await runCni({ ...ADD_ENV, CNI_COMMAND: 'DEL', WEFT_CNI_SOCKET: socket }, config),
+  );
+  assert.equal(del.code, 11);
+  assert.equal(del.cniVersion, '0.4.0');
+  assert.match(del.msg, /ECONNREFUSED/);
+});
+
+test('an agent that does not answer in time: error 11', async () => {
+  const socket = join(dir, 'silent.sock');
+  const server = createServer(() => {
+    // Never answers.
+  });
+  server.listen(socket);
+  await once(server, 'listening');
+  try {
+    const run = await runCni(
+      { ...ADD_ENV, WEFT_CNI_SOCKET: socket, WEFT_CNI_TIMEOUT_MS: '200' },
+      CONFIG,
+    );
+    const err = cniError(run);
+    assert.equal(err.code, 11);
+    assert.match(err.msg, /no answer within 200 ms/);
+  } finally {
+    server.closeAllConnections();
+    await stop(server);
+  }
+});
+
+test('env and stdin reach the agent intact; its stdout and exit code come back verbatim', async () => {
+  const socket = join(dir, 'agent.sock');
+  const result =
+    '{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","sandbox":"/var/run/netns/cni-3f69"}],' +
+    '"ips":[{"address":"10.244.1.5/32","interface":0}]}';
+  const { server, requests } = await standInAgent(socket, {
+    status: 200,
+    body: JSON.stringify({ exitCode: 0, stdout: result }),
+  });
+  try {
+    // Whitespace, a newline and non-ASCII text: stdin must arrive byte for byte.
+    const stdin =
+      '{ "cniVersion": "1.1.0", "name": "weft", "type": "weft", "args": {"note": "café ☕"} }\n';
+    const run = await runCni({ ...ADD_ENV, WEFT_CNI_SOCKET: socket, HOME: '/root' }, stdin);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(run.stdout, result);
+
+    assert.equal(requests.length, 1);
+    const got = requests[0];
+    assert.ok(got);
+    assert.equal(got.method, 'POST');
+    assert.equal(got.url, '/v1/cni');
+    assert.equal(got.headers['content-type'], 'application/json');
+    // Only CNI_* variables are forwarded: not PATH, HOME or WEFT_CNI_SOCKET.
+    assert.deepEqual(JSON.parse(got.body), { env: ADD_ENV, stdin });
+  } finally {
+    await stop(server);
+  }
+});
+
+test("the agent's failures pass through: error JSON and exit code", async () => {
+  const socket = join(dir, 'failing.sock');
+  const error = '{"cniVersion":"1.1.0","code":7,"msg":"mtu must be an integer from 576 to 9000"}';
+  const { server } = await standInAgent(socket, {
+    status: 200,
+    body: JSON.stringify({ exitCode: 1, stdout: error }),
+  });
+  try {
+    const run = await runCni({ ...ADD_ENV, CNI_COMMAND: 'CHECK', WEFT_CNI_SOCKET: socket }, CONFIG);
+    assert.equal(run.exitCode, 1);
+    assert.equal(run.stdout, error);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('an empty success (DEL) prints nothing and exits 0', async () => {
+  const socket = join(dir, 'del.sock');
+  const { server } = await standInAgent(socket, {
+    status: 200,
+    body: '{"exitCode":0,"stdout":""}',
+  });
+  try {
+    const run = await runCni({ ...ADD_ENV, CNI_COMMAND: 'DEL', WEFT_CNI_SOCKET: socket }, CONFIG);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(run.stdout, '');
+  } finally {
+    await stop(server);
+  }
+});
+
+test("without WEFT_CNI_SOCKET the config's agentSocket is used", async () => {
+  const socket = join(dir, 'from-config.sock');
+  const { server, requests } = await standInAgent(socket, {
+    status: 200,
+    body: '{"exitCode":0,"stdout":""}',
+  });
+  try {
+    const config = JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'weft',
+      type: 'weft',
+      agentSocket: socket,
+    });
+    const run = await runCni({ CNI_COMMAND: 'STATUS', CNI_PATH: '/opt/cni/bin' }, config);
+    assert.equal(run.exitCode, 0, run.stdout);
+    assert.equal(requests.length, 1);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('an HTTP error from the agent: STATUS is error 50, ADD error 5', async () => {
+  const socket = join(dir, 'http-error.sock');
+  const { server } = await standInAgent(socket, { status: 500, body: 'internal error' });
+  try {
+    const env = { CNI_PATH: '/opt/cni/bin', WEFT_CNI_SOCKET: socket };
+    const status = cniError(await runCni({ ...env, CNI_COMMAND: 'STATUS' }, CONFIG));
+    assert.equal(status.code, 50);
+    assert.match(status.msg, /answered HTTP 500/);
+    assert.equal(status.details, 'internal error');
+    const add = cniError(await runCni({ ...ADD_ENV, WEFT_CNI_SOCKET: socket }, CONFIG));
+    assert.equal(add.code, 5);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('a missing or unknown CNI_COMMAND is error 4, without asking the agent', async () => {
+  const socket = join(dir, 'none.sock');
+  const missing = cniError(await runCni({ WEFT_CNI_SOCKET: socket }, ''));
+  assert.equal(missing.code, 4);
+  assert.match(missing.msg, /CNI_COMMAND is not set/);
+  const unknown = cniError(await runCni({ CNI_COMMAND: 'UP', WEFT_CNI_SOCKET: socket }, CONFIG));
+  assert.equal(unknown.code, 4);
+  assert.match(unknown.msg, /CNI_COMMAND "UP" is unknown/);
+});

@@ -1,0 +1,222 @@
+/**
+ * weft-cni: the binary the container runtime executes for the `weft` network.
+ *
+ * A thin shim. It answers VERSION itself; every other command (env + stdin) is
+ * forwarded to the node agent's unix socket (POST /v1/cni) and the agent's
+ * answer is printed verbatim with its exit code. When the agent cannot be
+ * reached, STATUS fails with code 50 (plugin not available) and everything
+ * else with code 11 (try again later), so the runtime retries.
+ *
+ * Socket: env WEFT_CNI_SOCKET, else the config's `agentSocket`, else
+ * /run/weft/cni.sock. Timeout: env WEFT_CNI_TIMEOUT_MS (default 60000).
+ *
+ * Imports only node built-ins and the pure src/core/cni modules: it is bundled
+ * into one small file (dist/weft-cni.js) that starts fast.
+ */
+import { request } from 'node:http';
+import { CniError, CniErrorCodes } from '../core/cni/errors.js';
+import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
+import { CNI_COMMANDS, isCniCommand, type CniCommand } from '../core/cni/request.js';
+import {
+  CURRENT_VERSION,
+  isSupportedVersion,
+  SUPPORTED_VERSIONS,
+  versionResult,
+} from '../core/cni/result.js';
+import {
+  CNI_ROUTE,
+  cniEnv,
+  cniErrorResponse,
+  decodeCniWireResponse,
+  encodeCniWireRequest,
+  type CniWireResponse,
+} from '../core/cni/wire.js';
+
+const SOCKET_ENV = 'WEFT_CNI_SOCKET';
+const TIMEOUT_ENV = 'WEFT_CNI_TIMEOUT_MS';
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The two config fields the shim needs, read loosely: validating is the agent's job. */
+interface Peek {
+  readonly cniVersion: string;
+  readonly agentSocket: string | undefined;
+}
+
+function peekConfig(stdin: string): Peek {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdin);
+  } catch {
+    return { cniVersion: CURRENT_VERSION, agentSocket: undefined };
+  }
+  const o = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const version = o['cniVersion'];
+  const socket = o['agentSocket'];
+  return {
+    cniVersion:
+      typeof version === 'string' && isSupportedVersion(version) ? version : CURRENT_VERSION,
+    agentSocket: typeof socket === 'string' ? socket : undefined,
+  };
+}
+
+function agentSocket(env: Env, peek: Peek): string {
+  return env[SOCKET_ENV] || peek.agentSocket || DEFAULT_AGENT_SOCKET;
+}
+
+function timeoutMs(env: Env): number {
+  const text = env[TIMEOUT_ENV];
+  if (text === undefined || text === '') return DEFAULT_TIMEOUT_MS;
+  const ms = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(ms) || ms === 0) {
+    throw new CniError(
+      CniErrorCodes.INVALID_ENVIRONMENT,
+      `${TIMEOUT_ENV} "${text}" is invalid`,
+      'it must be a whole number of milliseconds greater than 0',
+    );
+  }
+  return ms;
+}
+
+function checkCommand(text: string | undefined): CniCommand {
+  if (text !== undefined && isCniCommand(text)) return text;
+  if (text === undefined || text === '') {
+    process.stderr.write(
+      `weft-cni: the CNI plugin of the weft network; the container runtime runs it.\n` +
+        `CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`,
+    );
+  }
+  throw new CniError(
+    CniErrorCodes.INVALID_ENVIRONMENT,
+    text ? `CNI_COMMAND ${JSON.stringify(text)} is unknown` : 'CNI_COMMAND is not set',
+    `weft supports ${CNI_COMMANDS.join(', ')}`,
+  );
+}
+
+interface HttpAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** One HTTP request over a unix socket, failing after `ms` milliseconds in all. */
+function post(socketPath: string, path: string, body: string, ms: number): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath,
+        path,
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          connection: 'close',
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('close', () => {
+          clearTimeout(timer);
+          if (!res.complete)
+            reject(new Error('the connection closed before the answer was complete'));
+          else
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${ms} ms`)), ms);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end(body);
+  });
+}
+
+function unreachable(command: CniCommand, socket: string, e: unknown): CniError {
+  const why = e instanceof Error ? e.message : String(e);
+  const code =
+    command === 'STATUS' ? CniErrorCodes.PLUGIN_NOT_AVAILABLE : CniErrorCodes.TRY_AGAIN_LATER;
+  return new CniError(
+    code,
+    `the weft agent at ${socket} is not reachable: ${why}`,
+    'weft-cni forwards every CNI command to the weft agent on this node; is the agent running?',
+  );
+}
+
+function httpFailure(command: CniCommand, socket: string, answer: HttpAnswer): CniError {
+  const code =
+    command === 'STATUS'
+      ? CniErrorCodes.PLUGIN_NOT_AVAILABLE
+      : answer.status === 503
+        ? CniErrorCodes.TRY_AGAIN_LATER
+        : CniErrorCodes.IO_ERROR;
+  return new CniError(
+    code,
+    `the weft agent at ${socket} answered HTTP ${answer.status} to ${CNI_ROUTE}`,
+    answer.body.slice(0, 500),
+  );
+}
+
+async function forward(
+  command: CniCommand,
+  env: Env,
+  stdin: string,
+  peek: Peek,
+): Promise<CniWireResponse> {
+  const socket = agentSocket(env, peek);
+  const ms = timeoutMs(env);
+  let answer: HttpAnswer;
+  try {
+    answer = await post(socket, CNI_ROUTE, encodeCniWireRequest({ env: cniEnv(env), stdin }), ms);
+  } catch (e) {
+    throw unreachable(command, socket, e);
+  }
+  if (answer.status !== 200) throw httpFailure(command, socket, answer);
+  return decodeCniWireResponse(answer.body);
+}
+
+/** What to print and the exit code, for one invocation. Never throws. */
+async function runShim(env: Env, stdin: string): Promise<CniWireResponse> {
+  const peek = peekConfig(stdin);
+  try {
+    const command = checkCommand(env['CNI_COMMAND']);
+    if (command === 'VERSION') return { exitCode: 0, stdout: JSON.stringify(versionResult()) };
+    return await forward(command, env, stdin, peek);
+  } catch (e) {
+    const err =
+      e instanceof CniError
+        ? e
+        : new CniError(
+            CniErrorCodes.IO_ERROR,
+            'weft-cni failed',
+            e instanceof Error ? e.message : String(e),
+          );
+    return cniErrorResponse(err, peek.cniVersion);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function main(): Promise<void> {
+  let res: CniWireResponse;
+  try {
+    res = await runShim(process.env, await readStdin());
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const err = new CniError(CniErrorCodes.IO_ERROR, 'weft-cni could not read stdin', why);
+    res = cniErrorResponse(err, CURRENT_VERSION);
+  }
+  process.stdout.write(res.stdout);
+  process.exitCode = res.exitCode;
+}
+
+await main();

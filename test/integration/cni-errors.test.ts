@@ -1,0 +1,103 @@
+// Every CNI error code weft returns, provoked by real bad input through the
+// real shim and agent. The runtime reads {code, msg} from stdout and a
+// non-zero exit.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { run } from '../../src/agent/exec.js';
+import { Sandbox } from '../support/sandbox.js';
+import { cni, netconf, type CniOutcome } from '../support/cni.js';
+
+function assertError(o: CniOutcome, code: number, msg: RegExp): void {
+  assert.notEqual(o.code, 0, `exit code for error ${code}`);
+  assert.equal(o.json?.['code'], code, o.stdout);
+  assert.match(String(o.json?.['msg']), msg);
+}
+
+test('each CNI error code from real bad input', async (t) => {
+  const sb = Sandbox.create(t);
+  const nodeNs = await sb.netns('node');
+  const agent = await sb.agent(nodeNs, ['--node-name', 'n1', '--pod-cidr', '10.66.9.0/29']);
+  const podNs = await sb.netns('pod');
+  const netns = sb.nsPath(podNs);
+  const base = { command: 'ADD', containerId: 'c1', netns, ifname: 'eth0' };
+
+  assertError(
+    await cni(agent.socket, { ...base, config: netconf({ cniVersion: '9.9.9' }) }),
+    1,
+    /9\.9\.9/,
+  );
+  assertError(
+    await cni(agent.socket, { ...base, config: netconf({ ipam: { type: 'host-local' } }) }),
+    2,
+    /ipam/,
+  );
+  assertError(
+    await cni(agent.socket, {
+      command: 'CHECK',
+      containerId: 'nobody',
+      netns,
+      ifname: 'eth0',
+      config: netconf({ prevResult: { ips: [] } }),
+    }),
+    3,
+    /nobody/,
+  );
+  assertError(
+    await cni(agent.socket, { command: 'ADD', netns, ifname: 'eth0' }),
+    4,
+    /CNI_CONTAINERID/,
+  );
+  assertError(await cni(agent.socket, { ...base, ifname: 'has space' }), 4, /CNI_IFNAME/);
+  assertError(
+    await cni(agent.socket, { ...base, netns: '/var/run/netns/does-not-exist' }),
+    4,
+    /CNI_NETNS/,
+  );
+  assertError(await cni(agent.socket, { ...base, command: 'SHOUT' }), 4, /CNI_COMMAND/);
+  assertError(await cni(agent.socket, { ...base, config: '{"cniVersion": "1.1.0",' }), 6, /./);
+  assertError(
+    await cni(agent.socket, { ...base, config: { cniVersion: '1.1.0', type: 'weft' } }),
+    7,
+    /name/,
+  );
+  assertError(await cni(agent.socket, { ...base, config: netconf({ mtu: 'big' }) }), 7, /mtu/);
+
+  // I/O: the kernel refuses — the interface name is already taken inside the pod.
+  await run('ip', ['-n', podNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'taken1']);
+  assertError(await cni(agent.socket, base), 5, /kernel refused/);
+  assert.equal(
+    (await run('ip', ['-n', nodeNs, '-o', 'link', 'show'])).includes('weft'),
+    false,
+    'a failed ADD leaves no host veth',
+  );
+
+  // Unreachable agent: ADD must be retried later (11); STATUS says not available (50).
+  const nowhere = join(sb.dir(), 'no-agent.sock');
+  assertError(await cni(nowhere, base), 11, /not reachable|try again/i);
+  assertError(await cni(nowhere, { command: 'STATUS' }), 50, /not reachable/);
+
+  // A failed ADD releases its address: the /29 has 6, and all 6 can still be taken.
+  await run('ip', ['-n', podNs, 'link', 'del', 'eth0']);
+  for (let i = 0; i < 6; i++) {
+    const ns = await sb.netns(`fill${i}`);
+    const o = await cni(agent.socket, {
+      command: 'ADD',
+      containerId: `f${i}`,
+      netns: sb.nsPath(ns),
+      ifname: 'eth0',
+    });
+    assert.equal(o.code, 0, `ADD f${i}: ${o.stdout}`);
+  }
+  const ns7 = await sb.netns('fill7');
+  assertError(
+    await cni(agent.socket, {
+      command: 'ADD',
+      containerId: 'f7',
+      netns: sb.nsPath(ns7),
+      ifname: 'eth0',
+    }),
+    101,
+    /10\.66\.9\.0\/29/,
+  );
+});
