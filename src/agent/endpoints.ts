@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import { deleteLink, hostBatch, linksWithPrefix, netnsBatch, setSysctl } from './netlink.js';
-import { run } from './exec.js';
+import { ExecError, run } from './exec.js';
 import {
   ownerKey,
   type EndpointRecord,
@@ -46,6 +46,41 @@ export class EndpointError extends Error {
     super(message);
     this.name = 'EndpointError';
   }
+}
+
+/** The veth pair: host end in the agent's namespace, pod end created inside the pod's. */
+async function createVeth(r: EndpointRecord): Promise<void> {
+  const host = ['link', 'add', 'name', r.hostIfname, 'address', r.hostMac, 'mtu', `${r.mtu}`];
+  const pod = ['peer', 'name', r.ifname, 'address', r.podMac, 'mtu', `${r.mtu}`, 'netns', r.netns];
+  const create = () => run('ip', [...host, 'type', 'veth', ...pod]);
+  try {
+    await create();
+  } catch (e) {
+    // A host interface left by an ADD that died half-way: replace it.
+    const stale = e instanceof ExecError && /File exists/.test(e.stderr);
+    if (!stale || !(await deleteLink(r.hostIfname))) throw e;
+    await create();
+  }
+}
+
+/**
+ * Inside the pod: the address(es), and default routes via the link-local
+ * gateway. IPv6 gets a fixed link-local address without duplicate address
+ * detection, so the pod can talk at once instead of after DAD's second or two.
+ */
+function podCommands(ifname: string, v4: readonly string[], v6: readonly string[]): string[] {
+  const cmds = ['link set lo up'];
+  if (v6.length) cmds.push(`link set ${ifname} addrgenmode none`);
+  cmds.push(`link set ${ifname} up`);
+  for (const ip of v4) cmds.push(`addr add ${ip}/32 dev ${ifname}`);
+  if (v6.length) cmds.push(`addr add ${POD_LINK_LOCAL}/64 dev ${ifname} nodad`);
+  for (const ip of v6) cmds.push(`addr add ${ip}/128 dev ${ifname} nodad`);
+  if (v4.length) {
+    cmds.push(`route add ${GATEWAY4} dev ${ifname} scope link`);
+    cmds.push(`route add default via ${GATEWAY4} dev ${ifname}`);
+  }
+  if (v6.length) cmds.push(`route add ::/0 via ${GATEWAY6} dev ${ifname}`);
+  return cmds;
 }
 
 export function hostIfname(o: Owner): string {
@@ -135,52 +170,22 @@ export class EndpointManager {
   }
 
   private async plumb(r: EndpointRecord, ips: readonly IpAddr[]): Promise<void> {
-    await deleteLink(r.hostIfname);
-    await run('ip', [
-      ...[
-        'link',
-        'add',
-        'name',
-        r.hostIfname,
-        'address',
-        r.hostMac,
-        'mtu',
-        String(r.mtu),
-        'type',
-        'veth',
-      ],
-      ...['peer', 'name', r.ifname, 'address', r.podMac, 'mtu', String(r.mtu), 'netns', r.netns],
-    ]);
-    const v4 = ips.filter((ip) => ip.family === 4);
-    const v6 = ips.filter((ip) => ip.family === 6);
-    const pod = ['link set lo up'];
-    // IPv6: a fixed link-local address without duplicate detection, so the pod
-    // can talk at once instead of after DAD's second or two.
-    if (v6.length) pod.push(`link set ${r.ifname} addrgenmode none`);
-    pod.push(`link set ${r.ifname} up`);
-    for (const ip of v4) pod.push(`addr add ${formatIp(ip)}/32 dev ${r.ifname}`);
-    if (v6.length) pod.push(`addr add ${POD_LINK_LOCAL}/64 dev ${r.ifname} nodad`);
-    for (const ip of v6) pod.push(`addr add ${formatIp(ip)}/128 dev ${r.ifname} nodad`);
-    if (v4.length)
-      pod.push(
-        `route add ${GATEWAY4} dev ${r.ifname} scope link`,
-        `route add default via ${GATEWAY4} dev ${r.ifname}`,
-      );
-    if (v6.length) pod.push(`route add ::/0 via ${GATEWAY6} dev ${r.ifname}`);
-    await netnsBatch(r.netns, pod);
-    const conf = `net.ipv4.conf.${r.hostIfname}`;
-    await setSysctl(`${conf}.proxy_arp`, '1');
-    await setSysctl(`net.ipv4.neigh.${r.hostIfname}.proxy_delay`, '0');
-    const host = [`link set ${r.hostIfname} up`];
-    for (const ip of v4)
-      host.push(`route replace ${formatIp(ip)}/32 dev ${r.hostIfname} scope link`);
+    const v4 = ips.filter((ip) => ip.family === 4).map(formatIp);
+    const v6 = ips.filter((ip) => ip.family === 6).map(formatIp);
+    await createVeth(r);
+    await netnsBatch(r.netns, podCommands(r.ifname, v4, v6));
+    const host = r.hostIfname;
+    await setSysctl(`net.ipv4.conf.${host}.proxy_arp`, '1');
+    await setSysctl(`net.ipv4.neigh.${host}.proxy_delay`, '0');
     if (v6.length) {
-      await setSysctl(`net.ipv6.conf.${r.hostIfname}.proxy_ndp`, '1');
-      await setSysctl(`net.ipv6.conf.${r.hostIfname}.accept_dad`, '0');
-      host.push(`neigh replace proxy ${GATEWAY6} dev ${r.hostIfname}`);
-      for (const ip of v6) host.push(`route replace ${formatIp(ip)}/128 dev ${r.hostIfname}`);
+      await setSysctl(`net.ipv6.conf.${host}.proxy_ndp`, '1');
+      await setSysctl(`net.ipv6.conf.${host}.accept_dad`, '0');
     }
-    await hostBatch(host);
+    const cmds = [`link set ${host} up`];
+    for (const ip of v4) cmds.push(`route replace ${ip}/32 dev ${host} scope link`);
+    if (v6.length) cmds.push(`neigh replace proxy ${GATEWAY6} dev ${host}`);
+    for (const ip of v6) cmds.push(`route replace ${ip}/128 dev ${host}`);
+    await hostBatch(cmds);
   }
 
   /** DEL: removes the interface pair, the addresses and the record. Idempotent; the netns may be gone. */
