@@ -156,3 +156,31 @@ test('policy lint exits 1 on warnings and names the fix', async (t) => {
   assert.match(r.out, /WEFT_LINT|selects no pod|no pod/i);
   assert.equal((await run('policy', 'lint', '-f', examples)).code, 0);
 });
+
+test('weft cni config prints the 1.1.0 conflist; weft agent --help documents every flag', async () => {
+  const r = await run('cni', 'config', '--mtu', '1400');
+  assert.equal(r.code, 0, r.err);
+  const conf = JSON.parse(r.out) as {
+    cniVersion: string;
+    name: string;
+    plugins: { type: string; mtu?: number }[];
+  };
+  assert.equal(conf.cniVersion, '1.1.0');
+  assert.equal(conf.plugins[0]?.type, 'weft');
+  assert.equal(conf.plugins[0]?.mtu, 1400);
+  assert.equal((await run('cni', 'config', '--mtu', '10')).code, 2);
+  const help = await run('agent', '--help');
+  assert.equal(help.code, 0);
+  for (const flag of [
+    '--node-name',
+    '--pod-cidr',
+    '--source',
+    '--state-dir',
+    '--socket',
+    '--mtu',
+    '--health',
+  ]) {
+    assert.ok(help.out.includes(flag), `agent --help mentions ${flag}`);
+  }
+  assert.equal((await run('agent')).code, 2, 'agent without --node-name is a usage error');
+});
