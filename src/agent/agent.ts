@@ -5,6 +5,10 @@ import { formatCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import type { Cluster } from '../core/model/types.js';
 import { IpamStore } from '../ipam-store/store.js';
+import { planRoutes, type RoutingMode } from '../core/routing/plan.js';
+import { startRouteSync, type RouteSync } from '../routing/backend.js';
+import { HostGwBackend } from '../routing/hostgw.js';
+import { VxlanBackend } from '../routing/vxlan.js';
 import { watchManifests, type ManifestWatch } from '../sources/manifests/watch.js';
 import { EndpointStore } from './endpoint-store.js';
 import { EndpointManager, GATEWAY4 } from './endpoints.js';
@@ -22,6 +26,8 @@ export interface AgentOptions {
   /** A directory of manifests to watch (`--source manifests:DIR`). */
   readonly manifestsDir?: string;
   readonly health?: { host: string; port: number };
+  /** Cross-node pod routes from the Node objects; 'none' leaves routing to someone else. */
+  readonly routing: RoutingMode | 'none';
   readonly log: (line: string) => void;
 }
 
@@ -29,6 +35,7 @@ export interface AgentOptions {
 export class Agent {
   private servers: Server[] = [];
   private watcher: ManifestWatch | undefined;
+  private routes: RouteSync | undefined;
   private ready = false;
   private readyMessage = 'starting';
   cluster: Cluster | undefined;
@@ -54,10 +61,21 @@ export class Agent {
         `${released.length} unfinished endpoints released`,
     );
     await this.prepareNode();
+    if (o.routing !== 'none') {
+      const mode = o.routing;
+      this.routes = startRouteSync({
+        backend: mode === 'vxlan' ? new VxlanBackend() : new HostGwBackend(),
+        plan: () => (this.cluster ? planRoutes(o.nodeName, this.cluster.nodes, mode) : undefined),
+        log: (line) => o.log(`routing: ${line}`),
+      });
+    }
     if (o.manifestsDir) {
       this.watcher = await watchManifests(
         o.manifestsDir,
-        (c) => (this.cluster = c),
+        (c) => {
+          this.cluster = c;
+          this.routes?.trigger();
+        },
         (e) =>
           o.log(
             `source: ${e instanceof Error ? e.message : String(e)} (keeping the last good state)`,
@@ -105,6 +123,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.ready = false;
     this.watcher?.close();
+    await this.routes?.stop();
     await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
     this.servers = [];
   }

@@ -21,6 +21,8 @@ options:
   --socket PATH           the CNI socket (default ${DEFAULT_AGENT_SOCKET})
   --mtu N                 pod interface MTU (default 1500)
   --health HOST:PORT      also serve GET /healthz over TCP
+  --routing MODE          cross-node pod routes from the Node objects: vxlan
+                          (default), host-gw (nodes share one L2 segment) or none
   -h, --help              this text
 
 Stopping the agent (SIGTERM, SIGINT) leaves every pod interface and rule in
@@ -38,6 +40,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       socket: { type: 'string', default: DEFAULT_AGENT_SOCKET },
       mtu: { type: 'string', default: '1500' },
       health: { type: 'string' },
+      routing: { type: 'string', default: 'vxlan' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -77,12 +80,17 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     manifestsDir = m[1];
   }
   const health = values.health ? hostPort(values.health) : undefined;
+  const routing = values.routing;
+  if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
+    throw new UsageError(`--routing ${routing}: unknown mode`, 'use vxlan, host-gw or none');
+  }
   const agent = new Agent({
     nodeName,
     podCidrs,
     stateDir: values['state-dir'],
     socket: values.socket,
     mtu,
+    routing,
     ...(manifestsDir ? { manifestsDir } : {}),
     ...(health ? { health } : {}),
     log: (line) => io.err(`${new Date().toISOString()} ${line}`),

@@ -1,6 +1,4 @@
 import { ErrorCodes, WeftError, formatIssue } from '../core/errors.js';
-import { agentCommand, cniCommand } from './agent.js';
-import { policyCommand } from './policy.js';
 import { UsageError } from './output.js';
 
 export interface Io {
@@ -13,10 +11,29 @@ export interface Io {
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
+// Commands load their modules on first use: a pod server or the agent starts
+// without reading the policy compiler, and the other way round.
 const COMMANDS: Record<string, { summary: string; run: Command }> = {
-  policy: { summary: 'trace, matrix and lint network policies from manifests', run: policyCommand },
-  agent: { summary: 'run the node agent (CNI socket, endpoints, IPAM)', run: agentCommand },
-  cni: { summary: 'print the CNI network configuration list', run: cniCommand },
+  policy: {
+    summary: 'trace, matrix and lint network policies from manifests',
+    run: async (a, io) => (await import('./policy.js')).policyCommand(a, io),
+  },
+  lab: {
+    summary: 'a whole cluster on this machine, in network namespaces',
+    run: async (a, io) =>
+      // The pod server runs thirty at a time: it loads nothing of the lab's controller.
+      a[0] === 'pod-server'
+        ? (await import('../lab/pod-server-main.js')).podServerCommand(a.slice(1), io)
+        : (await import('./lab.js')).labCommand(a, io),
+  },
+  agent: {
+    summary: 'run the node agent (CNI socket, endpoints, IPAM)',
+    run: async (a, io) => (await import('./agent.js')).agentCommand(a, io),
+  },
+  cni: {
+    summary: 'print the CNI network configuration list',
+    run: async (a, io) => (await import('./agent.js')).cniCommand(a, io),
+  },
   version: { summary: 'print the version', run: async (_a, io) => (io.out(VERSION), 0) },
 };
 

@@ -1,54 +1,57 @@
 import type { Matrix } from '../core/policy/matrix-report.js';
 
-/** Above this many pods the grid is unreadable; list the denied pairs instead. */
+/** Above this many columns the grid is unreadable; list the denied pairs instead. */
 const GRID_LIMIT = 40;
+
+type Cells = Matrix['probes'][number];
 
 /**
  * The matrix for a person: a grid (rows: from, columns: to by number) with
- * `.` for allowed and `X` for denied; for large clusters, counts and the
- * denied pairs.
+ * `.` for allowed and `X` for denied (and any mark the matrix adds); for
+ * large clusters, counts and the denied pairs.
  */
-export function renderMatrixTable(m: Matrix): string {
+export function renderMatrixTable(m: Matrix, legend = '. allowed, X denied'): string {
   const out: string[] = [];
-  const n = m.pods.length;
-  for (const { probe, allowed } of m.probes) {
+  const cells = m.from.length * m.to.length;
+  const small = m.to.length <= GRID_LIMIT;
+  for (const c of m.probes) {
     let denied = 0;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (!allowed(i, j)) denied++;
+    for (let i = 0; i < m.from.length; i++)
+      for (let j = 0; j < m.to.length; j++) if (!c.allowed(i, j)) denied++;
     out.push(
-      `${probe.port}/${probe.protocol}: ${n * n - denied} of ${n * n} pairs allowed, ${denied} denied`,
+      `${c.probe.port}/${c.probe.protocol}: ${cells - denied} of ${cells} pairs allowed, ${denied} denied`,
     );
-    if (n <= GRID_LIMIT) out.push(grid(m, allowed), '');
-    else out.push(deniedList(m, allowed), '');
+    out.push(small ? grid(m, c) : deniedList(m, c), '');
   }
-  if (n <= GRID_LIMIT) out.push('rows: from; columns: to; . allowed, X denied');
+  if (small) out.push(`rows: from; columns: to; ${legend}`);
   return out.join('\n').trimEnd();
 }
 
-function grid(m: Matrix, allowed: (i: number, j: number) => boolean): string {
-  const n = m.pods.length;
-  const width = Math.max(...m.pods.map((p, i) => `${i + 1} ${p}`.length));
-  const numbers = m.pods.map((_, j) => String(j + 1).padStart(3)).join('');
-  const rows = m.pods.map((p, i) => {
-    const cells = Array.from({ length: n }, (_, j) => (allowed(i, j) ? '.' : 'X').padStart(3)).join(
-      '',
-    );
-    return `${`${i + 1} ${p}`.padEnd(width)} ${cells}`;
+function grid(m: Matrix, c: Cells): string {
+  const names = m.to.map((p, j) => `${j + 1} ${p}`);
+  const rowNames = m.from.map((p) => {
+    const j = m.to.indexOf(p);
+    return j >= 0 ? `${j + 1} ${p}` : `  ${p}`;
+  });
+  const width = Math.max(...rowNames.map((n) => n.length));
+  const numbers = names.map((_, j) => String(j + 1).padStart(3)).join('');
+  const rows = rowNames.map((name, i) => {
+    const row = m.to
+      .map((_, j) => (c.mark?.(i, j) ?? (c.allowed(i, j) ? '.' : 'X')).padStart(3))
+      .join('');
+    return `${name.padEnd(width)} ${row}`;
   });
   return [`${''.padEnd(width)} ${numbers}`, ...rows].join('\n');
 }
 
-function deniedList(m: Matrix, allowed: (i: number, j: number) => boolean): string {
+function deniedList(m: Matrix, c: Cells): string {
   const lines: string[] = [];
   const limit = 50;
-  let shown = 0;
-  for (let i = 0; i < m.pods.length && shown < limit; i++) {
-    for (let j = 0; j < m.pods.length && shown < limit; j++) {
-      if (!allowed(i, j)) {
-        lines.push(`  X ${m.pods[i]} -> ${m.pods[j]}`);
-        shown++;
-      }
+  for (let i = 0; i < m.from.length && lines.length < limit; i++) {
+    for (let j = 0; j < m.to.length && lines.length < limit; j++) {
+      if (!c.allowed(i, j)) lines.push(`  X ${m.from[i]} -> ${m.to[j]}`);
     }
   }
-  if (shown === limit) lines.push(`  ... (use -o json for every pair)`);
+  if (lines.length === limit) lines.push('  ... (use -o json for every pair)');
   return lines.join('\n');
 }

@@ -32,10 +32,14 @@ export function declaredProbes(cluster: Cluster): Probe[] {
 }
 
 export interface Matrix {
-  readonly pods: readonly string[];
+  /** Row keys (`ns/pod`, connecting side) and column keys (`ns/pod`, accepting side). */
+  readonly from: readonly string[];
+  readonly to: readonly string[];
   readonly probes: readonly {
     readonly probe: Probe;
     readonly allowed: (from: number, to: number) => boolean;
+    /** A one-letter mark for a cell when `.`/`X` says too little (the lab marks closed ports). */
+    readonly mark?: (from: number, to: number) => string | undefined;
   }[];
 }
 
@@ -47,7 +51,8 @@ export function policyMatrix(cluster: Cluster, ir: PolicyIr, probes: readonly Pr
     return { key: podKey(p), ip };
   });
   const results = computeMatrix(new Evaluator(ir), pods, probes);
-  return { pods: pods.map((p) => p.key), probes: results };
+  const keys = pods.map((p) => p.key);
+  return { from: keys, to: keys, probes: results };
 }
 
 /**
@@ -55,16 +60,17 @@ export function policyMatrix(cluster: Cluster, ir: PolicyIr, probes: readonly Pr
  * in chunks of one row each so that a million pairs never sit in one string.
  */
 export function* matrixJsonChunks(m: Matrix): Generator<string> {
-  const names = m.pods.map((p) => JSON.stringify(p));
+  const rowNames = m.from.map((p) => JSON.stringify(p));
+  const names = m.to.map((p) => JSON.stringify(p));
   const yes = names.map((n) => `${n}:true`);
   const no = names.map((n) => `${n}:false`);
   const cells: string[] = new Array<string>(names.length);
   yield '{"probes":[';
   for (const [k, { probe, allowed }] of m.probes.entries()) {
     yield `${k > 0 ? ',' : ''}{"port":${probe.port},"protocol":${JSON.stringify(probe.protocol)},"matrix":{`;
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < rowNames.length; i++) {
       for (let j = 0; j < names.length; j++) cells[j] = (allowed(i, j) ? yes[j] : no[j]) as string;
-      yield `${i > 0 ? ',' : ''}${names[i]}:{${cells.join(',')}}`;
+      yield `${i > 0 ? ',' : ''}${rowNames[i]}:{${cells.join(',')}}`;
     }
     yield '}}';
   }

@@ -176,6 +176,14 @@ function readIssue(path: string, err: unknown): Issue {
   };
 }
 
+/** The manifest files under `paths` (files as given, directories recursively, sorted). */
+export async function manifestFiles(paths: readonly string[]): Promise<string[]> {
+  const issues: Issue[] = [];
+  const files = await collectFiles(paths, issues);
+  if (issues.length > 0) throw new WeftError(issues);
+  return files;
+}
+
 /**
  * Loads every manifest under `paths` (files, or directories read
  * recursively for .yaml, .yml and .json files) into a Cluster. Throws one

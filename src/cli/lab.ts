@@ -1,0 +1,207 @@
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { declaredProbes, matrixJsonChunks, parseProbe } from '../core/policy/matrix-report.js';
+import { getJson } from '../lab/infra.js';
+import { Lab } from '../lab/lab.js';
+import { labProbe } from '../lab/probe.js';
+import { alive } from '../lab/state.js';
+import type { Io } from './main.js';
+import { renderMatrixTable } from './matrix-table.js';
+import { outputFormat, table, UsageError } from './output.js';
+
+const HELP = `usage: weft lab VERB [--name N] [options]
+
+A whole cluster on this machine: nodes and pods are network namespaces, every
+pod gets its network from weft-cni through its node's weft agent, and probes
+are real packets. Nothing in the machine's own network namespace changes.
+
+verbs:
+  up       [--nodes K] [-f FILE]... [--routing vxlan|host-gw]   build the lab
+  apply    -f FILE...                     create or replace objects
+  delete   -f FILE... | KIND/NS/NAME...   remove objects (pods go through CNI DEL)
+  probe    [--port P/PROTO]... [--from NS/POD] [--to NS/POD] [--timeout-ms T] [-o table|json]
+           real connections between pods; without --port, every declared port
+  exec     NS/POD -- CMD...               run a command in a pod's network namespace
+  status   [-o table|json]                nodes, agents, pods and addresses
+  restart  NODE                           restart a node's agent (SIGTERM, then start)
+  down                                    remove every namespace, process and file
+
+--name defaults to "weft". Lab state lives in $WEFT_LAB_ROOT (default /run/weft-lab).`;
+
+const OPTIONS = {
+  name: { type: 'string', default: 'weft' },
+  nodes: { type: 'string', default: '2' },
+  file: { type: 'string', short: 'f', multiple: true },
+  routing: { type: 'string', default: 'vxlan' },
+  port: { type: 'string', multiple: true },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'timeout-ms': { type: 'string', default: '1000' },
+  output: { type: 'string', short: 'o' },
+  control: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function labCommand(args: string[], io: Io): Promise<number> {
+  const [verb, ...rest] = args;
+  if (verb === undefined || verb === '--help' || verb === '-h') {
+    io.out(HELP);
+    return verb === undefined ? 2 : 0;
+  }
+  const dashdash = rest.indexOf('--');
+  const flags = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
+  const command = dashdash >= 0 ? rest.slice(dashdash + 1) : [];
+  const { values, positionals } = parseArgs({
+    args: flags,
+    options: OPTIONS,
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  if (!/^[a-z0-9][a-z0-9-]{0,15}$/.test(values.name)) {
+    throw new UsageError(
+      `--name ${values.name}: not a lab name`,
+      'use 1-16 lowercase letters, digits and dashes',
+    );
+  }
+  const lab = new Lab(values.name, (line) => io.err(line));
+  const format = outputFormat(values.output);
+  switch (verb) {
+    case 'up': {
+      const nodes = Number(values.nodes);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50)
+        throw new UsageError(`--nodes ${values.nodes}`, 'give 1 to 50 nodes');
+      if (values.routing !== 'vxlan' && values.routing !== 'host-gw')
+        throw new UsageError(`--routing ${values.routing}`, 'use vxlan or host-gw');
+      await lab.up({ nodes, files: values.file ?? [], routing: values.routing });
+      return 0;
+    }
+    case 'apply':
+      if (!values.file?.length)
+        throw new UsageError('apply needs -f FILE', 'e.g. weft lab apply -f policies.yaml');
+      await lab.apply(values.file);
+      return 0;
+    case 'delete': {
+      if (!values.file?.length && positionals.length === 0)
+        throw new UsageError(
+          'delete needs -f FILE or KIND/NS/NAME',
+          'e.g. weft lab delete pod/default/web',
+        );
+      const removed = await lab.delete({ files: values.file ?? [], ids: positionals });
+      io.out(removed.length ? removed.map((r) => `deleted ${r}`).join('\n') : 'nothing to delete');
+      return 0;
+    }
+    case 'probe':
+      return probe(lab, values, format, io);
+    case 'exec':
+      return exec(lab, positionals[0], command);
+    case 'status':
+      return status(lab, format, io);
+    case 'restart':
+      await lab.restartAgent(positionals[0]);
+      return 0;
+    case 'down': {
+      const r = await lab.down();
+      io.out(
+        `lab ${values.name} is down: ${r.namespaces} namespaces and ${r.processes} processes removed`,
+      );
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown verb lab ${JSON.stringify(verb)}`, 'see weft lab --help');
+  }
+}
+
+async function probe(
+  lab: Lab,
+  values: { port?: string[]; from?: string; to?: string; 'timeout-ms': string },
+  format: 'table' | 'json',
+  io: Io,
+): Promise<number> {
+  const timeoutMs = Number(values['timeout-ms']);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 10 || timeoutMs > 60_000)
+    throw new UsageError(`--timeout-ms ${values['timeout-ms']}`, 'give 10 to 60000');
+  const [state, cluster] = await Promise.all([lab.state(), lab.cluster()]);
+  let probes = values.port?.length ? values.port.map(parseProbe) : declaredProbes(cluster);
+  const sctp = probes.filter((p) => p.protocol === 'SCTP');
+  if (sctp.length) {
+    io.err(
+      `not probed: ${sctp.map((p) => `${p.port}/SCTP`).join(', ')} (this kernel has no SCTP sockets)`,
+    );
+    probes = probes.filter((p) => p.protocol !== 'SCTP');
+  }
+  if (probes.length === 0)
+    throw new UsageError('nothing to probe', 'name ports with --port 80/TCP');
+  const m = await labProbe(state, cluster, {
+    probes,
+    timeoutMs,
+    ...(values.from ? { from: values.from } : {}),
+    ...(values.to ? { to: values.to } : {}),
+  });
+  if (format === 'table')
+    io.out(renderMatrixTable(m, '. connected, c reachable but port closed, X dropped (timeout)'));
+  else {
+    for (const chunk of matrixJsonChunks(m)) io.write(chunk);
+    io.write('\n');
+  }
+  return 0;
+}
+
+async function exec(lab: Lab, target: string | undefined, command: string[]): Promise<number> {
+  if (!target || command.length === 0)
+    throw new UsageError('exec needs NS/POD -- CMD', 'e.g. weft lab exec default/web -- ip addr');
+  const state = await lab.state();
+  const pod = state.pods[target];
+  if (!pod)
+    throw new UsageError(
+      `${target}: no such pod in lab ${state.name}`,
+      `pods: ${Object.keys(state.pods).join(', ')}`,
+    );
+  const child = spawn('ip', ['netns', 'exec', pod.netns, ...command], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+}
+
+async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<number> {
+  const state = await lab.state();
+  const nodes = await Promise.all(
+    state.nodes.map(async (n) => {
+      const s = await getJson<{ ready: boolean; message?: string }>(n.socket, '/v1/status');
+      return {
+        name: n.name,
+        address: n.address,
+        podCidr: n.podCidr,
+        agent: s?.ready ? 'ready' : n.agentPid && alive(n.agentPid) ? 'not ready' : 'down',
+      };
+    }),
+  );
+  const pods = Object.values(state.pods)
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((p) => ({
+      pod: p.key,
+      node: p.node,
+      ips: p.ips,
+      server: p.serverPid && alive(p.serverPid) ? 'running' : 'down',
+    }));
+  if (format === 'json') {
+    io.out(JSON.stringify({ name: state.name, routing: state.routing, nodes, pods }, null, 2));
+    return 0;
+  }
+  io.out(`lab ${state.name} (${state.routing})\n`);
+  io.out(
+    table(
+      ['NODE', 'ADDRESS', 'POD CIDR', 'AGENT'],
+      nodes.map((n) => [n.name, n.address, n.podCidr, n.agent]),
+    ),
+  );
+  io.out('');
+  io.out(
+    table(
+      ['POD', 'NODE', 'IP', 'SERVER'],
+      pods.map((p) => [p.pod, p.node, p.ips.join(', '), p.server]),
+    ),
+  );
+  return 0;
+}

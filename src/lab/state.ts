@@ -1,0 +1,121 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Where labs live: one directory per lab name. */
+export function labRoot(): string {
+  return process.env['WEFT_LAB_ROOT'] ?? '/run/weft-lab';
+}
+
+export const NODE_SUBNET_PREFIX = '192.168.220.';
+
+export interface LabNode {
+  readonly name: string;
+  readonly netns: string;
+  readonly address: string;
+  readonly podCidr: string;
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly log: string;
+  agentPid?: number;
+}
+
+export interface LabPod {
+  /** `namespace/name` */
+  readonly key: string;
+  readonly node: string;
+  readonly netns: string;
+  readonly containerId: string;
+  readonly hostNetwork: boolean;
+  readonly ips: readonly string[];
+  readonly control: string;
+  readonly ports: readonly { readonly port: number; readonly protocol: 'TCP' | 'UDP' | 'SCTP' }[];
+  serverPid?: number;
+}
+
+export interface LabState {
+  readonly name: string;
+  readonly routing: 'vxlan' | 'host-gw';
+  readonly underlay: string;
+  readonly nodes: LabNode[];
+  pods: Record<string, LabPod>;
+}
+
+/** The files of one lab. */
+export class LabPaths {
+  readonly dir: string;
+  constructor(readonly name: string) {
+    this.dir = join(labRoot(), name);
+  }
+  get state(): string {
+    return join(this.dir, 'state.json');
+  }
+  get manifests(): string {
+    return join(this.dir, 'manifests');
+  }
+  get lock(): string {
+    return join(this.dir, 'lock');
+  }
+  node(name: string): string {
+    return join(this.dir, 'nodes', name);
+  }
+  pod(key: string): string {
+    return join(this.dir, 'pods', key.replace('/', '_'));
+  }
+  /** Network namespace names all start with this, so `down` finds them even without state. */
+  get netnsPrefix(): string {
+    return `wl-${this.name}-`;
+  }
+}
+
+export async function readState(p: LabPaths): Promise<LabState | undefined> {
+  try {
+    return JSON.parse(await readFile(p.state, 'utf8')) as LabState;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export async function writeState(p: LabPaths, s: LabState): Promise<void> {
+  await mkdir(p.dir, { recursive: true });
+  const tmp = `${p.state}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(s, null, 2));
+  await rename(tmp, p.state);
+}
+
+/** One lab command at a time: an exclusive lock file naming its holder; a dead holder's lock is taken over. */
+export async function withLock<T>(p: LabPaths, fn: () => Promise<T>): Promise<T> {
+  await mkdir(p.dir, { recursive: true });
+  await acquire(p);
+  try {
+    return await fn();
+  } finally {
+    await rm(p.lock, { force: true });
+  }
+}
+
+async function acquire(p: LabPaths): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(p.lock, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number(await readFile(p.lock, 'utf8').catch(() => '0'));
+    if (holder > 0 && alive(holder)) {
+      throw new Error(`lab ${p.name} is busy: another weft lab command (pid ${holder}) is running`);
+    }
+    await rm(p.lock, { force: true });
+  }
+  throw new Error(`could not lock lab ${p.name}`);
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,119 @@
+// The lab end to end, through the weft CLI as a user runs it: up, probe,
+// apply, delete, an agent restart under traffic, and down leaving nothing.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../../src/agent/exec.js';
+import { repoRoot } from '../../src/testing/paths.js';
+import { TestLab, everyPair } from '../support/lab.js';
+
+const demo = join(repoRoot(), 'examples/demo.yaml');
+
+interface State {
+  nodes: { name: string; agentPid: number; netns: string }[];
+  pods: Record<string, { node: string; netns: string; ips: string[] }>;
+}
+
+test('up with the demo: every pod reaches every pod on every declared port, same node and across nodes', async (t) => {
+  const lab = TestLab.create(t);
+  await lab.lab('up', '--nodes', '3', '-f', demo);
+  const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as State;
+  const nodesUsed = new Set(Object.values(state.pods).map((p) => p.node));
+  assert.ok(nodesUsed.size >= 2, 'pods are spread across nodes');
+  const matrices = await lab.probe();
+  assert.equal(matrices.length, 5, 'one probe per declared port: 80, 5432, 7000/UDP, 8080, 9090');
+  for (const m of matrices) {
+    assert.equal(Object.keys(m).length, 4);
+    for (const [from, to, ok] of everyPair(m)) assert.equal(ok, true, `${from} -> ${to}`);
+  }
+  // The readable form and status agree.
+  const table = await lab.lab('probe', '--port', '80/TCP');
+  assert.match(table, /80\/TCP: 16 of 16 pairs allowed/);
+  const status = await lab.lab('status');
+  assert.match(status, /node-3\s+192\.168\.220\.13\s+10\.244\.3\.0\/24\s+ready/);
+  assert.match(status, /shop\/db\s+node-\d\s+10\.244\.\d\.\d+\s+running/);
+  // exec runs inside the pod's namespace.
+  const addr = await lab.lab('exec', 'shop/db', '--', 'ip', '-o', '-4', 'addr', 'show', 'eth0');
+  assert.ok(addr.includes(state.pods['shop/db']?.ips[0] ?? 'missing'), addr);
+});
+
+test('apply and delete while running; an agent restart keeps established connections; down leaves nothing', async (t) => {
+  const lab = TestLab.create(t);
+  await lab.lab('up', '--nodes', '2', '-f', demo);
+  const extra = join(lab.root, 'extra.yaml');
+  writeFileSync(
+    extra,
+    `apiVersion: v1
+kind: Pod
+metadata: {namespace: tools, name: late, labels: {app: late}}
+spec:
+  nodeName: node-2
+  containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]
+`,
+  );
+  await lab.lab('apply', '-f', extra);
+  let [m] = await lab.probe('--port', '8080/TCP');
+  assert.equal(m?.['shop/frontend']?.['tools/late'], true, 'the new pod is reachable');
+  assert.equal(m?.['tools/late']?.['shop/api'], true, 'and reaches others');
+
+  // An established TCP connection across nodes survives a restart of both agents.
+  const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as State;
+  const client = state.pods['tools/late'];
+  const server = state.pods['shop/api'];
+  assert.ok(client && server);
+  const conn = run('ip', [
+    'netns',
+    'exec',
+    client.netns,
+    process.execPath,
+    '-e',
+    LONG_CONNECTION,
+    server.ips[0] ?? '',
+    '8080',
+    '3000',
+  ]);
+  await new Promise((r) => setTimeout(r, 500));
+  for (const node of ['node-1', 'node-2']) await lab.lab('restart', node);
+  const summary = await conn;
+  assert.match(summary, /^ok \d+ echoes/, summary);
+  [m] = await lab.probe('--port', '8080/TCP');
+  assert.equal(m?.['tools/late']?.['shop/api'], true, 'new connections work after the restart');
+
+  const removed = await lab.lab('delete', 'pod/tools/late');
+  assert.match(removed, /deleted Pod\/tools\/late/);
+  [m] = await lab.probe('--port', '8080/TCP');
+  assert.equal(m?.['tools/late'], undefined, 'the deleted pod is gone from the probe');
+  assert.equal(existsSync(lab.path('manifests', 'Pod.tools.late.yaml')), false);
+
+  // A crash loses the state file: down still finds and removes everything.
+  const netns = (await run('ip', ['netns', 'list']))
+    .split('\n')
+    .filter((l) => l.startsWith(`wl-${lab.name}-`));
+  assert.ok(netns.length >= 6, 'underlay, 2 nodes and pods');
+  writeFileSync(lab.path('state.json'), '{ half-written');
+  await lab.lab('down');
+  const left = (await run('ip', ['netns', 'list']))
+    .split('\n')
+    .filter((l) => l.startsWith(`wl-${lab.name}-`));
+  assert.deepEqual(left, []);
+  assert.equal(existsSync(lab.path()), false);
+  for (const n of state.nodes)
+    assert.throws(() => process.kill(n.agentPid, 0), 'agent processes are gone');
+});
+
+/** Sends a byte every 50 ms for DURATION ms on one TCP connection and checks each echo. */
+const LONG_CONNECTION = `
+const net = require('node:net');
+const [host, port, duration] = process.argv.slice(1);
+let sent = 0, got = 0;
+const s = net.connect({ host, port: Number(port) });
+s.on('data', (d) => { got += d.length; });
+s.on('error', (e) => { console.log('error ' + e.code + ' after ' + got + ' echoes'); process.exit(1); });
+s.on('close', () => { if (sent < 10) { console.log('closed early'); process.exit(1); } });
+const timer = setInterval(() => { s.write('x'); sent++; }, 50);
+setTimeout(() => {
+  clearInterval(timer);
+  setTimeout(() => { console.log((got === sent ? 'ok ' : 'lost ') + got + ' echoes of ' + sent); s.destroy(); process.exit(got === sent ? 0 : 1); }, 500);
+}, Number(duration));
+`;
