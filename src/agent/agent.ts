@@ -10,8 +10,14 @@ import { startRouteSync, type RouteSync } from '../routing/backend.js';
 import { HostGwBackend } from '../routing/hostgw.js';
 import { VxlanBackend } from '../routing/vxlan.js';
 import { watchManifests, type ManifestWatch } from '../sources/manifests/watch.js';
-import { EndpointStore } from './endpoint-store.js';
-import { EndpointManager, GATEWAY4 } from './endpoints.js';
+import { EndpointStore, ownerKey, type EndpointRecord, type Owner } from './endpoint-store.js';
+import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
+import { Dataplane } from './dataplane.js';
+import { RealNft } from '../nft/runner.js';
+import { podKey } from '../core/model/types.js';
+
+/** How long an ADD waits for the source to show its Pod. */
+const POD_WAIT_MS = 5000;
 import { CniHandler } from './cni-handler.js';
 import { run } from './exec.js';
 import { setSysctl } from './netlink.js';
@@ -43,10 +49,58 @@ export class Agent {
   readonly ipam: IpamStore;
   private readonly store: EndpointStore;
 
+  /** This node's endpoints, as its CNI ADDs made them. */
+  private readonly records = new Map<string, EndpointRecord>();
+  /** Present when the agent has a source: it enforces policy. */
+  readonly dataplane: Dataplane | undefined;
+
   constructor(readonly o: AgentOptions) {
     this.ipam = new IpamStore(join(o.stateDir, 'ipam'), [...o.podCidrs]);
     this.store = new EndpointStore(join(o.stateDir, 'endpoints'));
-    this.endpoints = new EndpointManager({ store: this.store, ipam: this.ipam, mtu: o.mtu });
+    if (o.manifestsDir) {
+      this.dataplane = new Dataplane(
+        new RealNft(),
+        o.nodeName,
+        () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
+        o.log,
+      );
+    }
+    this.endpoints = new EndpointManager({
+      store: this.store,
+      ipam: this.ipam,
+      mtu: o.mtu,
+      onReady: (r) => this.endpointReady(r),
+      onRemoved: (owner) => this.endpointRemoved(owner),
+    });
+  }
+
+  /**
+   * Before ADD returns: the pod's policy is in the kernel. The pod must be
+   * known to the source first (its labels decide its policy); an ADD for a pod
+   * the agent cannot see fails and is retried, rather than run unprotected.
+   */
+  private async endpointReady(r: EndpointRecord): Promise<void> {
+    this.records.set(ownerKey(r), r);
+    if (!this.dataplane || !r.pod) return;
+    const key = `${r.pod.namespace}/${r.pod.name}`;
+    const deadline = Date.now() + POD_WAIT_MS;
+    while (!this.cluster?.pods.some((p) => podKey(p) === key)) {
+      if (Date.now() > deadline) {
+        this.records.delete(ownerKey(r));
+        throw new EndpointError(
+          11,
+          `the agent does not know pod ${key} yet`,
+          'retry once the Pod object exists in the source',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await this.dataplane.sync();
+  }
+
+  private async endpointRemoved(owner: Owner): Promise<void> {
+    if (!this.records.delete(ownerKey(owner))) return;
+    await this.dataplane?.sync().catch(() => undefined);
   }
 
   async start(): Promise<void> {
@@ -56,6 +110,7 @@ export class Agent {
     const ipamRecovered = await this.ipam.recover();
     const recordsRecovered = await this.store.recover();
     const { released } = await this.endpoints.reconcile();
+    for (const r of await this.endpoints.list()) this.records.set(ownerKey(r), r);
     o.log(
       `recovered: ${ipamRecovered.removedTemp + ipamRecovered.removedCorrupt + recordsRecovered} leftover files, ` +
         `${released.length} unfinished endpoints released`,
@@ -75,6 +130,7 @@ export class Agent {
         (c) => {
           this.cluster = c;
           this.routes?.trigger();
+          this.dataplane?.sync().catch(() => undefined);
         },
         (e) =>
           o.log(
@@ -82,6 +138,9 @@ export class Agent {
           ),
       );
     }
+    // The first sync is full and atomic: the rules a previous agent left keep
+    // enforcing until this one replaces them.
+    if (this.dataplane) await this.dataplane.sync();
     const handler = new CniHandler(this.endpoints, () => this.ready);
     this.servers = await listen(
       {
@@ -89,6 +148,12 @@ export class Agent {
         status: () => ({ ready: this.ready, message: this.readyMessage }),
         get: {
           '/v1/endpoints': () => this.endpoints.list(),
+          '/v1/policy': () => ({
+            lastSync: this.dataplane?.last,
+            networkPolicies:
+              this.cluster?.networkPolicies.map((p) => `${p.namespace}/${p.name}`) ?? [],
+            clusterNetworkPolicies: this.cluster?.clusterNetworkPolicies.map((p) => p.name) ?? [],
+          }),
           '/v1/ipam': async () =>
             (await this.ipam.usage()).map((u) => ({
               cidr: formatCidr(u.cidr),

@@ -149,6 +149,14 @@ export class Lab {
       state.nodes,
       Object.values(state.pods),
     );
+    // The Pod objects exist before their CNI ADD, as in Kubernetes: the agent
+    // needs a pod's labels to put its policy in place before ADD returns.
+    for (const { obj, pod } of toStart) {
+      await this.store.put({
+        ...obj,
+        raw: withPlacement(obj.raw, (where.get(podKey(pod)) as LabNode).name, []),
+      });
+    }
     let done = 0;
     await pool(toStart, 8, async ({ obj, pod }) => {
       const node = where.get(podKey(pod)) as LabNode;

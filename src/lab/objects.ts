@@ -64,7 +64,8 @@ export class ObjectStore {
   async put(o: StoredObject): Promise<void> {
     const file = join(this.dir, fileOf(o));
     const tmp = join(this.dir, `.${fileOf(o)}.tmp`);
-    await writeFile(tmp, stringify(o.raw));
+    // YAML 1.1, as every reader of the directory parses it: strings like `y` stay quoted.
+    await writeFile(tmp, stringify(o.raw, { version: '1.1' }));
     await rename(tmp, file);
   }
 

@@ -12,6 +12,11 @@ export interface RandomClusterOptions {
   readonly clusterPolicies?: number;
   /** Pod addresses are 10.77.<ns>.<n>; ipBlocks are drawn inside 10.77.0.0/16. */
   readonly withIps?: boolean;
+  /**
+   * The first two octets of the network ipBlocks are drawn from (default
+   * `10.77`, where withIps puts pods); a lab passes `10.244`, its pod range.
+   */
+  readonly blockNet?: string;
 }
 
 export const RANDOM_PORTS: readonly {
@@ -52,6 +57,9 @@ export class Rng {
 
 const LABEL_VALUES = { app: ['a', 'b', 'c'], tier: ['x', 'y'] } as const;
 
+/** The /16 that ipBlocks are drawn from, for the cluster being generated. */
+let net = '10.77';
+
 export function randomCluster(o: RandomClusterOptions): string {
   const r = new Rng(o.seed);
   const nsCount = o.namespaces ?? 3;
@@ -63,6 +71,7 @@ export function randomCluster(o: RandomClusterOptions): string {
   }
   const podCount = o.pods ?? 6;
   for (let i = 0; i < podCount; i++) docs.push(randomPod(r, i, i % nsCount, o.withIps ?? true));
+  net = o.blockNet ?? '10.77';
   for (let p = 0; p < (o.policies ?? 3); p++) docs.push(randomNetworkPolicy(r, p, nsCount));
   for (let p = 0; p < (o.clusterPolicies ?? 1); p++) docs.push(randomClusterPolicy(r, p));
   return docs.map((d) => JSON.stringify(d)).join('\n---\n');
@@ -202,7 +211,11 @@ function randomCnpPeer(r: Rng, egress: boolean): unknown {
   if (k === 0) return { namespaces: randomNsSelector(r) };
   if (k === 1)
     return { pods: { namespaceSelector: randomNsSelector(r), podSelector: randomSelector(r) } };
-  return { networks: [r.pick(['10.77.0.0/16', `10.77.${r.int(3)}.0/24`, '0.0.0.0/0'])] };
+  return {
+    networks: [
+      r.pick([`${net}.0.0/16`, `${net}.${r.int(3) + (net === '10.77' ? 0 : 1)}.0/24`, '0.0.0.0/0']),
+    ],
+  };
 }
 
 function randomCnpRule(r: Rng, egress: boolean): unknown {

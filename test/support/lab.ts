@@ -21,6 +21,8 @@ export class TestLab {
   static create(t: TestContext): TestLab {
     const lab = new TestLab();
     t.after(async () => {
+      // WEFT_KEEP_LAB=1 leaves the lab up for a look after a failure (then: weft lab down).
+      if (process.env['WEFT_KEEP_LAB'] === '1') return;
       await lab.weft('lab', 'down', '--name', lab.name);
       rmSync(lab.root, { recursive: true, force: true });
     });

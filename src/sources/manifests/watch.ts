@@ -1,4 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Cluster } from '../../core/model/types.js';
 import { loadManifests } from './load.js';
 
@@ -6,22 +8,71 @@ export interface ManifestWatch {
   readonly close: () => void;
 }
 
+/** Every directory under `dir`, itself first. */
+async function directories(dir: string): Promise<string[]> {
+  const out = [dir];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) out.push(...(await directories(join(dir, e.name))));
+  }
+  return out;
+}
+
+/** What the directory holds, cheaply: names, sizes and modification times. */
+async function fingerprint(dirs: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const d of dirs) {
+    for (const name of (await readdir(d).catch(() => [])).sort()) {
+      const s = await stat(join(d, name)).catch(() => undefined);
+      if (s) parts.push(`${d}/${name}:${s.size}:${s.mtimeMs}`);
+    }
+  }
+  return parts.join('\n');
+}
+
 /**
- * Loads a manifests directory and reloads it whenever a file under it
- * changes (debounced). A load that fails keeps the last good cluster and
- * reports the error; nothing half-read is ever handed on.
+ * Loads a manifests directory and reloads it whenever something under it
+ * changes: inotify on every directory (debounced), and a periodic check of
+ * names, sizes and times that catches anything an event missed. A load that
+ * fails keeps the last good cluster and reports the error; nothing half-read
+ * is ever handed on.
  */
 export async function watchManifests(
   dir: string,
   onCluster: (c: Cluster) => void,
   onError: (e: unknown) => void,
-  debounceMs = 30,
+  opts: { debounceMs?: number; recheckMs?: number } = {},
 ): Promise<ManifestWatch> {
+  const watchers = new Map<string, FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
   let dirty = false;
+  let seen = '';
+  let closed = false;
+  const schedule = () => {
+    dirty = true;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = running.then(() => (dirty && !closed ? reload() : undefined));
+    }, opts.debounceMs ?? 30);
+  };
+  const rewatch = (dirs: readonly string[]) => {
+    for (const d of dirs) {
+      if (watchers.has(d)) continue;
+      try {
+        watchers.set(
+          d,
+          watch(d, schedule).on('error', () => watchers.delete(d)),
+        );
+      } catch {
+        // Gone already: the next reload sees that.
+      }
+    }
+  };
   const reload = async (): Promise<void> => {
     dirty = false;
+    const dirs = await directories(dir);
+    rewatch(dirs);
+    seen = await fingerprint(dirs);
     try {
       onCluster((await loadManifests([dir])).cluster);
     } catch (e) {
@@ -29,17 +80,19 @@ export async function watchManifests(
     }
   };
   await reload();
-  const watcher: FSWatcher = watch(dir, { recursive: true }, () => {
-    dirty = true;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      running = running.then(() => (dirty ? reload() : undefined));
-    }, debounceMs);
-  });
+  const recheck = setInterval(() => {
+    running = running.then(async () => {
+      if (closed) return;
+      if ((await fingerprint(await directories(dir))) !== seen) await reload();
+    });
+  }, opts.recheckMs ?? 2000);
+  recheck.unref();
   return {
     close: () => {
+      closed = true;
       if (timer) clearTimeout(timer);
-      watcher.close();
+      clearInterval(recheck);
+      for (const w of watchers.values()) w.close();
     },
   };
 }

@@ -1,0 +1,107 @@
+import { parseIp } from '../core/net/ip.js';
+import type { IpAddr } from '../core/net/types.js';
+import { podKey, type Cluster } from '../core/model/types.js';
+import { compilePolicies } from '../core/policy/compile.js';
+import type { PolicyIr } from '../core/policy/ir.js';
+import { renderTable } from '../nft/render.js';
+import type { NftRunner } from '../nft/runner.js';
+import { TableSync } from '../nft/sync.js';
+import type { EndpointRecord } from './endpoint-store.js';
+
+export interface SyncResult {
+  readonly kind: 'full' | 'partial' | 'noop';
+  /** Compile + render + kernel, milliseconds. */
+  readonly ms: number;
+}
+
+/**
+ * The policy dataplane of one node: the cluster (from the source) plus this
+ * node's endpoints (from its own CNI ADDs) → IR → nftables, one atomic
+ * transaction per change. Requests made while a sync runs are folded into
+ * one more sync, and every caller's promise settles once its change is in
+ * the kernel.
+ */
+export class Dataplane {
+  private readonly table: TableSync;
+  private running: Promise<SyncResult> | undefined;
+  private queued: Promise<SyncResult> | undefined;
+  ir: PolicyIr | undefined;
+  last: (SyncResult & { at: string; error?: string }) | undefined;
+
+  constructor(
+    runner: NftRunner,
+    private readonly nodeName: string,
+    private readonly state: () => {
+      cluster: Cluster | undefined;
+      endpoints: readonly EndpointRecord[];
+    },
+    private readonly log: (line: string) => void,
+  ) {
+    this.table = new TableSync(runner);
+  }
+
+  /** Resolves when the kernel holds the policy for everything known at the time of the call. */
+  sync(): Promise<SyncResult> {
+    if (this.queued) return this.queued;
+    const after = this.running ?? Promise.resolve();
+    this.queued = after
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        this.running = this.run().finally(() => (this.running = undefined));
+        return this.running;
+      });
+    return this.queued;
+  }
+
+  private async run(): Promise<SyncResult> {
+    const t0 = performance.now();
+    const { cluster, endpoints } = this.state();
+    if (!cluster) return { kind: 'noop', ms: 0 };
+    try {
+      const merged = withLocalEndpoints(cluster, this.nodeName, endpoints);
+      const ir = compilePolicies(merged);
+      const local = new Set(
+        endpoints.flatMap((e) => (e.pod ? [`${e.pod.namespace}/${e.pod.name}`] : [])),
+      );
+      const applied = await this.table.apply(renderTable(ir, local));
+      this.ir = ir;
+      const result = { kind: applied.kind, ms: performance.now() - t0 };
+      this.last = { ...result, at: new Date().toISOString() };
+      if (applied.kind !== 'noop')
+        this.log(
+          `policy: ${applied.kind} sync in ${result.ms.toFixed(1)} ms (${applied.bytes} bytes)`,
+        );
+      return result;
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.last = { kind: 'full', ms: performance.now() - t0, at: new Date().toISOString(), error };
+      this.log(`policy: sync failed, the next one is full: ${error}`);
+      throw e;
+    }
+  }
+}
+
+/** The cluster as this node knows it best: its own pods carry the addresses its CNI gave them. */
+export function withLocalEndpoints(
+  cluster: Cluster,
+  nodeName: string,
+  endpoints: readonly EndpointRecord[],
+): Cluster {
+  const byPod = new Map<string, IpAddr[]>();
+  for (const e of endpoints) {
+    if (!e.pod) continue;
+    const ips = e.addresses
+      .map((a) => parseIp(a.split('/')[0] as string))
+      .filter((x): x is IpAddr => x !== undefined);
+    byPod.set(`${e.pod.namespace}/${e.pod.name}`, ips);
+  }
+  if (byPod.size === 0) return cluster;
+  return {
+    ...cluster,
+    pods: cluster.pods.map((p) => {
+      const ips = byPod.get(podKey(p));
+      return ips ? { ...p, nodeName, ips } : p;
+    }),
+  };
+}

@@ -1,0 +1,75 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { locateNftError, NftError, RealNft } from './runner.js';
+
+const STDERR = `/dev/stdin:2:38-41: Error: Could not process rule: No such file or directory
+add rule inet weft ep_a ip saddr @gone accept
+                                 ^^^^^
+`;
+const SCRIPT =
+  'add element inet weft pods { 10.0.0.1 }\nadd rule inet weft ep_a ip saddr @gone accept\n';
+
+test('locateNftError: the first error and its script line', () => {
+  assert.deepEqual(locateNftError(STDERR, SCRIPT), {
+    line: 2,
+    column: 38,
+    text: 'add rule inet weft ep_a ip saddr @gone accept',
+    message: 'Could not process rule: No such file or directory',
+  });
+  assert.equal(locateNftError('Error: No such file or directory\n', ''), undefined);
+});
+
+test('NftError names the offending line', () => {
+  const e = new NftError(['-f', '-'], 1, STDERR, locateNftError(STDERR, SCRIPT));
+  assert.equal(
+    e.message,
+    'nft -f - failed (exit 1): Could not process rule: No such file or directory at line 2: ' +
+      'add rule inet weft ep_a ip saddr @gone accept',
+  );
+  assert.equal(e.stderr, STDERR);
+});
+
+/** A stand-in nft: records its arguments and stdin, answers as told by the environment. */
+function fakeNft(t: test.TestContext, body: string): { bin: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-nft-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'nft');
+  writeFileSync(bin, `#!/bin/sh\necho "$@" > ${dir}/args\ncat > ${dir}/stdin\n${body}\n`);
+  chmodSync(bin, 0o755);
+  return { bin, dir };
+}
+
+test('RealNft.apply: the script goes to `nft -f -` on stdin', async (t) => {
+  const { bin, dir } = fakeNft(t, 'exit 0');
+  await new RealNft({ nft: bin }).apply(SCRIPT);
+  assert.equal(readFileSync(join(dir, 'args'), 'utf8'), '-f -\n');
+  assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), SCRIPT);
+});
+
+test('RealNft.apply: a refusal becomes an NftError with the line', async (t) => {
+  const { bin } = fakeNft(t, `cat >&2 <<'EOF'\n${STDERR}EOF\nexit 1`);
+  await assert.rejects(new RealNft({ nft: bin }).apply(SCRIPT), (e: unknown) => {
+    assert.ok(e instanceof NftError);
+    assert.equal(e.exitCode, 1);
+    assert.equal(e.location?.line, 2);
+    assert.match(e.message, /at line 2: add rule inet weft ep_a ip saddr @gone accept$/);
+    return true;
+  });
+});
+
+test('RealNft.list: the listing, or empty when the table is absent', async (t) => {
+  const present = fakeNft(t, 'echo "table inet weft {"; echo "}"');
+  assert.equal(await new RealNft({ nft: present.bin }).list(), 'table inet weft {\n}\n');
+  assert.equal(readFileSync(join(present.dir, 'args'), 'utf8'), 'list table inet weft\n');
+  const absent = fakeNft(t, 'echo "Error: No such file or directory" >&2; exit 1');
+  assert.equal(await new RealNft({ nft: absent.bin }).list(), '');
+  const broken = fakeNft(t, 'echo "Error: Operation not permitted" >&2; exit 1');
+  await assert.rejects(new RealNft({ nft: broken.bin }).list(), /Operation not permitted/);
+});
+
+test('RealNft: a missing binary is an NftError too', async () => {
+  await assert.rejects(new RealNft({ nft: '/nonexistent/nft' }).apply(''), NftError);
+});

@@ -1,0 +1,73 @@
+/**
+ * Keeps weft's table in the kernel equal to the latest NftTable. The first
+ * apply (agent start) is a full sync that atomically replaces whatever an
+ * earlier agent left, so the old rules enforce until the new ones do; later
+ * applies are partial (set elements, single chains), each one atomic. Any
+ * failure makes the next apply full again.
+ */
+import { performance } from 'node:perf_hooks';
+import type { NftTable } from './model.js';
+import type { NftRunner } from './runner.js';
+import { fullTransaction, partialTransaction } from './text.js';
+import { NftValidationError, validateTable } from './validate.js';
+
+export interface SyncResult {
+  readonly kind: 'full' | 'partial' | 'noop';
+  /** Time spent building and applying the transaction. */
+  readonly ms: number;
+  /** Size of the script given to nft (0 for a noop). */
+  readonly bytes: number;
+}
+
+export class TableSync {
+  /** What the kernel holds, as far as we know: the last table applied successfully. */
+  private applied: NftTable | undefined;
+  private dirty = true;
+  /** Applies run one after another, never interleaved. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly runner: NftRunner,
+    private readonly validate = true,
+  ) {}
+
+  /** Makes the next apply a full sync (e.g. after something else may have changed the table). */
+  markDirty(): void {
+    this.dirty = true;
+  }
+
+  /**
+   * Makes the kernel hold `next`. Throws NftValidationError (before touching
+   * the kernel) when `next` is invalid, NftError when nft refuses it.
+   */
+  apply(next: NftTable): Promise<SyncResult> {
+    const result = this.queue.then(() => this.applyNow(next));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async applyNow(next: NftTable): Promise<SyncResult> {
+    const start = performance.now();
+    if (this.validate) {
+      const problems = validateTable(next);
+      if (problems.length > 0) throw new NftValidationError(problems);
+    }
+    const partial =
+      this.dirty || this.applied === undefined ? undefined : partialTransaction(this.applied, next);
+    if (partial === '') {
+      this.applied = next;
+      return { kind: 'noop', ms: performance.now() - start, bytes: 0 };
+    }
+    const kind = partial === undefined ? 'full' : 'partial';
+    const script = partial ?? fullTransaction(next);
+    try {
+      await this.runner.apply(script);
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
+    this.applied = next;
+    this.dirty = false;
+    return { kind, ms: performance.now() - start, bytes: Buffer.byteLength(script) };
+  }
+}

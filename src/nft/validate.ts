@@ -1,0 +1,339 @@
+/**
+ * A strict check of an NftTable against what nft and the kernel would refuse,
+ * run before anything touches the kernel: a table that passes here applies.
+ * Every problem is a sentence naming the set, map, chain or rule at fault.
+ */
+import { parseCidr } from '../core/net/cidr.js';
+import { parseIp } from '../core/net/ip.js';
+import type { NftChain, NftMap, NftSet, NftTable } from './model.js';
+import { clampComment, COMMENT_MAX_BYTES } from './text.js';
+
+/**
+ * Longest set, map or chain name we allow. The kernel's limit is 255 bytes
+ * (NFT_NAME_MAXLEN 256 with its NUL); 64 keeps `nft list ruleset` readable.
+ */
+export const NAME_MAX = 64;
+/** Nested jumps from a base chain the kernel accepts (NFT_JUMP_STACK_SIZE 16; measured on 6.x). */
+export const MAX_JUMP_DEPTH = 15;
+
+/** A table that failed validateTable; nothing was sent to the kernel. */
+export class NftValidationError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid nftables table: ${problems.join('; ')}`);
+    this.name = 'NftValidationError';
+  }
+}
+
+/**
+ * Words nft's scanner reads as keywords (nftables src/scanner.l, all start
+ * conditions): such a name is a syntax error where nft expects a name.
+ */
+const KEYWORDS = new Set(
+  `eq ne le lt ge gt lshift rshift xor and or not vmap include define redefine undefine describe
+  chains sets tables rules trace hook device devices table chain rule set element map flowtable
+  handle ruleset socket transparent wildcard cgroupv2 level tproxy accept drop continue jump goto
+  return to inet netdev add replace update create insert delete get list reset flush rename import
+  export monitor destroy position index comment constant interval dynamic timeout elements expires
+  policy size performance memory flow offload meter meters flowtables limits maps secmarks synproxys
+  tunnel tunnels hooks counter name packets bytes last never counters quotas log prefix snaplen
+  group queue num bypass fanout limit rate burst second minute week over quota until used hour day
+  reject with icmpx snat dnat masquerade redirect random persistent port ll nh th bridge ether saddr
+  daddr type typeof vlan id cfi dei pcp arp htype ptype hlen plen operation ip version hdrlength
+  dscp ecn length ttl protocol checksum lsrr rr ssrr ra ptr value option options ackseq doff window
+  urgptr echo eol maxseg mss nop noop sack sack0 sack1 sack2 sack3 timestamp fastopen mptcp md5sig
+  left right count tsval tsecr subtype time icmp icmpv6 gateway code mtu taddr sequence igmp mrt ip6
+  priority flowlabel hoplimit nexthdr ah reserved spi esp comp cpi flags udp udplite csumcov sport
+  dport vxlan vni geneve gre gretap tcp dccp sctp chunk vtag data init heartbeat abort shutdown
+  error ecne cwr asconf tsn stream ssn ppid seqno rt rt0 rt2 srh addr hbh frag reserved2 dst mh meta
+  mark iif iifname iiftype oif oifname oiftype skuid skgid nftrace rtclassid ibriport ibrname
+  obriport obrname pkttype cpu iifgroup oifgroup cgroup nexthop tag sid classid ct avgpkt l3proto
+  zone original reply direction event expectation expiration helper helpers label state status
+  numgen inc jhash symhash seed mod offset dup fwd fib check osf synproxy wscale notrack all xml json
+  vm exists missing exthdr ipsec reqid spnum in out secmark xt`.split(/\s+/),
+);
+
+/** Set and map key datatypes nft 1.0.6 knows (checked with `nft -c`). */
+const DATATYPES = new Set(
+  `ipv4_addr ipv6_addr ether_addr inet_proto inet_service mark ifname iface_index iface_type
+  ct_state ct_status ct_dir icmp_type icmpv6_type icmp_code icmpv6_code icmpx_code pkt_type dscp
+  ecn classid uid gid realm devgroup tcp_flag ether_type nf_proto boolean time cgroupsv2
+  fib_addrtype arp_op`.split(/\s+/),
+);
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PRIORITY = /^(raw|mangle|dstnat|filter|security|srcnat|[-+]?\d+)( [-+] \d+)?$/;
+const VERDICT = /^(accept|drop|continue|return|(jump|goto) (\S+))$/;
+
+function checkName(kind: string, key: string, name: string, problems: string[]): void {
+  if (key !== name) problems.push(`${kind} ${name} is filed under the name ${key}`);
+  if (!IDENTIFIER.test(name))
+    problems.push(
+      `${kind} name ${JSON.stringify(name)} is not an identifier ([A-Za-z_][A-Za-z0-9_]*)`,
+    );
+  else if (KEYWORDS.has(name)) problems.push(`${kind} name ${name} is an nft keyword`);
+  if (name.length > NAME_MAX)
+    problems.push(`${kind} name ${name} is ${name.length} characters long; at most ${NAME_MAX}`);
+}
+
+function checkComment(what: string, comment: string, problems: string[]): void {
+  if (clampComment(comment) === comment) return;
+  const bytes = new TextEncoder().encode(comment).length;
+  problems.push(
+    bytes > COMMENT_MAX_BYTES
+      ? `${what}: comment is ${bytes} bytes; nft allows ${COMMENT_MAX_BYTES} (use clampComment)`
+      : `${what}: comment holds a quote or control character (use clampComment)`,
+  );
+}
+
+interface PartCheck {
+  problem?: string;
+  interval: boolean;
+  range?: { lo: bigint; hi: bigint };
+}
+
+/** An address element as an inclusive range of values, or a problem. */
+function addressRange(part: string, family: 4 | 6): PartCheck | string {
+  const bits = family === 4 ? 32 : 128;
+  if (part.includes('/')) {
+    const c = parseCidr(part);
+    if (!c || c.cidr.family !== family) return `${part} is not an IPv${family} CIDR`;
+    if (c.hadHostBits) return `${part} has host bits set`;
+    const size = 1n << BigInt(bits - c.cidr.prefix);
+    return { range: { lo: c.cidr.base, hi: c.cidr.base + size - 1n }, interval: true };
+  }
+  const dash = part.indexOf('-');
+  const [a, b] = dash < 0 ? [part, part] : [part.slice(0, dash), part.slice(dash + 1)];
+  const lo = parseIp(a);
+  const hi = parseIp(b);
+  if (lo?.family !== family || hi?.family !== family)
+    return `${part} is not an IPv${family} address`;
+  if (lo.value > hi.value) return `${part} is an empty range`;
+  return { range: { lo: lo.value, hi: hi.value }, interval: dash >= 0 };
+}
+
+function serviceRange(part: string, max: number): PartCheck | string {
+  if (/^[a-z][a-z0-9-]*$/.test(part)) return { interval: false }; // a named service or protocol
+  const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+  if (!m) return `${part} is not a number or a range`;
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  if (hi > max || lo > hi) return `${part} is out of range 0-${max}`;
+  return { interval: m[2] !== undefined };
+}
+
+/** One ` . `-separated part of an element, against its datatype. */
+function checkPart(type: string, part: string): PartCheck {
+  if (part === '' || /[,{}\n;#]/.test(part.replace(/^"[^"]*"$/, '""')))
+    return {
+      problem: `element part ${JSON.stringify(part)} is not a single value`,
+      interval: false,
+    };
+  const r =
+    type === 'ipv4_addr'
+      ? addressRange(part, 4)
+      : type === 'ipv6_addr'
+        ? addressRange(part, 6)
+        : type === 'inet_service'
+          ? serviceRange(part, 65535)
+          : type === 'inet_proto'
+            ? serviceRange(part, 255)
+            : { interval: false };
+  if (typeof r === 'string') return { problem: r, interval: false };
+  return r;
+}
+
+function typeParts(what: string, type: string, problems: string[]): string[] {
+  const parts = type.split(' . ').map((p) => p.trim());
+  for (const p of parts) if (!DATATYPES.has(p)) problems.push(`${what}: unknown datatype ${p}`);
+  return parts;
+}
+
+/** Checks keys against a key type; returns address ranges of single-field keys. */
+function checkKeys(
+  what: string,
+  types: readonly string[],
+  keys: readonly string[],
+  interval: boolean,
+  problems: string[],
+): { key: string; lo: bigint; hi: bigint }[] {
+  const ranges: { key: string; lo: bigint; hi: bigint }[] = [];
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (seen.has(key)) problems.push(`${what}: duplicate element ${key}`);
+    seen.add(key);
+    const parts = key.split(' . ').map((p) => p.trim());
+    if (parts.length !== types.length) {
+      problems.push(`${what}: element ${key} has ${parts.length} parts; type has ${types.length}`);
+      continue;
+    }
+    parts.forEach((part, i) => {
+      const c = checkPart(types[i] ?? '', part);
+      if (c.problem) problems.push(`${what}: ${c.problem}`);
+      else if (c.interval && !interval)
+        problems.push(`${what}: element ${key} is a prefix or range; needs flags interval`);
+      if (c.range && types.length === 1) ranges.push({ key, ...c.range });
+    });
+  }
+  return ranges;
+}
+
+function checkOverlaps(what: string, ranges: { key: string; lo: bigint; hi: bigint }[]) {
+  const sorted = [...ranges].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+  const problems: string[] = [];
+  let reach: (typeof sorted)[number] | undefined; // the element reaching highest so far
+  for (const b of sorted) {
+    if (reach && b.lo <= reach.hi && reach.key !== b.key)
+      problems.push(
+        `${what}: elements ${reach.key} and ${b.key} overlap (nft: conflicting intervals)`,
+      );
+    if (!reach || b.hi > reach.hi) reach = b;
+  }
+  return problems;
+}
+
+function checkSet(s: NftSet, problems: string[]): void {
+  const what = `set ${s.name}`;
+  const types = typeParts(what, s.type, problems);
+  const ranges = checkKeys(what, types, s.elements, s.interval, problems);
+  if (s.interval) problems.push(...checkOverlaps(what, ranges));
+}
+
+/** A verdict's target chain must exist and must not be a base chain. */
+function checkTarget(what: string, target: string, t: NftTable, problems: string[]): void {
+  const c = t.chains.get(target);
+  if (!c) problems.push(`${what}: jumps to missing chain ${target}`);
+  else if (c.base) problems.push(`${what}: jumps to base chain ${target} (kernel: not supported)`);
+}
+
+function checkMap(m: NftMap, t: NftTable, problems: string[]): void {
+  const what = `map ${m.name}`;
+  const [keyType, valueType, ...extra] = m.type.split(' : ');
+  if (keyType === undefined || valueType === undefined || extra.length > 0) {
+    problems.push(`${what}: type ${m.type} is not KEY : VALUE`);
+    return;
+  }
+  const types = typeParts(what, keyType, problems);
+  checkKeys(
+    what,
+    types,
+    m.elements.map((e) => e.key),
+    false,
+    problems,
+  );
+  if (valueType.trim() !== 'verdict') {
+    problems.push(`${what}: value type ${valueType} is not verdict`);
+    return;
+  }
+  for (const e of m.elements) {
+    const v = VERDICT.exec(e.value);
+    if (!v) problems.push(`${what}: element ${e.key} maps to ${e.value}, not a verdict`);
+    else if (v[3] !== undefined) checkTarget(`${what} element ${e.key}`, v[3], t, problems);
+  }
+}
+
+/** Rule text with its quoted strings blanked, so names inside them are not read as references. */
+function unquoted(text: string): string {
+  return text.replace(/"[^"]*"/g, '""');
+}
+
+/** Chains a rule jumps or goes to, and sets or maps it names with `@`. */
+export function ruleReferences(text: string): { chains: string[]; sets: string[] } {
+  const bare = unquoted(text);
+  const chains = [...bare.matchAll(/\b(?:jump|goto)\s+([^\s,}]+)/g)].map((m) => m[1] ?? '');
+  const sets = [...bare.matchAll(/@([A-Za-z0-9_]+)(?![A-Za-z0-9_]|\s*,)/g)].map((m) => m[1] ?? '');
+  return { chains, sets };
+}
+
+function checkChain(c: NftChain, t: NftTable, problems: string[]): void {
+  if (c.base && !PRIORITY.test(c.base.priority))
+    problems.push(`chain ${c.name}: priority ${c.base.priority} is not a number or a known name`);
+  c.rules.forEach((r, i) => {
+    const what = `chain ${c.name} rule ${i + 1} (${r.text})`;
+    checkComment(what, r.comment, problems);
+    const bare = unquoted(r.text);
+    if (bare.trim() === '') problems.push(`${what}: empty rule`);
+    if (/[\n;#]/.test(bare)) problems.push(`${what}: holds a newline, ';' or '#'`);
+    if (/\bcomment\b/.test(bare))
+      problems.push(`${what}: the comment belongs in the comment field`);
+    const refs = ruleReferences(r.text);
+    for (const target of refs.chains) checkTarget(what, target, t, problems);
+    for (const s of refs.sets)
+      if (!t.sets.has(s) && !t.maps.has(s))
+        problems.push(`${what}: names missing set or map @${s}`);
+  });
+}
+
+/** Chain → chains it can jump or go to, directly or through a verdict map it names. */
+function jumpEdges(t: NftTable): Map<string, Set<string>> {
+  const mapTargets = new Map<string, string[]>();
+  for (const m of t.maps.values())
+    mapTargets.set(
+      m.name,
+      m.elements.flatMap((e) => VERDICT.exec(e.value)?.[3] ?? []),
+    );
+  const edges = new Map<string, Set<string>>();
+  for (const c of t.chains.values()) {
+    const out = new Set<string>();
+    for (const r of c.rules) {
+      const refs = ruleReferences(r.text);
+      for (const target of refs.chains) out.add(target);
+      for (const s of refs.sets) for (const target of mapTargets.get(s) ?? []) out.add(target);
+    }
+    edges.set(c.name, new Set([...out].filter((n) => t.chains.has(n))));
+  }
+  return edges;
+}
+
+/** Jump loops (the kernel refuses them: ELOOP) and jumps nested deeper than MAX_JUMP_DEPTH. */
+function checkJumpGraph(t: NftTable, problems: string[]): void {
+  const edges = jumpEdges(t);
+  const depth = new Map<string, number>(); // longest jump path below a chain, once known
+  const onPath: string[] = [];
+  const visit = (name: string): number => {
+    const known = depth.get(name);
+    if (known !== undefined) return known;
+    const at = onPath.indexOf(name);
+    if (at >= 0) {
+      problems.push(`jump loop: ${[...onPath.slice(at), name].join(' → ')}`);
+      return 0;
+    }
+    onPath.push(name);
+    let d = 0;
+    for (const next of [...(edges.get(name) ?? [])].sort()) d = Math.max(d, 1 + visit(next));
+    onPath.pop();
+    depth.set(name, d);
+    return d;
+  };
+  const chains = [...t.chains.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const c of chains) visit(c.name);
+  for (const c of chains) {
+    const d = depth.get(c.name) ?? 0;
+    if (c.base && d > MAX_JUMP_DEPTH)
+      problems.push(
+        `base chain ${c.name} nests ${d} jumps deep; the kernel allows ${MAX_JUMP_DEPTH}`,
+      );
+  }
+}
+
+/** Problems nft or the kernel would reject the table for; empty when it applies. */
+export function validateTable(t: NftTable): string[] {
+  const problems: string[] = [];
+  for (const [key, s] of t.sets) {
+    checkName('set', key, s.name, problems);
+    if (t.maps.has(s.name)) problems.push(`set ${s.name} has the name of a map`);
+    checkComment(`set ${s.name}`, s.comment, problems);
+    checkSet(s, problems);
+  }
+  for (const [key, m] of t.maps) {
+    checkName('map', key, m.name, problems);
+    checkComment(`map ${m.name}`, m.comment, problems);
+    checkMap(m, t, problems);
+  }
+  for (const [key, c] of t.chains) {
+    checkName('chain', key, c.name, problems);
+    checkComment(`chain ${c.name}`, c.comment, problems);
+    checkChain(c, t, problems);
+  }
+  checkJumpGraph(t, problems);
+  return problems;
+}
