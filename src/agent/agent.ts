@@ -15,6 +15,7 @@ import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
 import { Dataplane } from './dataplane.js';
 import { RealNft } from '../nft/runner.js';
 import { podKey } from '../core/model/types.js';
+import { irToJson } from '../core/policy/ir-json.js';
 
 /** How long an ADD waits for the source to show its Pod. */
 const POD_WAIT_MS = 5000;
@@ -148,6 +149,7 @@ export class Agent {
         status: () => ({ ready: this.ready, message: this.readyMessage }),
         get: {
           '/v1/endpoints': () => this.endpoints.list(),
+          '/v1/ir': () => (this.dataplane?.ir ? irToJson(this.dataplane.ir) : null),
           '/v1/policy': () => ({
             lastSync: this.dataplane?.last,
             networkPolicies:

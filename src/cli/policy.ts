@@ -5,6 +5,7 @@ import type { Cluster } from '../core/model/types.js';
 import { compilePolicies } from '../core/policy/compile.js';
 import { Evaluator } from '../core/policy/evaluate.js';
 import { formatIr } from '../core/policy/ir-text.js';
+import { irFromJson, type IrJson } from '../core/policy/ir-json.js';
 import {
   declaredProbes,
   matrixJsonChunks,
@@ -21,7 +22,8 @@ const HELP = `usage: weft policy VERB -f FILE... [options]
 
 verbs:
   trace   --from ns/pod|IP --to ns/pod|IP --port PORT[/PROTO]|NAME [-o table|json]
-          the verdict of one connection, with the policies and rules that decided
+          the verdict of one connection, with the policies and rules that decided;
+          with --lab NAME instead of -f: live, on the IR the lab's agents enforce
   matrix  [--port PORT/PROTO]... [-o table|json]
           the verdict for every pair of pods; without --port, every port any pod declares
   ir      the compiled policy IR: endpoints, per-policy rules and sets, as the
@@ -40,6 +42,7 @@ const OPTIONS = {
   to: { type: 'string' },
   port: { type: 'string', multiple: true },
   output: { type: 'string', short: 'o' },
+  lab: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -60,6 +63,7 @@ export async function policyCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   const format = outputFormat(values.output);
+  if (verb === 'trace' && values.lab !== undefined) return traceLab(values.lab, values, format, io);
   const files = values.file ?? [];
   if (files.length === 0)
     throw new UsageError('no manifests given', 'pass -f FILE or -f DIR (repeatable)');
@@ -135,4 +139,43 @@ function lint(cluster: Cluster, format: 'table' | 'json', io: Io): number {
     for (const f of findings) io.out(`  ${f.object} ${f.field}: ${f.fix}`);
   }
   return findings.some((f) => f.severity === 'warning') ? 1 : 0;
+}
+
+/** Trace against a running lab: egress on the source node's agent IR, ingress on the destination's. */
+async function traceLab(
+  name: string,
+  values: { from?: string; to?: string; port?: string[] },
+  format: 'table' | 'json',
+  io: Io,
+): Promise<number> {
+  if (!values.from || !values.to)
+    throw new UsageError('trace needs --from and --to', 'e.g. --from prod/web --to prod/db');
+  const port = values.port ?? [];
+  if (port.length !== 1)
+    throw new UsageError('trace needs exactly one --port', 'e.g. --port 80/TCP');
+  const { Lab } = await import('../lab/lab.js');
+  const { getJson } = await import('../lab/infra.js');
+  const lab = new Lab(name, () => undefined);
+  const [state, cluster] = await Promise.all([lab.state(), lab.cluster()]);
+  const flow = resolveFlow(cluster, values.from, values.to, port[0] as string);
+  const nodeOf = (pod: string | undefined) =>
+    state.nodes.find((n) => n.name === (pod ? state.pods[pod]?.node : undefined)) ?? state.nodes[0];
+  const irAt = async (pod: string | undefined) => {
+    const node = nodeOf(pod);
+    const json = node ? await getJson<IrJson | null>(node.socket, '/v1/ir') : undefined;
+    if (!json)
+      throw new Error(
+        `the agent of ${node?.name ?? '(no node)'} serves no policy IR: is lab ${name} up?`,
+      );
+    return new Evaluator(irFromJson(json)).trace(flow.flow);
+  };
+  const [src, dst] = await Promise.all([irAt(flow.fromPod), irAt(flow.toPod)]);
+  const result = {
+    flow: flow.flow,
+    allowed: src.egress.allowed && dst.ingress.allowed,
+    egress: src.egress,
+    ingress: dst.ingress,
+  };
+  io.out(format === 'json' ? traceJson(result, flow) : traceText(result, flow));
+  return 0;
 }

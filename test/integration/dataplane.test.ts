@@ -51,7 +51,7 @@ async function upExamples(t: test.TestContext): Promise<{ lab: TestLab; state: (
   return { lab, state: () => JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as State };
 }
 
-test('traffic from a pod\'s own node reaches it through default deny; another node\'s does not', async (t) => {
+test("traffic from a pod's own node reaches it through default deny; another node's does not", async (t) => {
   const { state } = await upExamples(t);
   const s = state();
   const db = s.pods['shop/db'];
@@ -59,7 +59,17 @@ test('traffic from a pod\'s own node reaches it through default deny; another no
   const own = s.nodes.find((n) => n.name === db.node);
   const other = s.nodes.find((n) => n.name !== db.node);
   const probe = (ns: string) =>
-    run('ip', ['netns', 'exec', ns, process.execPath, '-e', HAMMER, db.ips[0] ?? '', '5432', '300']).then((o) => o.trim().split(' ').map(Number));
+    run('ip', [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '-e',
+      HAMMER,
+      db.ips[0] ?? '',
+      '5432',
+      '300',
+    ]).then((o) => o.trim().split(' ').map(Number));
   const [, fromOwn] = await probe(own?.netns ?? '');
   assert.ok((fromOwn ?? 0) > 0, 'kubelet-style probes from the own node connect');
   const [, fromOther] = await probe(other?.netns ?? '');
@@ -79,10 +89,46 @@ test('a new pod is isolated before its ADD returns', async (t) => {
   const cache = state().pods['shop/cache'];
   assert.ok(cache);
   const node = state().nodes.find((n) => n.name === cache.node);
-  const table = await run('ip', ['netns', 'exec', node?.netns ?? '', 'nft', 'list', 'map', 'inet', 'weft', 'ingress4']);
-  assert.ok(table.includes(`${cache.ips[0]} : jump`), `ingress of ${cache.ips[0]} is dispatched:\n${table}`);
+  const table = await run('ip', [
+    'netns',
+    'exec',
+    node?.netns ?? '',
+    'nft',
+    'list',
+    'map',
+    'inet',
+    'weft',
+    'ingress4',
+  ]);
+  assert.ok(
+    table.includes(`${cache.ips[0]} : jump`),
+    `ingress of ${cache.ips[0]} is dispatched:\n${table}`,
+  );
   const [m] = await lab.probe('--port', '6379/TCP', '--to', 'shop/cache', '--timeout-ms', '300');
-  assert.equal(m?.['tools/loadgen']?.['shop/cache'], false, 'shop default-deny isolates the new pod');
+  assert.equal(
+    m?.['tools/loadgen']?.['shop/cache'],
+    false,
+    'shop default-deny isolates the new pod',
+  );
+  // The live trace reads the IR the agents enforce, and names why.
+  const trace = await lab.weft(
+    'policy',
+    'trace',
+    '--lab',
+    lab.name,
+    '--from',
+    'tools/loadgen',
+    '--to',
+    'shop/cache',
+    '--port',
+    '6379/TCP',
+  );
+  assert.equal(trace.code, 0, trace.stderr);
+  assert.match(trace.stdout, /verdict\s+DENIED/);
+  assert.match(
+    trace.stdout,
+    /shop\/cache is isolated for ingress by NetworkPolicy shop\/default-deny/,
+  );
 });
 
 test('a policy that starts denying a flow stops its established connection', async (t) => {
@@ -91,7 +137,17 @@ test('a policy that starts denying a flow stops its established connection', asy
   const client = s.pods['tools/loadgen'];
   const web = s.pods['shop/frontend'];
   assert.ok(client && web);
-  const stream = run('ip', ['netns', 'exec', client.netns, process.execPath, '-e', STREAM, web.ips[0] ?? '', '80', '2500']);
+  const stream = run('ip', [
+    'netns',
+    'exec',
+    client.netns,
+    process.execPath,
+    '-e',
+    STREAM,
+    web.ips[0] ?? '',
+    '80',
+    '2500',
+  ]);
   await new Promise((r) => setTimeout(r, 800));
   const closed = join(lab.root, 'closed.yaml');
   writeFileSync(
@@ -102,7 +158,10 @@ test('a policy that starts denying a flow stops its established connection', asy
   await lab.lab('apply', '-f', closed);
   const [sent, got] = (await stream).trim().split(' ').map(Number);
   assert.ok((got ?? 0) > 5, `the connection worked before the change (${got} echoes)`);
-  assert.ok((got ?? 0) < (sent ?? 0) - 10, `after the change its packets are dropped (${got} of ${sent} echoed)`);
+  assert.ok(
+    (got ?? 0) < (sent ?? 0) - 10,
+    `after the change its packets are dropped (${got} of ${sent} echoed)`,
+  );
 });
 
 test('an agent restart keeps enforcing (no window for denied traffic) and keeps established connections', async (t) => {
@@ -113,8 +172,28 @@ test('an agent restart keeps enforcing (no window for denied traffic) and keeps 
   const frontend = s.pods['shop/frontend'];
   const api = s.pods['shop/api'];
   assert.ok(loadgen && db && frontend && api);
-  const denied = run('ip', ['netns', 'exec', loadgen.netns, process.execPath, '-e', HAMMER, db.ips[0] ?? '', '5432', '3000']);
-  const allowed = run('ip', ['netns', 'exec', frontend.netns, process.execPath, '-e', STREAM, api.ips[0] ?? '', '8080', '3000']);
+  const denied = run('ip', [
+    'netns',
+    'exec',
+    loadgen.netns,
+    process.execPath,
+    '-e',
+    HAMMER,
+    db.ips[0] ?? '',
+    '5432',
+    '3000',
+  ]);
+  const allowed = run('ip', [
+    'netns',
+    'exec',
+    frontend.netns,
+    process.execPath,
+    '-e',
+    STREAM,
+    api.ips[0] ?? '',
+    '8080',
+    '3000',
+  ]);
   await new Promise((r) => setTimeout(r, 400));
   for (const n of s.nodes) await lab.lab('restart', n.name);
   const [attempts, connected] = (await denied).trim().split(' ').map(Number);
