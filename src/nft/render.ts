@@ -178,9 +178,15 @@ function endpointChainOf(ir: PolicyIr, e: Endpoint, d: Direction, name: string):
     );
   }
   if (dir.networkPolicies.length) {
+    // NetworkPolicies add up: the first that allows ends the search.
     for (const id of dir.networkPolicies) {
       const p = ir.policies.get(id) as IrPolicy;
-      rules.push(rule(`jump ${policyChain(p)}`, policyRefText(p.ref)));
+      rules.push(
+        rule(
+          `meta mark & ${hex(MARK.ALLOW)} == 0x00000000 jump ${policyChain(p)}`,
+          policyRefText(p.ref),
+        ),
+      );
     }
     rules.push(
       rule(
