@@ -8,6 +8,9 @@ import type { NftRunner } from '../nft/runner.js';
 import { TableSync } from '../nft/sync.js';
 import type { EndpointRecord } from './endpoint-store.js';
 
+/** After a failed sync, the next (full) one is tried this much later even if nothing changes. */
+const RETRY_MS = 1000;
+
 export interface SyncResult {
   readonly kind: 'full' | 'partial' | 'noop';
   /** Compile + render + kernel, milliseconds. */
@@ -76,7 +79,8 @@ export class Dataplane {
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       this.last = { kind: 'full', ms: performance.now() - t0, at: new Date().toISOString(), error };
-      this.log(`policy: sync failed, the next one is full: ${error}`);
+      this.log(`policy: sync failed, retrying in ${RETRY_MS} ms with a full sync: ${error}`);
+      setTimeout(() => void this.sync().catch(() => undefined), RETRY_MS).unref();
       throw e;
     }
   }
