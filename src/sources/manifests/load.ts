@@ -193,25 +193,53 @@ export async function manifestFiles(paths: readonly string[]): Promise<string[]>
 export async function loadManifests(
   paths: readonly string[],
 ): Promise<{ cluster: Cluster; skipped: string[] }> {
-  const issues: Issue[] = [];
-  const files = await collectFiles(paths, issues);
-  const objects: ModelObject[] = [];
-  const skipped: string[] = [];
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      issues.push(readIssue(file, err));
-      continue;
+  return new ManifestCache().load(paths);
+}
+
+interface CachedFile {
+  readonly stamp: string;
+  readonly contents: ManifestContents;
+}
+
+/**
+ * loadManifests that remembers each file's parse by its size, modification
+ * time and inode: reloading a directory where one file changed parses one
+ * file. The agent's source keeps one of these across reloads.
+ */
+export class ManifestCache {
+  private files = new Map<string, CachedFile>();
+
+  async load(paths: readonly string[]): Promise<{ cluster: Cluster; skipped: string[] }> {
+    const issues: Issue[] = [];
+    const files = await collectFiles(paths, issues);
+    const objects: ModelObject[] = [];
+    const skipped: string[] = [];
+    const next = new Map<string, CachedFile>();
+    for (const file of files) {
+      let cached: CachedFile;
+      try {
+        cached = await this.read(file);
+      } catch (err) {
+        issues.push(readIssue(file, err));
+        continue;
+      }
+      next.set(file, cached);
+      objects.push(...cached.contents.objects);
+      issues.push(...cached.contents.issues);
+      skipped.push(...cached.contents.skipped);
     }
-    const contents = parseManifestText(text, file);
-    objects.push(...contents.objects);
-    issues.push(...contents.issues);
-    skipped.push(...contents.skipped);
+    this.files = next;
+    const { cluster, issues: clusterIssues } = buildCluster(objects);
+    issues.push(...clusterIssues, ...validatePodAddresses(cluster));
+    if (issues.length > 0) throw new WeftError(issues);
+    return { cluster, skipped };
   }
-  const { cluster, issues: clusterIssues } = buildCluster(objects);
-  issues.push(...clusterIssues, ...validatePodAddresses(cluster));
-  if (issues.length > 0) throw new WeftError(issues);
-  return { cluster, skipped };
+
+  private async read(file: string): Promise<CachedFile> {
+    const st = await stat(file);
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const hit = this.files.get(file);
+    if (hit && hit.stamp === stamp) return hit;
+    return { stamp, contents: parseManifestText(await readFile(file, 'utf8'), file) };
+  }
 }

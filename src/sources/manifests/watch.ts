@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Cluster } from '../../core/model/types.js';
-import { loadManifests } from './load.js';
+import { ManifestCache } from './load.js';
 
 export interface ManifestWatch {
   readonly close: () => void;
@@ -48,6 +48,7 @@ export async function watchManifests(
   let dirty = false;
   let seen = '';
   let closed = false;
+  const cache = new ManifestCache();
   const schedule = () => {
     dirty = true;
     if (timer) clearTimeout(timer);
@@ -74,7 +75,7 @@ export async function watchManifests(
     rewatch(dirs);
     seen = await fingerprint(dirs);
     try {
-      onCluster((await loadManifests([dir])).cluster);
+      onCluster((await cache.load([dir])).cluster);
     } catch (e) {
       onError(e);
     }
