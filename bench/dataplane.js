@@ -23,6 +23,9 @@
 // Every round visits the rule counts (ascending, then descending, …); for each
 // it measures the bare path, then weft, then linear, and each ratio is taken
 // against the bare measurement of the same visit. Reported: medians over rounds.
+// In the first round, before measuring, each path is checked to do what it
+// says: client -> server:80 (outside the allowed ports) connects on the bare
+// path and is dropped under weft's policies and under the linear chain.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,10 +70,13 @@ function sh(cmd, args, { input, timeoutMs = 60_000, check = true } = {}) {
     killSignal: 'SIGKILL',
   });
   if (check && r.status !== 0)
-    throw new Error(`${cmd} ${args.slice(0, 6).join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}${r.error ?? ''}`);
+    throw new Error(
+      `${cmd} ${args.slice(0, 6).join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}${r.error ?? ''}`,
+    );
   return r;
 }
-const weft = (...args) => sh(process.execPath, [join(root, 'bin/weft.js'), ...args], { timeoutMs: 300_000 });
+const weft = (...args) =>
+  sh(process.execPath, [join(root, 'bin/weft.js'), ...args], { timeoutMs: 300_000 });
 const inNs = (ns, cmd, args, o) => sh('ip', ['netns', 'exec', ns, cmd, ...args], o);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
@@ -96,7 +102,9 @@ const podsYaml = [
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'server', namespace: 'bench', labels: { app: 'server' } },
-    spec: { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, protocol: 'TCP' }] }] },
+    spec: {
+      containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, protocol: 'TCP' }] }],
+    },
   }),
 ].join('\n---\n');
 
@@ -153,8 +161,12 @@ function linearScript(n, client, server) {
     '    ct direction reply accept',
   ];
   for (let i = 0; i < n; i++)
-    lines.push(`    ip saddr ${peer(i)} ip daddr ${server} tcp dport ${PORT_IPERF}-${PORT_SOCKPERF} accept`);
-  lines.push(`    ip saddr ${client} ip daddr ${server} tcp dport ${PORT_IPERF}-${PORT_SOCKPERF} accept`);
+    lines.push(
+      `    ip saddr ${peer(i)} ip daddr ${server} tcp dport ${PORT_IPERF}-${PORT_SOCKPERF} accept`,
+    );
+  lines.push(
+    `    ip saddr ${client} ip daddr ${server} tcp dport ${PORT_IPERF}-${PORT_SOCKPERF} accept`,
+  );
   lines.push(`    ip daddr ${server} drop`);
   lines.push('  }', '}', '');
   return lines.join('\n');
@@ -168,9 +180,15 @@ function cleanup() {
   if (cleaned) return;
   cleaned = true;
   for (const c of servers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  if (lab) sh('ip', ['netns', 'exec', lab.node, 'nft', 'delete', 'table', 'inet', 'linear'], { check: false });
+  if (lab)
+    sh('ip', ['netns', 'exec', lab.node, 'nft', 'delete', 'table', 'inet', 'linear'], {
+      check: false,
+    });
   // Kills whatever still runs in the lab's namespaces, removes them and the lab's files.
-  sh(process.execPath, [join(root, 'bin/weft.js'), 'lab', 'down', '--name', name], { check: false, timeoutMs: 120_000 });
+  sh(process.execPath, [join(root, 'bin/weft.js'), 'lab', 'down', '--name', name], {
+    check: false,
+    timeoutMs: 120_000,
+  });
   rmSync(dir, { recursive: true, force: true });
 }
 for (const sig of ['SIGINT', 'SIGTERM'])
@@ -180,7 +198,7 @@ for (const sig of ['SIGINT', 'SIGTERM'])
   });
 
 function chainsOf(node) {
-  return inNs(node, 'nft', ['list', 'chains', 'inet', 'weft']).stdout;
+  return inNs(node, 'nft', ['-t', 'list', 'table', 'inet', 'weft']).stdout;
 }
 
 /** The server's ingress chain in weft's table, or undefined. */
@@ -203,14 +221,31 @@ async function waitWeft(node, server, policies, timeoutMs) {
     }
     await sleep(200);
   }
-  throw new Error(`weft did not program ${policies} policies for the server within ${timeoutMs / 1000} s`);
+  throw new Error(
+    `weft did not program ${policies} policies for the server within ${timeoutMs / 1000} s`,
+  );
 }
 
 function iperf(client, server) {
-  const r = inNs(client, 'iperf3', ['-c', server, '-p', String(PORT_IPERF), '-t', String(SECONDS), '-J', '--connect-timeout', '3000'], {
-    timeoutMs: (SECONDS + 20) * 1000,
-    check: false,
-  });
+  const r = inNs(
+    client,
+    'iperf3',
+    [
+      '-c',
+      server,
+      '-p',
+      String(PORT_IPERF),
+      '-t',
+      String(SECONDS),
+      '-J',
+      '--connect-timeout',
+      '3000',
+    ],
+    {
+      timeoutMs: (SECONDS + 20) * 1000,
+      check: false,
+    },
+  );
   try {
     const j = JSON.parse(r.stdout);
     if (j.error) throw new Error(j.error);
@@ -222,15 +257,41 @@ function iperf(client, server) {
 }
 
 function sockperf(client, server) {
-  const r = inNs(client, 'sockperf', ['pp', '-i', server, '-p', String(PORT_SOCKPERF), '--tcp', '-t', String(SECONDS)], {
-    timeoutMs: (SECONDS + 20) * 1000,
-    check: false,
-  });
-  const pct = (p) => Number(new RegExp(`percentile ${p} =\\s*([\\d.]+)`).exec(r.stdout + r.stderr)?.[1]);
+  const r = inNs(
+    client,
+    'sockperf',
+    ['pp', '-i', server, '-p', String(PORT_SOCKPERF), '--tcp', '-t', String(SECONDS)],
+    {
+      timeoutMs: (SECONDS + 20) * 1000,
+      check: false,
+    },
+  );
+  const pct = (p) =>
+    Number(new RegExp(`percentile ${p} =\\s*([\\d.]+)`).exec(r.stdout + r.stderr)?.[1]);
   const obs = Number(/Total (\d+) observations/.exec(r.stdout + r.stderr)?.[1]);
   const out = { p50: pct('50.000'), p99: pct('99.000'), n: obs };
-  if (!Number.isFinite(out.p50)) log(`sockperf failed (${r.status ?? r.signal}): ${(r.stdout + r.stderr).slice(-300)}`);
+  if (!Number.isFinite(out.p50))
+    log(`sockperf failed (${r.status ?? r.signal}): ${(r.stdout + r.stderr).slice(-300)}`);
   return out;
+}
+
+/** Whether the client gets a TCP connection to the server's port 80 (the lab's pod server; outside the allowed 5201-11111). */
+function connects80(l) {
+  const r = inNs(l.client, 'timeout', ['1', 'bash', '-c', `exec 3<>/dev/tcp/${l.serverIp}/80`], {
+    check: false,
+    timeoutMs: 5000,
+  });
+  return r.status === 0;
+}
+
+/** Once per rule count (first round): port 80 must be open on the bare path and dropped under either policy. */
+function checkEnforcement(l, variant, round) {
+  if (round !== 0) return;
+  const open = connects80(l);
+  if (open !== (variant === 'bare'))
+    throw new Error(
+      `enforcement check: client -> server:80 ${open ? 'connected' : 'did not connect'} on the ${variant} path`,
+    );
 }
 
 function measure(l) {
@@ -272,6 +333,7 @@ try {
         stoppedEarly = `time budget reached in round ${round + 1} before ${n} rules`;
         break;
       }
+      checkEnforcement(lab, 'bare', round);
       const bare = measure(lab);
       results.push({ round, rules: n, variant: 'bare', ...bare });
 
@@ -282,14 +344,19 @@ try {
       weft('lab', 'apply', '--name', name, '-f', file);
       await waitWeft(lab.node, lab.serverIp, policyCount(n) + 1, 240_000);
       const weftLoad = Date.now() - t;
+      checkEnforcement(lab, 'weft', round);
       results.push({ round, rules: n, variant: 'weft', ...measure(lab), loadMs: weftLoad });
       weft('lab', 'delete', '--name', name, '-f', file);
       await waitWeft(lab.node, lab.serverIp, 0, 240_000);
 
       // linear
       t = Date.now();
-      inNs(lab.node, 'nft', ['-f', '-'], { input: linearScript(n, lab.clientIp, lab.serverIp), timeoutMs: 300_000 });
+      inNs(lab.node, 'nft', ['-f', '-'], {
+        input: linearScript(n, lab.clientIp, lab.serverIp),
+        timeoutMs: 300_000,
+      });
       const linLoad = Date.now() - t;
+      checkEnforcement(lab, 'linear', round);
       results.push({ round, rules: n, variant: 'linear', ...measure(lab), loadMs: linLoad });
       inNs(lab.node, 'nft', ['delete', 'table', 'inet', 'linear'], { timeoutMs: 300_000 });
 
@@ -297,7 +364,10 @@ try {
       log(
         `round ${round + 1} ${n} rules: ` +
           last
-            .map((r) => `${r.variant} ${(r.bps / 1e9).toFixed(2)} Gbit/s p50 ${r.p50} p99 ${r.p99} us${r.loadMs !== undefined ? ` (load ${(r.loadMs / 1000).toFixed(1)} s)` : ''}`)
+            .map(
+              (r) =>
+                `${r.variant} ${(r.bps / 1e9).toFixed(2)} Gbit/s p50 ${r.p50} p99 ${r.p99} us${r.loadMs !== undefined ? ` (load ${(r.loadMs / 1000).toFixed(1)} s)` : ''}`,
+            )
             .join(' | '),
       );
     }
@@ -319,13 +389,20 @@ const ratio = (variant, n, key) =>
         return r[key] / b[key];
       }),
   );
-const abs = (variant, n, key) => median(results.filter((r) => r.variant === variant && r.rules === n).map((r) => r[key]));
+const abs = (variant, n, key) =>
+  median(results.filter((r) => r.variant === variant && r.rules === n).map((r) => r[key]));
 const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const rounds = (n) => results.filter((r) => r.variant === 'bare' && r.rules === n).length;
 
-console.log(`command: node bench/dataplane.js --rules ${values.rules} --rounds ${ROUNDS} --seconds ${SECONDS} --per-policy ${PER_POLICY}`);
-console.log(`iperf3 -c SERVER -t ${SECONDS} -J; sockperf pp --tcp -t ${SECONDS} (latency = half round trip); ratios vs the bare path measured just before, medians over rounds\n`);
-console.log('| rules | rounds | weft throughput | weft p50 / p99 | linear throughput | linear p50 / p99 | weft load | linear load |');
+console.log(
+  `command: node bench/dataplane.js --rules ${values.rules} --rounds ${ROUNDS} --seconds ${SECONDS} --per-policy ${PER_POLICY}`,
+);
+console.log(
+  `iperf3 -c SERVER -t ${SECONDS} -J; sockperf pp --tcp -t ${SECONDS} (latency = half round trip); ratios vs the bare path measured just before, medians over rounds\n`,
+);
+console.log(
+  '| rules | rounds | weft throughput | weft p50 / p99 | linear throughput | linear p50 / p99 | weft load | linear load |',
+);
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const n of RULES) {
   if (!rounds(n)) continue;
@@ -340,7 +417,8 @@ console.log('| rules | bare | weft | linear |');
 console.log('| ---: | ---: | ---: | ---: |');
 for (const n of RULES) {
   if (!rounds(n)) continue;
-  const cell = (v) => `${f(abs(v, n, 'bps') / 1e9, 2)} Gbit/s, ${f(abs(v, n, 'p50'), 2)} / ${f(abs(v, n, 'p99'), 2)} us`;
+  const cell = (v) =>
+    `${f(abs(v, n, 'bps') / 1e9, 2)} Gbit/s, ${f(abs(v, n, 'p50'), 2)} / ${f(abs(v, n, 'p99'), 2)} us`;
   console.log(`| ${n} | ${cell('bare')} | ${cell('weft')} | ${cell('linear')} |`);
 }
 const bare = results.filter((r) => r.variant === 'bare');

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import { podKey, type Cluster } from '../core/model/types.js';
@@ -29,6 +30,12 @@ export class Dataplane {
   private running: Promise<SyncResult> | undefined;
   private queued: Promise<SyncResult> | undefined;
   ir: PolicyIr | undefined;
+  /**
+   * The policy generation (1..65535), new with every sync; it starts at a
+   * random value so that connections marked by an earlier agent are evaluated
+   * again under this one's rules.
+   */
+  private generation = 1 + randomInt(65535);
   last: (SyncResult & { at: string; error?: string }) | undefined;
 
   constructor(
@@ -67,7 +74,8 @@ export class Dataplane {
       const local = new Set(
         endpoints.flatMap((e) => (e.pod ? [`${e.pod.namespace}/${e.pod.name}`] : [])),
       );
-      const applied = await this.table.apply(renderTable(ir, local));
+      this.generation = (this.generation % 65535) + 1;
+      const applied = await this.table.apply(renderTable(ir, local, this.generation));
       this.ir = ir;
       const result = { kind: applied.kind, ms: performance.now() - t0 };
       this.last = { ...result, at: new Date().toISOString() };

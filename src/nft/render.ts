@@ -69,7 +69,7 @@ function rule(text: string, comment: string): NftRule {
   return { text, comment: clampComment(comment) };
 }
 
-export function renderTable(ir: PolicyIr, local: ReadonlySet<string>): NftTable {
+export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation = 1): NftTable {
   const chains = new Map<string, NftChain>();
   const usedPolicies = new Set<string>();
   const maps = {
@@ -106,7 +106,7 @@ export function renderTable(ir: PolicyIr, local: ReadonlySet<string>): NftTable 
     chains.set(policyChain(p), policyChainOf(p));
     for (const r of p.rules) for (const s of setsOf(ir, r)) sets.set(s.name, s);
   }
-  chains.set('forward', forwardChain());
+  chains.set('forward', forwardChain(generation));
   const nftMaps = new Map<string, NftMap>();
   for (const [name, elements] of Object.entries(maps)) {
     const family = name.endsWith('4') ? 'ipv4_addr' : 'ipv6_addr';
@@ -123,7 +123,18 @@ export function renderTable(ir: PolicyIr, local: ReadonlySet<string>): NftTable 
   return { sets, maps: nftMaps, chains };
 }
 
-function forwardChain(): NftChain {
+/**
+ * The connection's mark remembers the policy generation under which its last
+ * original-direction packet was allowed; while the generation is current, its
+ * packets skip the policy chains (one comparison per packet). Every sync
+ * starts a new generation, so after any change each connection's next packet
+ * is evaluated again — and dropped if the change denies it.
+ */
+export const GENERATION_MASK = 0xffff0000;
+
+function forwardChain(generation: number): NftChain {
+  const gen = hex(((generation & 0xffff) << 16) >>> 0);
+  const keep = hex(~GENERATION_MASK >>> 0);
   return {
     name: 'forward',
     comment:
@@ -132,10 +143,18 @@ function forwardChain(): NftChain {
     rules: [
       rule('ct direction reply accept', 'replies of connections whose first packets were allowed'),
       rule('ct state related accept', 'ICMP errors of connections that were allowed'),
+      rule(
+        `ct mark & ${hex(GENERATION_MASK)} == ${gen} accept`,
+        `connection allowed under the current policy (generation ${generation & 0xffff})`,
+      ),
       rule('ip saddr vmap @egress4', 'egress policy of the local source pod'),
       rule('ip6 saddr vmap @egress6', 'egress policy of the local source pod'),
       rule('ip daddr vmap @ingress4', 'ingress policy of the local destination pod'),
       rule('ip6 daddr vmap @ingress6', 'ingress policy of the local destination pod'),
+      rule(
+        `ct mark set ct mark & ${keep} | ${gen}`,
+        'both sides allow: remember it for this policy generation',
+      ),
     ],
   };
 }
