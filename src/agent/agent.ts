@@ -44,6 +44,8 @@ export class Agent {
   private watcher: ManifestWatch | undefined;
   private routes: RouteSync | undefined;
   private ready = false;
+  /** Set just before the first policy sync; source changes trigger syncs from then on. */
+  private started = false;
   private readyMessage = 'starting';
   cluster: Cluster | undefined;
   readonly endpoints: EndpointManager;
@@ -131,7 +133,8 @@ export class Agent {
         (c) => {
           this.cluster = c;
           this.routes?.trigger();
-          this.dataplane?.sync().catch(() => undefined);
+          // Before the first sync in start(), a change needs no sync of its own.
+          if (this.started) this.dataplane?.sync().catch(() => undefined);
         },
         (e) =>
           o.log(
@@ -141,6 +144,7 @@ export class Agent {
     }
     // The first sync is full and atomic: the rules a previous agent left keep
     // enforcing until this one replaces them.
+    this.started = true;
     if (this.dataplane) await this.dataplane.sync();
     const handler = new CniHandler(this.endpoints, () => this.ready);
     this.servers = await listen(
