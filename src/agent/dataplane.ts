@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
-import { podKey, type Cluster } from '../core/model/types.js';
-import { compilePolicies } from '../core/policy/compile.js';
+import { podKey, type Cluster, type Pod } from '../core/model/types.js';
+import { PolicyCompiler } from '../core/policy/compile.js';
 import type { PolicyIr } from '../core/policy/ir.js';
-import { renderTable } from '../nft/render.js';
+import { renderTable, withGeneration } from '../nft/render.js';
 import type { NftRunner } from '../nft/runner.js';
 import { TableSync } from '../nft/sync.js';
 import type { EndpointRecord } from './endpoint-store.js';
@@ -27,6 +27,8 @@ export interface SyncResult {
  */
 export class Dataplane {
   private readonly table: TableSync;
+  private readonly compiler = new PolicyCompiler();
+  private readonly localPods = new LocalPods();
   private running: Promise<SyncResult> | undefined;
   private queued: Promise<SyncResult> | undefined;
   ir: PolicyIr | undefined;
@@ -69,13 +71,21 @@ export class Dataplane {
     const { cluster, endpoints } = this.state();
     if (!cluster) return { kind: 'noop', ms: 0 };
     try {
-      const merged = withLocalEndpoints(cluster, this.nodeName, endpoints);
-      const ir = compilePolicies(merged);
+      const merged = this.localPods.merge(cluster, this.nodeName, endpoints);
       const local = new Set(
         endpoints.flatMap((e) => (e.pod ? [`${e.pod.namespace}/${e.pod.name}`] : [])),
       );
-      this.generation = (this.generation % 65535) + 1;
-      const applied = await this.table.apply(renderTable(ir, local, this.generation));
+      // Only the policies that select this node's pods are compiled, and
+      // unchanged ones are reused from the last sync.
+      const ir = this.compiler.compile(merged, (p) => local.has(podKey(p)));
+      let table = renderTable(ir, local, this.generation);
+      // A new generation only when the rules change: then every connection is
+      // evaluated again under them; an unchanged IR leaves the kernel alone.
+      if (this.table.changes(table)) {
+        this.generation = (this.generation % 65535) + 1;
+        table = withGeneration(table, this.generation);
+      }
+      const applied = await this.table.apply(table);
       this.ir = ir;
       const result = { kind: applied.kind, ms: performance.now() - t0 };
       this.last = { ...result, at: new Date().toISOString() };
@@ -91,6 +101,34 @@ export class Dataplane {
       setTimeout(() => void this.sync().catch(() => undefined), RETRY_MS).unref();
       throw e;
     }
+  }
+}
+
+/**
+ * withLocalEndpoints, keeping the same Pod objects while neither the source's
+ * pod nor its addresses change, so the compiler can tell nothing changed.
+ */
+class LocalPods {
+  private readonly memo = new Map<string, { from: Pod; ips: string; pod: Pod }>();
+
+  merge(cluster: Cluster, nodeName: string, endpoints: readonly EndpointRecord[]): Cluster {
+    const fresh = withLocalEndpoints(cluster, nodeName, endpoints);
+    if (fresh === cluster) return cluster;
+    const seen = new Set<string>();
+    const pods = fresh.pods.map((p, i) => {
+      const from = cluster.pods[i] as Pod;
+      if (p === from) return p;
+      const key = podKey(p);
+      seen.add(key);
+      const ips = p.ips.map((a) => `${a.family}:${a.value}`).join(',');
+      const hit = this.memo.get(key);
+      if (hit && hit.from === from && hit.ips === ips && hit.pod.nodeName === p.nodeName)
+        return hit.pod;
+      this.memo.set(key, { from, ips, pod: p });
+      return p;
+    });
+    for (const key of this.memo.keys()) if (!seen.has(key)) this.memo.delete(key);
+    return { ...fresh, pods };
   }
 }
 

@@ -11,6 +11,8 @@ import {
   type IrPolicy,
   type IrPort,
   type IrRule,
+  type IrSet,
+  type PeerPart,
   type PolicyIr,
   type SetId,
 } from '../core/policy/ir.js';
@@ -62,12 +64,45 @@ export function nftName(prefix: string, id: string): string {
 }
 
 const setName = (id: SetId, family: 4 | 6) => `${nftName('set', id).slice(0, 60)}_${family}`;
+/** A peer set is named after what it selects, so every rule naming the same peer shares it. */
+const peerSetName = (text: string, family: 4 | 6) =>
+  `${nftName('peer', text).slice(0, 60)}_${family}`;
 const policyChain = (p: IrPolicy) => nftName('pol', p.id);
 const endpointChain = (e: Endpoint, d: Direction) => nftName(d === 'ingress' ? 'in' : 'eg', e.key);
 
 function rule(text: string, comment: string): NftRule {
   return { text, comment: clampComment(comment) };
 }
+
+/** Endpoint chains, reused while the endpoint and the policies it jumps to are the same objects. */
+const endpointChains = new WeakMap<
+  Endpoint,
+  Partial<Record<Direction, { policies: readonly (IrPolicy | undefined)[]; chain: NftChain }>>
+>();
+
+function cachedEndpointChain(
+  ir: PolicyIr,
+  e: Endpoint,
+  d: Direction,
+  ids: readonly string[],
+): NftChain {
+  const policies = ids.map((id) => ir.policies.get(id));
+  let entry = endpointChains.get(e);
+  if (!entry) endpointChains.set(e, (entry = {}));
+  const hit = entry[d];
+  if (
+    hit &&
+    hit.policies.length === policies.length &&
+    hit.policies.every((p, i) => p === policies[i])
+  )
+    return hit.chain;
+  const chain = endpointChainOf(ir, e, d, endpointChain(e, d));
+  entry[d] = { policies, chain };
+  return chain;
+}
+
+/** Policy chains rendered from IR policies, reused while the IR policy object is. */
+const renderedChains = new WeakMap<IrPolicy, NftChain>();
 
 export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation = 1): NftTable {
   const chains = new Map<string, NftChain>();
@@ -82,10 +117,11 @@ export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation
     for (const d of ['ingress', 'egress'] as const) {
       const dir = e[d];
       if (dir.admin.length + dir.networkPolicies.length + dir.baseline.length === 0) continue;
-      const chain = endpointChain(e, d);
-      chains.set(chain, endpointChainOf(ir, e, d, chain));
-      for (const id of [...dir.admin, ...dir.networkPolicies, ...dir.baseline])
-        usedPolicies.add(id);
+      const ids = [...dir.admin, ...dir.networkPolicies, ...dir.baseline];
+      const c = cachedEndpointChain(ir, e, d, ids);
+      const chain = c.name;
+      chains.set(chain, c);
+      for (const id of ids) usedPolicies.add(id);
       for (const ip of e.ips) {
         const m =
           ip.family === 4
@@ -103,7 +139,9 @@ export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation
   for (const id of [...usedPolicies].sort()) {
     const p = ir.policies.get(id);
     if (!p) throw new Error(`IR names missing policy ${id}`);
-    chains.set(policyChain(p), policyChainOf(p));
+    let chain = renderedChains.get(p);
+    if (!chain) renderedChains.set(p, (chain = policyChainOf(ir, p)));
+    chains.set(chain.name, chain);
     for (const r of p.rules) for (const s of setsOf(ir, r)) sets.set(s.name, s);
   }
   chains.set('forward', forwardChain(generation));
@@ -121,6 +159,13 @@ export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation
     });
   }
   return { sets, maps: nftMaps, chains };
+}
+
+/** The same table under another policy generation (only the forward chain differs). */
+export function withGeneration(t: NftTable, generation: number): NftTable {
+  const chains = new Map(t.chains);
+  chains.set('forward', forwardChain(generation));
+  return { ...t, chains };
 }
 
 /**
@@ -229,26 +274,34 @@ function endpointChainOf(ir: PolicyIr, e: Endpoint, d: Direction, name: string):
   return { name, comment: pod, rules };
 }
 
-function policyChainOf(p: IrPolicy): NftChain {
+function policyChainOf(ir: PolicyIr, p: IrPolicy): NftChain {
   const rules: NftRule[] = [];
   for (const r of p.rules) {
     const verdict = `meta mark set meta mark | ${hex(VERDICT_MARK[r.action])} return`;
-    for (const match of matchesOf(r))
+    for (const match of matchesOf(ir, r))
       rules.push(rule(`${match}${match ? ' ' : ''}${verdict}`, ruleOriginText(r.origin)));
   }
   return { name: policyChain(p), comment: `${policyRefText(p.ref)} ${p.direction}`, rules };
 }
 
-/** nft match expressions for one IR rule: the OR of its peer families × port entries. */
-function matchesOf(r: IrRule): string[] {
+/** The nft sets holding a rule's peers: one per peer as written (shared), or the rule's own. */
+function peerSetNames(ir: PolicyIr, r: IrRule, f: 4 | 6): string[] {
+  if (r.peer.kind !== 'set') return [];
+  const s = ir.sets.get(r.peer.set);
+  if (s?.kind === 'addresses' && s.parts) return s.parts.map((p) => peerSetName(p.text, f));
+  return [setName(r.peer.set, f)];
+}
+
+/** nft match expressions for one IR rule: the OR of its peers × families × port entries. */
+function matchesOf(ir: PolicyIr, r: IrRule): string[] {
   const peerField = r.origin.direction === 'ingress' ? 'saddr' : 'daddr';
-  const families: (4 | 6 | undefined)[] = r.peer.kind === 'any' ? [undefined] : [4, 6];
+  const peers: { f: 4 | 6 | undefined; set: string | undefined }[] =
+    r.peer.kind === 'any'
+      ? [{ f: undefined, set: undefined }]
+      : ([4, 6] as const).flatMap((f) => peerSetNames(ir, r, f).map((set) => ({ f, set })));
   const out: string[] = [];
-  for (const f of families) {
-    const peer =
-      r.peer.kind === 'set' && f
-        ? `${f === 4 ? 'ip' : 'ip6'} ${peerField} @${setName(r.peer.set, f)}`
-        : '';
+  for (const { f, set } of peers) {
+    const peer = set && f ? `${f === 4 ? 'ip' : 'ip6'} ${peerField} @${set}` : '';
     const ports: (IrPort | undefined)[] = r.ports.kind === 'any' ? [undefined] : [...r.ports.ports];
     for (const p of ports) {
       if (p?.kind === 'named') {
@@ -281,6 +334,20 @@ function cidrText(c: Cidr): string {
   return host ? formatIp({ family: c.family, value: c.base }) : formatCidr(c);
 }
 
+const addrType = (f: 4 | 6) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+
+/** Sets rendered from IR objects, reused while the IR object is (compiles share unchanged objects). */
+const rendered = new WeakMap<object, NftSet[]>();
+function cached(key: object, make: () => NftSet[]): NftSet[] {
+  let hit = rendered.get(key);
+  if (!hit) rendered.set(key, (hit = make()));
+  return hit;
+}
+
+function addressElements(cidrs: readonly Cidr[], f: 4 | 6): string[] {
+  return [...new Set(cidrs.filter((c) => c.family === f).map(cidrText))].sort();
+}
+
 /** The nft sets one rule refers to: its peers and named ports, one set per address family. */
 function setsOf(ir: PolicyIr, r: IrRule): NftSet[] {
   const ids: SetId[] = [];
@@ -291,20 +358,36 @@ function setsOf(ir: PolicyIr, r: IrRule): NftSet[] {
   for (const id of ids) {
     const s = ir.sets.get(id);
     if (!s) throw new Error(`IR names missing set ${id}`);
-    for (const f of [4, 6] as const) {
-      const addr = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
-      if (s.kind === 'addresses') {
-        out.push({
-          name: setName(id, f),
-          type: addr,
+    if (s.kind === 'addresses' && s.parts) {
+      for (const part of s.parts) out.push(...cached(part, () => peerPartSets(part)));
+    } else out.push(...cached(s, () => ownSets(s)));
+  }
+  return out;
+}
+
+function peerPartSets(part: PeerPart): NftSet[] {
+  return ([4, 6] as const).map((f) => ({
+    name: peerSetName(part.text, f),
+    type: addrType(f),
+    interval: !part.hosts,
+    comment: clampComment(`peers: ${part.text}`),
+    elements: addressElements(part.cidrs, f),
+  }));
+}
+
+function ownSets(s: IrSet): NftSet[] {
+  return ([4, 6] as const).map((f) =>
+    s.kind === 'addresses'
+      ? {
+          name: setName(s.id, f),
+          type: addrType(f),
           interval: true,
           comment: clampComment(`${ruleOriginText(s.origin)} peers`),
-          elements: [...new Set(s.cidrs.filter((c) => c.family === f).map(cidrText))].sort(),
-        });
-      } else {
-        out.push({
-          name: setName(id, f),
-          type: `${addr} . inet_proto . inet_service`,
+          elements: addressElements(s.cidrs, f),
+        }
+      : {
+          name: setName(s.id, f),
+          type: `${addrType(f)} . inet_proto . inet_service`,
           interval: false,
           comment: clampComment(`${ruleOriginText(s.origin)} port ${s.name}`),
           elements: [
@@ -314,9 +397,6 @@ function setsOf(ir: PolicyIr, r: IrRule): NftSet[] {
                 .map((e) => `${formatIp(e.ip)} . ${e.protocol.toLowerCase()} . ${e.port}`),
             ),
           ].sort(),
-        });
-      }
-    }
-  }
-  return out;
+        },
+  );
 }

@@ -37,6 +37,15 @@ export class TableSync {
   }
 
   /**
+   * Whether applying `next` would change the kernel (always true before the
+   * first apply and after a failure, which make the next apply full).
+   */
+  changes(next: NftTable): boolean {
+    if (this.dirty || this.applied === undefined) return true;
+    return partialTransaction(this.applied, next) !== '';
+  }
+
+  /**
    * Makes the kernel hold `next`. Throws NftValidationError (before touching
    * the kernel) when `next` is invalid, NftError when nft refuses it.
    */

@@ -183,12 +183,13 @@ function sameBase(a: NftBaseHook | undefined, b: NftBaseHook | undefined): boole
  * between a set and a map.
  */
 function updatableInPlace(prev: NftTable, next: NftTable): boolean {
-  const sameComment = (a: string, b: string) => clampComment(a) === clampComment(b);
+  const sameComment = (a: string, b: string) => a === b || clampComment(a) === clampComment(b);
   // Sets and maps share one namespace in the kernel: a name cannot move from one to the other.
   for (const name of next.sets.keys()) if (prev.maps.has(name)) return false;
   for (const name of next.maps.keys()) if (prev.sets.has(name)) return false;
   for (const s of next.sets.values()) {
     const p = prev.sets.get(s.name);
+    if (p === s) continue;
     if (p && (p.type !== s.type || p.interval !== s.interval || !sameComment(p.comment, s.comment)))
       return false;
   }
@@ -198,6 +199,7 @@ function updatableInPlace(prev: NftTable, next: NftTable): boolean {
   }
   for (const c of next.chains.values()) {
     const p = prev.chains.get(c.name);
+    if (p === c) continue;
     if (p && (!sameBase(p.base, c.base) || !sameComment(p.comment, c.comment))) return false;
   }
   return true;
@@ -205,8 +207,9 @@ function updatableInPlace(prev: NftTable, next: NftTable): boolean {
 
 function sameRules(a: NftChain, b: NftChain): boolean {
   return (
-    a.rules.length === b.rules.length &&
-    a.rules.every((r, i) => r.text === b.rules[i]?.text && r.comment === b.rules[i]?.comment)
+    a.rules === b.rules ||
+    (a.rules.length === b.rules.length &&
+      a.rules.every((r, i) => r.text === b.rules[i]?.text && r.comment === b.rules[i]?.comment))
   );
 }
 
@@ -233,6 +236,7 @@ function addChainLine(c: NftChain): string {
 
 /** Elements of `next` not in `prev` (added) and of `prev` not in `next` (removed). */
 function setDelta(prev: readonly string[], next: readonly string[]) {
+  if (prev === next) return { added: [], removed: [] };
   const p = new Set(prev);
   const n = new Set(next);
   return { added: next.filter((e) => !p.has(e)), removed: prev.filter((e) => !n.has(e)) };
@@ -240,6 +244,7 @@ function setDelta(prev: readonly string[], next: readonly string[]) {
 
 /** Keys to delete (gone or revalued) and elements to add (new or revalued). */
 function mapDelta(prev: readonly NftMapElement[], next: readonly NftMapElement[]) {
+  if (prev === next) return { added: [], removed: [] };
   const p = new Map(prev.map((e) => [e.key, e.value]));
   const n = new Map(next.map((e) => [e.key, e.value]));
   return {
@@ -259,15 +264,17 @@ function mapDelta(prev: readonly NftMapElement[], next: readonly NftMapElement[]
  */
 export function partialTransaction(prev: NftTable, next: NftTable): string | undefined {
   if (!updatableInPlace(prev, next)) return undefined;
-  const newSets = byName(next.sets).filter((s) => !prev.sets.has(s.name));
+  const nextSets = byName(next.sets);
+  const nextChains = chainsInOrder(next);
+  const newSets = nextSets.filter((s) => !prev.sets.has(s.name));
   const newMaps = byName(next.maps).filter((m) => !prev.maps.has(m.name));
-  const newChains = chainsInOrder(next).filter((c) => !prev.chains.has(c.name));
-  const changedChains = chainsInOrder(next).filter((c) => {
+  const newChains = nextChains.filter((c) => !prev.chains.has(c.name));
+  const changedChains = nextChains.filter((c) => {
     const p = prev.chains.get(c.name);
-    return p !== undefined && !sameRules(p, c);
+    return p !== undefined && p !== c && !sameRules(p, c);
   });
   const goneChains = chainsInOrder(prev).filter((c) => !next.chains.has(c.name));
-  const sets = byName(next.sets).map((s) => ({
+  const sets = nextSets.map((s) => ({
     name: s.name,
     ...setDelta(prev.sets.get(s.name)?.elements ?? [], s.elements),
   }));

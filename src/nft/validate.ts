@@ -244,10 +244,28 @@ export function ruleReferences(text: string): { chains: string[]; sets: string[]
   return { chains, sets };
 }
 
-function checkChain(c: NftChain, t: NftTable, problems: string[]): void {
+/** What a chain's rules say on their own, and what they refer to (checked against the table). */
+interface ChainFacts {
+  readonly problems: readonly string[];
+  readonly rules: readonly { what: string; chains: string[]; sets: string[] }[];
+}
+
+/**
+ * Facts of chains and problems of sets, per object: a sync renders unchanged
+ * policies to the same objects, so a big table is checked once and each
+ * later sync checks only what is new.
+ */
+const chainFacts = new WeakMap<NftChain, ChainFacts>();
+const setProblems = new WeakMap<NftSet, readonly string[]>();
+
+function factsOf(c: NftChain): ChainFacts {
+  let facts = chainFacts.get(c);
+  if (facts) return facts;
+  const problems: string[] = [];
+  checkComment(`chain ${c.name}`, c.comment, problems);
   if (c.base && !PRIORITY.test(c.base.priority))
     problems.push(`chain ${c.name}: priority ${c.base.priority} is not a number or a known name`);
-  c.rules.forEach((r, i) => {
+  const rules = c.rules.map((r, i) => {
     const what = `chain ${c.name} rule ${i + 1} (${r.text})`;
     checkComment(what, r.comment, problems);
     const bare = unquoted(r.text);
@@ -255,12 +273,21 @@ function checkChain(c: NftChain, t: NftTable, problems: string[]): void {
     if (/[\n;#]/.test(bare)) problems.push(`${what}: holds a newline, ';' or '#'`);
     if (/\bcomment\b/.test(bare))
       problems.push(`${what}: the comment belongs in the comment field`);
-    const refs = ruleReferences(r.text);
-    for (const target of refs.chains) checkTarget(what, target, t, problems);
-    for (const s of refs.sets)
-      if (!t.sets.has(s) && !t.maps.has(s))
-        problems.push(`${what}: names missing set or map @${s}`);
+    return { what, ...ruleReferences(r.text) };
   });
+  chainFacts.set(c, (facts = { problems, rules }));
+  return facts;
+}
+
+function checkChain(c: NftChain, t: NftTable, problems: string[]): void {
+  const facts = factsOf(c);
+  problems.push(...facts.problems);
+  for (const r of facts.rules) {
+    for (const target of r.chains) checkTarget(r.what, target, t, problems);
+    for (const s of r.sets)
+      if (!t.sets.has(s) && !t.maps.has(s))
+        problems.push(`${r.what}: names missing set or map @${s}`);
+  }
 }
 
 /** Chain → chains it can jump or go to, directly or through a verdict map it names. */
@@ -274,8 +301,7 @@ function jumpEdges(t: NftTable): Map<string, Set<string>> {
   const edges = new Map<string, Set<string>>();
   for (const c of t.chains.values()) {
     const out = new Set<string>();
-    for (const r of c.rules) {
-      const refs = ruleReferences(r.text);
+    for (const refs of factsOf(c).rules) {
       for (const target of refs.chains) out.add(target);
       for (const s of refs.sets) for (const target of mapTargets.get(s) ?? []) out.add(target);
     }
@@ -321,8 +347,14 @@ export function validateTable(t: NftTable): string[] {
   for (const [key, s] of t.sets) {
     checkName('set', key, s.name, problems);
     if (t.maps.has(s.name)) problems.push(`set ${s.name} has the name of a map`);
-    checkComment(`set ${s.name}`, s.comment, problems);
-    checkSet(s, problems);
+    let own = setProblems.get(s);
+    if (!own) {
+      const found: string[] = [];
+      checkComment(`set ${s.name}`, s.comment, found);
+      checkSet(s, found);
+      setProblems.set(s, (own = found));
+    }
+    problems.push(...own);
   }
   for (const [key, m] of t.maps) {
     checkName('map', key, m.name, problems);
@@ -331,7 +363,6 @@ export function validateTable(t: NftTable): string[] {
   }
   for (const [key, c] of t.chains) {
     checkName('chain', key, c.name, problems);
-    checkComment(`chain ${c.name}`, c.comment, problems);
     checkChain(c, t, problems);
   }
   checkJumpGraph(t, problems);

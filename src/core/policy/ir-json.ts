@@ -25,9 +25,10 @@ export function irToJson(ir: PolicyIr): IrJson {
       nodeAddresses: e.nodeAddresses.map(formatIp),
     })),
     policies: [...ir.policies.values()],
+    // A set's parts only shape the dataplane; the trace reads `cidrs`.
     sets: [...ir.sets.values()].map((s) =>
       s.kind === 'addresses'
-        ? { ...s, cidrs: s.cidrs.map(formatCidr) }
+        ? { kind: s.kind, id: s.id, origin: s.origin, cidrs: s.cidrs.map(formatCidr) }
         : { ...s, entries: s.entries.map((x) => ({ ...x, ip: formatIp(x.ip) })) },
     ),
   };

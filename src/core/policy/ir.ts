@@ -47,6 +47,21 @@ export interface AddressSet {
   readonly id: SetId;
   readonly cidrs: readonly Cidr[];
   readonly origin: RuleOrigin;
+  /**
+   * The peers one by one, as written (their union is `cidrs`). The dataplane
+   * keeps one set per distinct peer, shared by every rule that names it, so a
+   * pod that appears changes a few shared sets and no chain.
+   */
+  readonly parts?: readonly PeerPart[];
+}
+
+/** One peer of a rule: a selector or a block, and the addresses it stands for. */
+export interface PeerPart {
+  /** Says what the peer selects, e.g. `pods app=db in namespace prod`; equal text, equal peer. */
+  readonly text: string;
+  /** Pods only: every element is one address (no intervals). */
+  readonly hosts: boolean;
+  readonly cidrs: readonly Cidr[];
 }
 
 /** Named ports resolved per destination pod: (destination IP, protocol, port). */

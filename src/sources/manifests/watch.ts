@@ -54,7 +54,7 @@ export async function watchManifests(
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       running = running.then(() => (dirty && !closed ? reload() : undefined));
-    }, opts.debounceMs ?? 30);
+    }, opts.debounceMs ?? 5);
   };
   const rewatch = (dirs: readonly string[]) => {
     for (const d of dirs) {

@@ -1,0 +1,89 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import type { Cluster } from '../core/model/types.js';
+import type { NftRunner } from '../nft/runner.js';
+import { clusterFrom, docs, namespace, pod } from '../testing/policy.js';
+import { Dataplane } from './dataplane.js';
+import type { EndpointRecord } from './endpoint-store.js';
+
+/** Records the scripts nft would be given. */
+class RecordingRunner implements NftRunner {
+  readonly scripts: string[] = [];
+  apply(script: string): Promise<void> {
+    this.scripts.push(script);
+    return Promise.resolve();
+  }
+  list(): Promise<string> {
+    return Promise.resolve('');
+  }
+}
+
+const policy = (from: string) =>
+  JSON.stringify({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { namespace: 'shop', name: 'web' },
+    spec: {
+      podSelector: { matchLabels: { app: 'web' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { app: from } } }] }],
+    },
+  });
+
+const record = (name: string, address: string): EndpointRecord => ({
+  containerId: `c-${name}`,
+  ifname: 'eth0',
+  netns: `/run/netns/${name}`,
+  hostIfname: `veth-${name}`,
+  hostMac: '02:00:00:00:00:01',
+  podMac: '02:00:00:00:00:02',
+  mtu: 1500,
+  addresses: [address],
+  pod: { namespace: 'shop', name },
+  created: '2026-11-22T00:00:00.000Z',
+});
+
+function world(from: string): Cluster {
+  return clusterFrom(
+    docs(
+      namespace('shop'),
+      pod('shop', 'web', { app: 'web' }, { node: 'node-1' }),
+      pod('shop', 'api', { app: 'api' }, { node: 'node-1' }),
+      pod('shop', 'db', { app: 'db' }, { node: 'node-2', ip: '10.244.2.5' }),
+      policy(from),
+    ),
+  );
+}
+
+const generationOf = (script: string) =>
+  /ct mark & 0xffff0000 == (0x[0-9a-f]+) accept/.exec(script)?.[1];
+
+test('a sync with nothing new is a noop: no nft run, no new generation', async () => {
+  const runner = new RecordingRunner();
+  let cluster = world('api');
+  const endpoints = [record('web', '10.244.1.2/32'), record('api', '10.244.1.3/32')];
+  const dp = new Dataplane(
+    runner,
+    'node-1',
+    () => ({ cluster, endpoints }),
+    () => undefined,
+  );
+
+  assert.equal((await dp.sync()).kind, 'full');
+  const first = generationOf(runner.scripts[0] ?? '');
+  assert.ok(first, 'the full sync sets a generation');
+  assert.equal((await dp.sync()).kind, 'noop');
+  // The same content as new objects (a reloaded source) changes nothing either.
+  cluster = world('api');
+  assert.equal((await dp.sync()).kind, 'noop');
+  assert.equal(runner.scripts.length, 1);
+
+  cluster = world('db');
+  assert.equal((await dp.sync()).kind, 'partial');
+  assert.equal(runner.scripts.length, 2);
+  const second = generationOf(runner.scripts[1] ?? '');
+  assert.ok(second && second !== first, `a change starts a new generation (${first} → ${second})`);
+  assert.match(
+    runner.scripts[1] ?? '',
+    /add element inet weft peer_\w+_pods_app_db_in_namespace_shop_4 \{ 10\.244\.2\.5 \}/,
+  );
+});
