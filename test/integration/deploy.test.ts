@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { isMap, parseAllDocuments, parseDocument, type YAMLMap } from 'yaml';
 import { AGENT_HELP } from '../../src/cli/agent.js';
 import { repoRoot } from '../../src/testing/paths.js';
 
@@ -253,4 +253,24 @@ test('install-cni lays out a plugin the runtime can execute, and is idempotent',
   const version = JSON.parse(stdout) as { cniVersion: string; supportedVersions: string[] };
   assert.equal(version.cniVersion, '1.1.0');
   assert.ok(version.supportedVersions.includes('1.1.0'));
+});
+
+test('every chart value has a comment in values.yaml and a row in docs/install.md', () => {
+  const values = parseDocument(readFileSync(join(root, 'deploy/helm/weft/values.yaml'), 'utf8'));
+  const docs = readFileSync(join(root, 'docs/install.md'), 'utf8');
+  const groups = new Set(['image', 'cni', 'apiServer', 'agent', 'installCni']);
+  const keys: string[] = [];
+  const walk = (map: YAMLMap, prefix: string) =>
+    map.items.forEach((item, i) => {
+      const key = `${prefix}${String((item.key as { value: unknown }).value)}`;
+      const comment = (item.key as { commentBefore?: string }).commentBefore ?? '';
+      const inherited = i === 0 ? (map.commentBefore ?? '') : '';
+      assert.ok((comment || inherited).trim(), `values.yaml: ${key} has no comment`);
+      if (isMap(item.value) && groups.has(key)) walk(item.value as YAMLMap, `${key}.`);
+      else keys.push(key);
+    });
+  walk(values.contents as YAMLMap, '');
+  assert.ok(keys.length >= 20, `only ${keys.length} values found`);
+  const rows = new Set([...docs.matchAll(/^\| `([A-Za-z.]+)` +\|/gm)].map((m) => m[1]));
+  for (const key of keys) assert.ok(rows.has(key), `docs/install.md: no row for ${key}`);
 });
