@@ -38,8 +38,18 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function handle(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What TCP serves: health only. CNI and everything else stay on the root-only unix socket. */
+const TCP_PATHS = new Set(['/healthz']);
+
+async function handle(
+  routes: Routes,
+  req: IncomingMessage,
+  res: ServerResponse,
+  tcp: boolean,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
+  if (tcp && !(req.method === 'GET' && path !== undefined && TCP_PATHS.has(path)))
+    return send(res, 404, { error: `no route ${req.method} ${path} on the TCP listener` });
   if (req.method === 'POST' && path === '/v1/cni') {
     const body = JSON.parse(await readBody(req)) as {
       env?: Record<string, string>;
@@ -58,26 +68,26 @@ async function handle(routes: Routes, req: IncomingMessage, res: ServerResponse)
   send(res, 404, { error: `no route ${req.method} ${path}` });
 }
 
-/** The agent API on a unix socket (and optionally TCP for health checks). */
+/** The agent API on a unix socket (and optionally TCP, for health checks only). */
 export async function listen(
   routes: Routes,
   socket: string,
   tcp?: { host: string; port: number },
 ): Promise<Server[]> {
-  const make = () =>
+  const make = (isTcp: boolean) =>
     createServer((req, res) => {
-      handle(routes, req, res).catch((e: unknown) => {
+      handle(routes, req, res, isTcp).catch((e: unknown) => {
         if (!res.headersSent) send(res, 500, { error: e instanceof Error ? e.message : String(e) });
       });
     });
   await mkdir(dirname(socket), { recursive: true });
   await rm(socket, { force: true });
-  const unix = make();
+  const unix = make(false);
   await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(socket, resolve));
   await chmod(socket, 0o600);
   const servers = [unix];
   if (tcp) {
-    const t = make();
+    const t = make(true);
     await new Promise<void>((resolve, reject) =>
       t.once('error', reject).listen(tcp.port, tcp.host, resolve),
     );

@@ -1,0 +1,57 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listen } from './server.js';
+
+function call(
+  target: { socketPath: string } | { host: string; port: number },
+  method: string,
+  path: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ ...target, method, path }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(method === 'POST' ? JSON.stringify({ env: {}, stdin: '' }) : undefined);
+  });
+}
+
+test('the TCP listener answers health only; CNI and the rest stay on the unix socket', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-server-'));
+  let cniCalls = 0;
+  const servers = await listen(
+    {
+      cni: () => {
+        cniCalls++;
+        return Promise.resolve({ exitCode: 0, stdout: '{}' });
+      },
+      status: () => ({ ready: true }),
+      get: { '/v1/endpoints': () => [] },
+    },
+    join(dir, 'agent.sock'),
+    { host: '127.0.0.1', port: 0 },
+  );
+  try {
+    const tcp = { host: '127.0.0.1', port: (servers[1]?.address() as AddressInfo).port };
+    const unix = { socketPath: join(dir, 'agent.sock') };
+    assert.equal((await call(tcp, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(tcp, 'POST', '/v1/cni')).status, 404);
+    assert.equal((await call(tcp, 'GET', '/v1/endpoints')).status, 404);
+    assert.equal((await call(tcp, 'GET', '/v1/status')).status, 404);
+    assert.equal(cniCalls, 0, 'no CNI call came through TCP');
+    assert.equal((await call(unix, 'POST', '/v1/cni')).status, 200);
+    assert.equal((await call(unix, 'GET', '/v1/endpoints')).status, 200);
+    assert.equal(cniCalls, 1);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
