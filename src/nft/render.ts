@@ -18,6 +18,7 @@ import {
 } from '../core/policy/ir.js';
 import type { NftChain, NftMap, NftRule, NftSet, NftTable } from './model.js';
 import { clampComment } from './text.js';
+import { dropLogPrefix, dropLogRule, type DropLogOptions, type DropReason } from './drop-log.js';
 
 /**
  * Policy IR → weft's nftables table, for the endpoints of this node.
@@ -77,7 +78,16 @@ function rule(text: string, comment: string): NftRule {
 /** Endpoint chains, reused while the endpoint and the policies it jumps to are the same objects. */
 const endpointChains = new WeakMap<
   Endpoint,
-  Partial<Record<Direction, { policies: readonly (IrPolicy | undefined)[]; chain: NftChain }>>
+  Partial<
+    Record<
+      Direction,
+      {
+        policies: readonly (IrPolicy | undefined)[];
+        log: DropLogOptions | undefined;
+        chain: NftChain;
+      }
+    >
+  >
 >();
 
 function cachedEndpointChain(
@@ -85,6 +95,7 @@ function cachedEndpointChain(
   e: Endpoint,
   d: Direction,
   ids: readonly string[],
+  log: DropLogOptions | undefined,
 ): NftChain {
   const policies = ids.map((id) => ir.policies.get(id));
   let entry = endpointChains.get(e);
@@ -92,19 +103,31 @@ function cachedEndpointChain(
   const hit = entry[d];
   if (
     hit &&
+    hit.log?.group === log?.group &&
+    hit.log?.ratePerSecond === log?.ratePerSecond &&
     hit.policies.length === policies.length &&
     hit.policies.every((p, i) => p === policies[i])
   )
     return hit.chain;
-  const chain = endpointChainOf(ir, e, d, endpointChain(e, d));
-  entry[d] = { policies, chain };
+  const chain = endpointChainOf(ir, e, d, endpointChain(e, d), log);
+  entry[d] = { policies, log, chain };
   return chain;
 }
 
 /** Policy chains rendered from IR policies, reused while the IR policy object is. */
 const renderedChains = new WeakMap<IrPolicy, NftChain>();
 
-export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation = 1): NftTable {
+export interface RenderOptions {
+  /** Log drops to NFLOG (flow observability); off: no log rules at all. */
+  readonly logDrops?: DropLogOptions;
+}
+
+export function renderTable(
+  ir: PolicyIr,
+  local: ReadonlySet<string>,
+  generation = 1,
+  options: RenderOptions = {},
+): NftTable {
   const chains = new Map<string, NftChain>();
   const usedPolicies = new Set<string>();
   const maps = {
@@ -118,7 +141,7 @@ export function renderTable(ir: PolicyIr, local: ReadonlySet<string>, generation
       const dir = e[d];
       if (dir.admin.length + dir.networkPolicies.length + dir.baseline.length === 0) continue;
       const ids = [...dir.admin, ...dir.networkPolicies, ...dir.baseline];
-      const c = cachedEndpointChain(ir, e, d, ids);
+      const c = cachedEndpointChain(ir, e, d, ids, options.logDrops);
       const chain = c.name;
       chains.set(chain, c);
       for (const id of ids) usedPolicies.add(id);
@@ -214,9 +237,22 @@ function tierJumps(ir: PolicyIr, ids: readonly string[]): NftRule[] {
   });
 }
 
-function endpointChainOf(ir: PolicyIr, e: Endpoint, d: Direction, name: string): NftChain {
+function endpointChainOf(
+  ir: PolicyIr,
+  e: Endpoint,
+  d: Direction,
+  name: string,
+  log: DropLogOptions | undefined,
+): NftChain {
   const dir: EndpointDirection = e[d];
   const pod = `Pod ${e.key} ${d}`;
+  /** A drop, with its log rule in front when drops are logged. */
+  const drop = (condition: string, reason: DropReason, comment: string): NftRule[] => [
+    ...(log
+      ? [rule(dropLogRule(condition, dropLogPrefix(e.key, d, reason), log), `${comment} (log)`)]
+      : []),
+    rule(`${condition}${condition ? ' ' : ''}drop`, comment),
+  ];
   const rules: NftRule[] = [
     rule(`meta mark set meta mark & ${CLEAR_ALL}`, `${pod}: start undecided`),
   ];
@@ -229,8 +265,9 @@ function endpointChainOf(ir: PolicyIr, e: Endpoint, d: Direction, name: string):
       ),
     );
     rules.push(
-      rule(
-        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.DENY)} drop`,
+      ...drop(
+        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.DENY)}`,
+        'admin',
         `${pod}: denied by the Admin tier`,
       ),
     );
@@ -261,12 +298,13 @@ function endpointChainOf(ir: PolicyIr, e: Endpoint, d: Direction, name: string):
     const by = dir.networkPolicies
       .map((id) => policyRefText((ir.policies.get(id) as IrPolicy).ref))
       .join(', ');
-    rules.push(rule('drop', `${pod}: isolated by ${by}`));
+    rules.push(...drop('', 'isolated', `${pod}: isolated by ${by}`));
   } else if (dir.baseline.length) {
     rules.push(...tierJumps(ir, dir.baseline));
     rules.push(
-      rule(
-        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.DENY)} drop`,
+      ...drop(
+        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.DENY)}`,
+        'baseline',
         `${pod}: denied by the Baseline tier`,
       ),
     );
