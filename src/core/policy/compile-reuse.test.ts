@@ -118,3 +118,26 @@ test('the peers of a rule, one by one, add up to its addresses', () => {
   }
   assert.ok(checked > 100, `checked ${checked} sets`);
 });
+
+test('after a pod change, only the policies whose selections it touches are compiled again', () => {
+  const c = clusterFrom(randomCluster({ seed: 11, pods: 12, policies: 8, clusterPolicies: 2 }));
+  const compiler = new PolicyCompiler();
+  const first = compiler.compile(c);
+  const [changed, ...others] = c.pods;
+  assert.ok(changed);
+  // A label no selector of the generator uses: every selection stays the same.
+  const quiet = { ...changed, labels: { ...changed.labels, unrelated: 'yes' } };
+  const second = compiler.compile({ ...c, pods: [quiet, ...others] });
+  assert.equal(json(second), json(compilePolicies({ ...c, pods: [quiet, ...others] })));
+  for (const [id, p] of second.policies) assert.equal(p, first.policies.get(id), `${id} reused`);
+  // Dropping its labels changes what selects it: some policies are compiled again, not all.
+  const bare = { ...changed, labels: {} };
+  const third = compiler.compile({ ...c, pods: [bare, ...others] });
+  assert.equal(json(third), json(compilePolicies({ ...c, pods: [bare, ...others] })));
+  const recompiled = [...third.policies].filter(([id, p]) => p !== second.policies.get(id));
+  assert.ok(recompiled.length > 0, 'some policy selected the pod');
+  assert.ok(
+    recompiled.length < third.policies.size,
+    `${recompiled.length} of ${third.policies.size}`,
+  );
+});

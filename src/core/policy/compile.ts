@@ -35,23 +35,30 @@ export function compilePolicies(cluster: Cluster, scope?: CompileScope): PolicyI
 
 /** One policy object, compiled: its IR policies (one per direction) and their sets. */
 interface Compiled {
-  readonly subjects: Selected;
+  /** The resolver `subjects` and `parts` were last checked against. */
+  resolver: PeerResolver;
+  subjects: Selected;
   readonly tier: 'admin' | 'networkPolicies' | 'baseline';
   /** Compiled on first need: a policy selecting no endpoint in scope is never compiled. */
-  parts?: { readonly policies: readonly IrPolicy[]; readonly sets: readonly IrSet[] };
-  /** The subjects in scope, for the scope of `scopeKey`. */
-  selected?: { readonly scopeKey: string; readonly pods: readonly Pod[] };
+  parts?: Parts;
+  /** The subjects in scope, for the scope of `scopeKey` and these subjects. */
+  selected?: {
+    readonly scopeKey: string;
+    readonly from: readonly Pod[];
+    readonly pods: readonly Pod[];
+  };
 }
 
 type AnyPolicy = NetworkPolicy | ClusterNetworkPolicy;
 
 /**
- * Compiles one cluster after another, reusing what did not change: while the
- * pods, namespaces and nodes stay the same, a policy object seen before keeps
- * its compiled IR (the same objects, so later stages can skip them by
- * identity), and only new or changed policies are compiled. Any change to
- * pods, namespaces or nodes starts afresh, with every distinct selector
- * resolved once.
+ * Compiles one cluster after another, reusing what did not change: a policy
+ * object seen before keeps its compiled IR (the same objects, so later stages
+ * can skip them by identity) while what it selects stays the same. After a
+ * pod change, only the selections the changed pods can affect are resolved
+ * again, and only the policies using them are compiled again. A change to
+ * namespaces or nodes starts afresh, with every distinct selector resolved
+ * once.
  */
 export class PolicyCompiler {
   private world: { readonly inputs: SelectionInputs; readonly peers: PeerResolver } | undefined;
@@ -61,17 +68,22 @@ export class PolicyCompiler {
 
   compile(cluster: Cluster, scope?: CompileScope): PolicyIr {
     const inputs = selectionInputs(cluster);
-    if (!this.world || !sameInputs(this.world.inputs, inputs)) {
-      this.world = { inputs, peers: new PeerResolver(cluster) };
+    let w = this.world;
+    if (!w || !sameNamespacesAndNodes(w.inputs, inputs)) {
+      w = { inputs, peers: new PeerResolver(cluster) };
       this.compiled = new WeakMap();
+    } else if (!samePods(w.inputs.pods, inputs.pods)) {
+      w = { inputs, peers: w.peers.next(cluster, changedPods(w.inputs.pods, inputs.pods)) };
     }
-    const peers = this.world.peers;
+    this.world = w;
+    const peers = w.peers;
     const endpoints = new Map<string, MutableEndpoint>();
-    const inScope = new Set<Pod>();
+    // By key: a selection may hold an earlier version of a pod (see PeerResolver).
+    const inScope = new Set<string>();
     for (const pod of peers.sel.pods) {
       if (scope && !scope(pod)) continue;
       endpoints.set(podKey(pod), newEndpoint(pod, peers));
-      inScope.add(pod);
+      inScope.add(podKey(pod));
     }
     const scopeKey = [...endpoints.keys()].join(' ');
     const policies = new Map<string, IrPolicy>();
@@ -82,8 +94,10 @@ export class PolicyCompiler {
     ];
     for (const object of all) {
       const c = this.entry(object, peers);
-      if (c.selected?.scopeKey !== scopeKey)
-        c.selected = { scopeKey, pods: c.subjects.pods.filter((p) => inScope.has(p)) };
+      if (c.selected?.scopeKey !== scopeKey || c.selected.from !== c.subjects.pods) {
+        const pods = c.subjects.pods.filter((p) => inScope.has(podKey(p)));
+        c.selected = { scopeKey, from: c.subjects.pods, pods };
+      }
       const selected = c.selected.pods;
       // Without a scope, every policy is compiled (`weft policy ir` shows them all).
       if (selected.length === 0 && scope) continue;
@@ -107,20 +121,33 @@ export class PolicyCompiler {
     return out;
   }
 
+  /**
+   * The policy's entry, checked against the current resolver: after a pod
+   * change, a policy whose selections and peers are all the same objects as
+   * before keeps its IR objects; any other is compiled again.
+   */
   private entry(object: AnyPolicy, peers: PeerResolver): Compiled {
+    const subjectsOf = () =>
+      object.kind === 'NetworkPolicy'
+        ? peers.podsIn(object.namespace, object.podSelector)
+        : peers.cnpSubjects(object.subject);
     let c = this.compiled.get(object);
     if (!c) {
-      c =
+      const tier =
         object.kind === 'NetworkPolicy'
-          ? {
-              subjects: peers.podsIn(object.namespace, object.podSelector),
-              tier: 'networkPolicies',
-            }
-          : {
-              subjects: peers.cnpSubjects(object.subject),
-              tier: object.tier === 'Admin' ? 'admin' : 'baseline',
-            };
+          ? 'networkPolicies'
+          : object.tier === 'Admin'
+            ? 'admin'
+            : 'baseline';
+      c = { resolver: peers, subjects: subjectsOf(), tier };
       this.compiled.set(object, c);
+    } else if (c.resolver !== peers) {
+      c.resolver = peers;
+      c.subjects = subjectsOf();
+      if (c.parts) {
+        const fresh = compileParts(object, c.subjects, peers);
+        if (!sameDeps(fresh.deps, c.parts.deps)) c.parts = fresh;
+      }
     }
     return c;
   }
@@ -141,14 +168,33 @@ function selectionInputs(cluster: Cluster): SelectionInputs {
   };
 }
 
-function sameInputs(a: SelectionInputs, b: SelectionInputs): boolean {
-  const same = <T>(x: readonly T[], y: readonly T[], eq: (p: T, q: T) => boolean) =>
-    x.length === y.length && x.every((v, i) => eq(v, y[i] as T));
+const same = <T>(x: readonly T[], y: readonly T[], eq: (p: T, q: T) => boolean) =>
+  x.length === y.length && x.every((v, i) => eq(v, y[i] as T));
+
+function sameNamespacesAndNodes(a: SelectionInputs, b: SelectionInputs): boolean {
   return (
-    same(a.pods, b.pods, (p, q) => p === q) &&
     same(a.nodes, b.nodes, (p, q) => p === q) &&
     same(a.namespaces, b.namespaces, (p, q) => p[0] === q[0] && p[1] === q[1])
   );
+}
+
+function samePods(a: readonly Pod[], b: readonly Pod[]): boolean {
+  return same(a, b, (p, q) => p === q);
+}
+
+/** Old and new versions of every pod that appeared, went or changed (objects are replaced, never mutated). */
+function changedPods(before: readonly Pod[], after: readonly Pod[]): Pod[] {
+  const old = new Map(before.map((p) => [podKey(p), p]));
+  const out: Pod[] = [];
+  for (const p of after) {
+    const o = old.get(podKey(p));
+    old.delete(podKey(p));
+    if (o === p) continue;
+    out.push(p);
+    if (o) out.push(o);
+  }
+  out.push(...old.values());
+  return out;
 }
 
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
@@ -194,12 +240,26 @@ function newEndpoint(pod: Pod, peers: PeerResolver): MutableEndpoint {
   };
 }
 
-function compileParts(
-  object: AnyPolicy,
-  subjects: Selected,
-  peers: PeerResolver,
-): { policies: IrPolicy[]; sets: IrSet[] } {
-  const out = { policies: [] as IrPolicy[], sets: [] as IrSet[] };
+/**
+ * A policy's IR, and what it was built from: the selections and resolved
+ * peers (objects the resolver keeps while they do not change), in order.
+ */
+interface Parts {
+  readonly policies: readonly IrPolicy[];
+  readonly sets: readonly IrSet[];
+  readonly deps: readonly unknown[];
+}
+
+function sameDeps(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function compileParts(object: AnyPolicy, subjects: Selected, peers: PeerResolver): Parts {
+  const out = {
+    policies: [] as IrPolicy[],
+    sets: [] as IrSet[],
+    deps: [subjects.pods] as unknown[],
+  };
   const add = (ref: PolicyRef, direction: Direction, id: string, rules: IrRule[]) =>
     out.policies.push({ id, ref, direction, rules });
   if (object.kind === 'NetworkPolicy') {
@@ -218,7 +278,7 @@ function compileParts(
           rule.peers.kind === 'all' ? 'all' : rule.peers.peers,
         );
         const r = { id: `${id}/${index}`, origin, action: 'allow' as const, resolved };
-        return irRule(r, rule.ports, subjects, peers, out.sets);
+        return irRule(r, rule.ports, subjects, peers, out);
       });
       add(ref, direction, id, rules);
     }
@@ -244,7 +304,7 @@ function compileParts(
       };
       const action = rule.action.toLowerCase() as RuleAction;
       const r = { id: `${id}/${index}`, origin, action, resolved: peers.cnpPeers(rule.peers) };
-      return irRule(r, rule.ports, subjects, peers, out.sets);
+      return irRule(r, rule.ports, subjects, peers, out);
     });
     add(ref, direction, id, rules);
   }
@@ -260,13 +320,26 @@ function irRule(
   spec: PortsSpec,
   subjects: Selected,
   peers: PeerResolver,
-  sets: IrSet[],
+  out: { sets: IrSet[]; deps: unknown[] },
 ): IrRule {
   const { id, origin, resolved } = r;
+  const sets = out.sets;
+  // What the rule's IR reads of its peers: the parts (the same array while
+  // the addresses do not change); named ports below add what they read.
+  out.deps.push(resolved.parts);
   let peer: IrRule['peer'] = { kind: 'any' };
   if (!resolved.any) {
     const set = `${id}/peers` as SetId;
-    sets.push({ kind: 'addresses', id: set, cidrs: resolved.cidrs, origin, parts: resolved.parts });
+    // The merged addresses are read by traces, not by a sync: computed on first read.
+    sets.push({
+      kind: 'addresses',
+      id: set,
+      get cidrs() {
+        return resolved.cidrs;
+      },
+      origin,
+      parts: resolved.parts,
+    });
     peer = { kind: 'set', set };
   }
   const destinations =
@@ -292,6 +365,7 @@ function irRule(
               p.name,
               p.protocol,
             );
+            out.deps.push(entries);
             sets.push({ kind: 'ports', id: set, name: p.name, entries, origin });
             return { kind: 'named', name: p.name, set };
           }

@@ -1,13 +1,14 @@
-import { assertNever, formatSelector, type LabelSelector } from '../labels.js';
+import { assertNever, formatSelector, matches, type LabelSelector } from '../labels.js';
 import { formatCidr, hostCidr, mergeCidrs, subtractCidrs } from '../net/cidr.js';
 import type { Cidr } from '../net/types.js';
-import type {
-  Cluster,
-  CnpPeer,
-  CnpSubject,
-  NetworkPolicyPeer,
-  Pod,
-  Protocol,
+import {
+  podKey,
+  type Cluster,
+  type CnpPeer,
+  type CnpSubject,
+  type NetworkPolicyPeer,
+  type Pod,
+  type Protocol,
 } from '../model/types.js';
 import type { NamedPortEntry, PeerPart } from './ir.js';
 import { Selection } from './select.js';
@@ -26,39 +27,75 @@ export interface ResolvedPeers {
 /** kubectl's notation of a selector: unambiguous (label keys and values cannot hold `,` or space). */
 const selectorKey = (s: LabelSelector) => formatSelector(s);
 
+/** A selection, and which pods could change it. */
+interface Memo {
+  readonly pods: readonly Pod[];
+  readonly affectedBy: (pod: Pod) => boolean;
+}
+
+/** What a resolver hands on to the next when only pods changed. */
+interface Carried {
+  readonly previous: PeerResolver;
+  /** Old and new versions of every pod that appeared, went or changed. */
+  readonly changed: readonly Pod[];
+}
+
 /**
  * Who the selectors of a cluster pick, each distinct selector resolved once.
  * Thousands of policies repeat the same few hundred peers; resolving and
  * merging each once is what keeps compiling a large cluster fast. Valid for
  * one state of the cluster's pods, namespaces and nodes.
+ *
+ * When only pods changed, `next` makes the resolver for the new state and
+ * keeps every result no changed pod can affect, as the same objects: the
+ * compiler then reuses each policy whose selections all stayed the same.
  */
 export class PeerResolver {
   readonly sel: Selection;
-  private readonly pods = new Map<string, readonly Pod[]>();
+  private readonly pods = new Map<string, Memo>();
   private readonly peers = new Map<string, ResolvedPeers>();
-  private readonly namedPorts = new Map<string, readonly NamedPortEntry[]>();
+  private readonly namedPorts = new Map<
+    string,
+    { destinations: readonly Pod[]; entries: readonly NamedPortEntry[] }
+  >();
   private readonly parts = new Map<string, { part: PeerPart; pods: readonly Pod[] }>();
 
-  constructor(cluster: Cluster) {
+  constructor(
+    cluster: Cluster,
+    private carried?: Carried,
+  ) {
     this.sel = new Selection(cluster);
   }
 
-  private memo(key: string, compute: () => readonly Pod[]): readonly Pod[] {
+  /** The resolver for `cluster`, whose namespaces and nodes are those of this one's. */
+  next(cluster: Cluster, changed: readonly Pod[]): PeerResolver {
+    // One generation back only: this resolver forgets its own predecessor.
+    this.carried = undefined;
+    return new PeerResolver(cluster, { previous: this, changed });
+  }
+
+  private memo(key: string, affectedBy: (pod: Pod) => boolean, compute: () => readonly Pod[]) {
     let hit = this.pods.get(key);
-    if (!hit) this.pods.set(key, (hit = compute()));
-    return hit;
+    if (hit) return hit.pods;
+    const old = this.carried?.previous.pods.get(key);
+    if (old && !this.carried?.changed.some((p) => affectedBy(p))) hit = old;
+    else hit = { pods: sameOr(old?.pods, compute()), affectedBy };
+    this.pods.set(key, hit);
+    return hit.pods;
   }
 
   podsIn(namespace: string, selector: LabelSelector): Selected {
     const key = `pods ${selectorKey(selector)} in namespace ${namespace}`;
-    return { key, pods: this.memo(key, () => this.sel.podsIn(namespace, selector)) };
+    const affectedBy = (p: Pod) => p.namespace === namespace && matches(selector, p.labels);
+    return { key, pods: this.memo(key, affectedBy, () => this.sel.podsIn(namespace, selector)) };
   }
 
   podsAcross(namespaceSelector: LabelSelector, podSelector: LabelSelector): Selected {
     const key = `pods ${selectorKey(podSelector)} in namespaces ${selectorKey(namespaceSelector)}`;
+    const affectedBy = (p: Pod) => matches(podSelector, p.labels);
     return {
       key,
-      pods: this.memo(key, () => this.sel.podsAcross(namespaceSelector, podSelector)),
+      pods: this.memo(key, affectedBy, () => this.sel.podsAcross(namespaceSelector, podSelector)),
     };
   }
 
@@ -87,8 +124,11 @@ export class PeerResolver {
     protocol: Protocol | 'any',
   ): readonly NamedPortEntry[] {
     const key = `${destinationsKey} # ${name}/${protocol}`;
-    let hit = this.namedPorts.get(key);
-    if (hit) return hit;
+    const hit = this.namedPorts.get(key) ?? this.carried?.previous.namedPorts.get(key);
+    if (hit?.destinations === destinations) {
+      this.namedPorts.set(key, hit);
+      return hit.entries;
+    }
     const entries: NamedPortEntry[] = [];
     for (const pod of destinations) {
       for (const cp of pod.ports) {
@@ -96,8 +136,8 @@ export class PeerResolver {
         for (const ip of pod.ips) entries.push({ ip, protocol: cp.protocol, port: cp.port });
       }
     }
-    this.namedPorts.set(key, (hit = entries));
-    return hit;
+    this.namedPorts.set(key, { destinations, entries });
+    return entries;
   }
 
   /** One peer: its key, and the pods and CIDRs it stands for. */
@@ -156,32 +196,113 @@ export class PeerResolver {
     const key = parts.map((p) => p.key).join(' | ');
     const hit = this.peers.get(key);
     if (hit) return hit;
-    const cidrs: Cidr[] = [];
-    const pods = new Set<Pod>();
     const resolved: PeerPart[] = [];
+    const podLists: (readonly Pod[])[] = [];
     for (const part of parts) {
-      let r = this.parts.get(part.key);
-      if (!r) {
-        const { cidrs: c, pods: p } = part.resolve();
-        // Pod addresses stay single hosts: merged into prefixes, they would need an interval set.
-        const merged = part.hosts ? c : mergeCidrs(c);
-        r = { part: { text: part.key, hosts: part.hosts, cidrs: merged }, pods: p };
-        this.parts.set(part.key, r);
-      }
-      if (!resolved.some((x) => x.text === part.key)) resolved.push(r.part);
-      for (const c of r.part.cidrs) cidrs.push(c);
-      for (const p of r.pods) pods.add(p);
+      const r = this.part(part);
+      if (resolved.some((x) => x.text === part.key)) continue;
+      resolved.push(r.part);
+      podLists.push(r.pods);
     }
-    const out: ResolvedPeers = {
-      key,
-      any: false,
-      cidrs: mergeCidrs(cidrs),
-      pods: [...pods],
-      parts: resolved,
-    };
+    const old = this.carried?.previous.peers.get(key);
+    const oldLists = old && PEER_PODS.get(old);
+    const same = <T>(a: readonly T[] | undefined, b: readonly T[]) =>
+      a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+    let out: ResolvedPeers;
+    if (old && same(old.parts, resolved) && same(oldLists, podLists)) out = old;
+    else
+      out = lazyPeers(key, old && same(old.parts, resolved) ? old : undefined, resolved, podLists);
+    PEER_PODS.set(out, podLists);
     this.peers.set(key, out);
     return out;
   }
+
+  private part(part: Part): { part: PeerPart; pods: readonly Pod[] } {
+    let r = this.parts.get(part.key);
+    if (r) return r;
+    const resolved = part.resolve();
+    const pods = resolved.pods;
+    const old = this.carried?.previous.parts.get(part.key);
+    const samePods = sameOr(old?.pods, pods);
+    if (old && samePods === old.pods) {
+      // The same pods (the same objects, so the same addresses): the same part.
+      r = old;
+    } else if (old && !part.hosts) {
+      // A block's addresses depend only on its key (and nodes, unchanged here).
+      r = { part: old.part, pods: samePods };
+    } else {
+      // Pod addresses stay single hosts: merged into prefixes, they would need an interval set.
+      // (`cidrs` is read only here: for pods it is a getter, so reuse costs nothing.)
+      const merged = part.hosts ? resolved.cidrs : mergeCidrs(resolved.cidrs);
+      r = { part: { text: part.key, hosts: part.hosts, cidrs: merged }, pods };
+    }
+    this.parts.set(part.key, r);
+    return r;
+  }
+}
+
+/**
+ * Combined peers whose merged addresses and pod list are computed on first
+ * read: a sync reads neither (the dataplane uses the parts; named ports read
+ * the pods), so a pod change costs only the parts it touches. With `same`
+ * (equal parts, other pods), the addresses are `same`'s and the pod list is
+ * `same`'s too when it holds the same pods.
+ */
+function lazyPeers(
+  key: string,
+  same: ResolvedPeers | undefined,
+  parts: readonly PeerPart[],
+  podLists: readonly (readonly Pod[])[],
+): ResolvedPeers {
+  let cidrs: readonly Cidr[] | undefined;
+  let pods: readonly Pod[] | undefined;
+  return {
+    key,
+    any: false,
+    parts: same ? same.parts : parts,
+    get cidrs() {
+      return (cidrs ??= same ? same.cidrs : mergeCidrs(parts.flatMap((p) => p.cidrs)));
+    },
+    get pods() {
+      // By key: two lists may hold different versions of one pod (see sameOr).
+      const union = () => [...new Map(podLists.flat().map((p) => [podKey(p), p])).values()];
+      return (pods ??= sameOr(same?.pods, union()));
+    },
+  };
+}
+
+/** The pod lists a combined peer was made from, to tell whether it can be reused. */
+const PEER_PODS = new WeakMap<ResolvedPeers, readonly (readonly Pod[])[]>();
+
+/**
+ * Whether two versions of a pod are the same to a selection's readers: the
+ * same pod with the same addresses and ports (its labels decided whether it
+ * was selected; what is kept of it is where it is and what it serves).
+ */
+function samePod(a: Pod, b: Pod): boolean {
+  if (a === b) return true;
+  return (
+    a.namespace === b.namespace &&
+    a.name === b.name &&
+    a.ips.length === b.ips.length &&
+    a.ips.every((ip, i) => ip.family === b.ips[i]?.family && ip.value === b.ips[i]?.value) &&
+    a.ports.length === b.ports.length &&
+    a.ports.every((x, i) => {
+      const y = b.ports[i];
+      return y !== undefined && x.name === y.name && x.port === y.port && x.protocol === y.protocol;
+    })
+  );
+}
+
+/**
+ * `old` when `fresh` holds the same pods (samePod) in the same order, else
+ * `fresh`. Readers of a selection use pods' keys, addresses and ports only.
+ */
+function sameOr(old: readonly Pod[] | undefined, fresh: readonly Pod[]): readonly Pod[] {
+  if (old === fresh) return old;
+  if (old && old.length === fresh.length && old.every((p, i) => samePod(p, fresh[i] as Pod)))
+    return old;
+  return fresh;
 }
 
 interface Part {
@@ -201,7 +322,12 @@ function podsPart({ key, pods }: Selected): Part {
   return {
     key,
     hosts: true,
-    resolve: () => ({ cidrs: pods.flatMap((p) => p.ips.map(hostCidr)), pods }),
+    resolve: () => ({
+      get cidrs() {
+        return pods.flatMap((p) => p.ips.map(hostCidr));
+      },
+      pods,
+    }),
   };
 }
 
