@@ -1,0 +1,208 @@
+import { StringDecoder } from 'node:string_decoder';
+import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
+import { BoundedQueue } from './queue.js';
+import { ReaderError, Tool } from './subprocess.js';
+
+/**
+ * Connection events from the kernel's connection tracker, read with
+ * `conntrack -E -o extended,timestamp,id` in a network namespace.
+ *
+ * Counters in DESTROY events need `net.netfilter.nf_conntrack_acct=1` in that
+ * namespace (a per-namespace sysctl), `delta-time` needs
+ * `nf_conntrack_timestamp=1`. The tracker only runs in a namespace whose
+ * ruleset uses it (e.g. a `ct state` match). An entry that times out is
+ * destroyed — and its DESTROY sent — when the kernel's garbage collector
+ * finds it, which can be tens of seconds later.
+ */
+
+export type ConntrackEventName = 'NEW' | 'UPDATE' | 'DESTROY';
+
+export interface ConntrackReaderOptions {
+  readonly netns?: string;
+  /** Events to subscribe to (default NEW and DESTROY). */
+  readonly events?: readonly ConntrackEventName[];
+  /** Events held for a slow consumer before new ones are discarded (default 8192). */
+  readonly queueCapacity?: number;
+  /** Netlink socket buffer, bytes (`-b`, default 8 MiB). */
+  readonly bufferBytes?: number;
+  /** The conntrack binary (default `conntrack`). */
+  readonly conntrack?: string;
+  /** How long start() waits for conntrack to subscribe (default 5000 ms). */
+  readonly startTimeoutMs?: number;
+}
+
+export interface ConntrackStats {
+  /** Event lines read. */
+  readonly lines: number;
+  readonly delivered: number;
+  /** Events discarded because the consumer was behind and the queue full. */
+  readonly queueDropped: number;
+  readonly queued: number;
+  /** Lines that did not parse (counted, skipped); the last reason is kept. */
+  readonly malformed: number;
+  readonly lastMalformed?: string;
+  /**
+   * Times the kernel could not deliver events because the socket buffer was
+   * full (conntrack's ENOBUFS warning): each means one or more lost events.
+   */
+  readonly kernelOverflows: number;
+}
+
+/** A line longer than this is cut off and counted as malformed. */
+const MAX_LINE = 16 * 1024;
+const READY = /^NOTICE: Netlink socket buffer size has been set to/;
+const OVERFLOW = /We have hit ENOBUFS/;
+
+export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
+  private readonly queue: BoundedQueue<ConntrackEvent>;
+  private readonly tool: Tool;
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  private overlong = false;
+  private lines = 0;
+  private malformed = 0;
+  private lastMalformed: string | undefined;
+  private overflows = 0;
+  private readyResolve!: () => void;
+  private readyReject!: (e: Error) => void;
+  private readonly ready: Promise<void>;
+
+  private constructor(opts: ConntrackReaderOptions) {
+    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192);
+    this.ready = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    const events = opts.events ?? ['NEW', 'DESTROY'];
+    const args = [
+      '-E',
+      '-e',
+      events.join(','),
+      '-o',
+      'extended,timestamp,id',
+      '-b',
+      String(opts.bufferBytes ?? 8 * 1024 * 1024),
+    ];
+    this.tool = new Tool(opts.conntrack ?? 'conntrack', args, {
+      netns: opts.netns,
+      onStdout: (chunk) => this.onChunk(this.decoder.write(chunk)),
+      onStderrLine: (line) => this.onStderr(line),
+      onExit: ({ requested }) => this.onExit(requested),
+    });
+  }
+
+  /** Starts conntrack; resolves once it is subscribed, rejects with its error. */
+  static async start(opts: ConntrackReaderOptions = {}): Promise<ConntrackReader> {
+    const events = opts.events ?? ['NEW', 'DESTROY'];
+    if (events.length === 0 || events.some((e) => !['NEW', 'UPDATE', 'DESTROY'].includes(e)))
+      throw new RangeError(`conntrack events ${JSON.stringify(events)}: use NEW, UPDATE, DESTROY`);
+    const r = new ConntrackReader(opts);
+    const timeout = opts.startTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        r.ready,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new ReaderError(
+                  'WEFT_FLOW_READER_START',
+                  `${r.tool.command}: not subscribed after ${timeout} ms`,
+                ),
+              ),
+            timeout,
+          );
+        }),
+      ]);
+    } catch (e) {
+      await r.tool.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    return r;
+  }
+
+  get pid(): number | undefined {
+    return this.tool.pid;
+  }
+
+  stats(): ConntrackStats {
+    return {
+      lines: this.lines,
+      delivered: this.queue.delivered,
+      queueDropped: this.queue.dropped,
+      queued: this.queue.length,
+      malformed: this.malformed,
+      ...(this.lastMalformed !== undefined ? { lastMalformed: this.lastMalformed } : {}),
+      kernelOverflows: this.overflows,
+    };
+  }
+
+  async close(): Promise<ConntrackStats> {
+    await this.tool.close();
+    return this.stats();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ConntrackEvent> {
+    return this.queue[Symbol.asyncIterator]();
+  }
+
+  private onChunk(text: string): void {
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      const piece = text.slice(start, nl);
+      start = nl + 1;
+      if (this.overlong) {
+        // The end of a line already counted as malformed.
+        this.overlong = false;
+        this.partial = '';
+        continue;
+      }
+      const line = this.partial + piece;
+      this.partial = '';
+      this.onLine(line);
+    }
+    if (this.overlong) return;
+    this.partial += text.slice(start);
+    if (this.partial.length > MAX_LINE) {
+      this.malformed++;
+      this.lastMalformed = `line longer than ${MAX_LINE} characters`;
+      this.partial = '';
+      this.overlong = true;
+    }
+  }
+
+  private onLine(line: string): void {
+    if (!line.trim()) return;
+    this.lines++;
+    const r = parseConntrackLine(line);
+    if (!r.ok) {
+      this.malformed++;
+      this.lastMalformed = `${r.reason}: ${line.slice(0, 200)}`;
+      return;
+    }
+    this.queue.push(r.event);
+  }
+
+  private onStderr(line: string): void {
+    if (READY.test(line)) this.readyResolve();
+    else if (OVERFLOW.test(line)) this.overflows++;
+  }
+
+  private onExit(requested: boolean): void {
+    // A last line without its newline is complete once the stream has ended.
+    if (this.partial && !this.overlong) this.onLine(this.partial);
+    this.partial = '';
+    const what = this.tool.describeExit();
+    this.readyReject(
+      new ReaderError('WEFT_FLOW_READER_START', `cannot read conntrack events: ${what}`),
+    );
+    this.queue.end(
+      requested
+        ? undefined
+        : new ReaderError('WEFT_FLOW_READER_EXIT', `conntrack reader stopped: ${what}`),
+    );
+  }
+}
