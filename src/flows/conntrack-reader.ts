@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
 import { BoundedQueue } from './queue.js';
-import { ReaderError, Tool } from './subprocess.js';
+import { awaitStart, ReaderError, Tool } from './subprocess.js';
 
 /**
  * Connection events from the kernel's connection tracker, read with
@@ -97,30 +97,7 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
     if (events.length === 0 || events.some((e) => !['NEW', 'UPDATE', 'DESTROY'].includes(e)))
       throw new RangeError(`conntrack events ${JSON.stringify(events)}: use NEW, UPDATE, DESTROY`);
     const r = new ConntrackReader(opts);
-    const timeout = opts.startTimeoutMs ?? 5000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        r.ready,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new ReaderError(
-                  'WEFT_FLOW_READER_START',
-                  `${r.tool.command}: not subscribed after ${timeout} ms`,
-                ),
-              ),
-            timeout,
-          );
-        }),
-      ]);
-    } catch (e) {
-      await r.tool.close();
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
+    await awaitStart(r.tool, r.ready, opts.startTimeoutMs ?? 5000, 'not subscribed');
     return r;
   }
 

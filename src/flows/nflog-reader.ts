@@ -2,7 +2,7 @@ import { AF_INET, AF_INET6, decodeNflog } from './nflog.js';
 import { decodeIpPacket, type DecodedPacket } from './packet.js';
 import { LINKTYPE_NFLOG, PcapFormatError, PcapStreamParser, type PcapRecord } from './pcap.js';
 import { BoundedQueue } from './queue.js';
-import { ReaderError, Tool } from './subprocess.js';
+import { awaitStart, ReaderError, Tool } from './subprocess.js';
 
 /**
  * Packets logged by nftables `log group G prefix "…"` statements, read with
@@ -120,30 +120,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
     if (!Number.isInteger(opts.group) || opts.group < 0 || opts.group > 65535)
       throw new RangeError(`nflog group ${opts.group}: must be an integer 0-65535`);
     const r = new NflogReader(opts);
-    const timeout = opts.startTimeoutMs ?? 5000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        r.ready,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new ReaderError(
-                  'WEFT_FLOW_READER_START',
-                  `${r.tool.command}: not listening after ${timeout} ms`,
-                ),
-              ),
-            timeout,
-          );
-        }),
-      ]);
-    } catch (e) {
-      await r.tool.close();
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
+    await awaitStart(r.tool, r.ready, opts.startTimeoutMs ?? 5000, 'not listening');
     return r;
   }
 

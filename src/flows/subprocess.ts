@@ -127,3 +127,38 @@ export class Tool {
     if (this.stderrTail.length > STDERR_LINES_KEPT) this.stderrTail.shift();
   }
 }
+
+/**
+ * Waits until a reader's tool is subscribed (`ready`), at most `timeoutMs`;
+ * on failure or timeout the tool is closed and the error thrown.
+ */
+export async function awaitStart(
+  tool: Tool,
+  ready: Promise<unknown>,
+  timeoutMs: number,
+  notYet: string,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      ready,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ReaderError(
+                'WEFT_FLOW_READER_START',
+                `${tool.command}: ${notYet} after ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (e) {
+    await tool.close();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
