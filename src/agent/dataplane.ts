@@ -4,7 +4,7 @@ import type { IpAddr } from '../core/net/types.js';
 import { podKey, type Cluster, type Pod } from '../core/model/types.js';
 import { PolicyCompiler } from '../core/policy/compile.js';
 import type { PolicyIr } from '../core/policy/ir.js';
-import { renderTable, withGeneration } from '../nft/render.js';
+import { renderTable } from '../nft/render.js';
 import type { NftRunner } from '../nft/runner.js';
 import { TableSync } from '../nft/sync.js';
 import type { EndpointRecord } from './endpoint-store.js';
@@ -78,14 +78,13 @@ export class Dataplane {
       // Only the policies that select this node's pods are compiled, and
       // unchanged ones are reused from the last sync.
       const ir = this.compiler.compile(merged, (p) => local.has(podKey(p)));
-      let table = renderTable(ir, local, this.generation);
       // A new generation only when the rules change: then every connection is
-      // evaluated again under them; an unchanged IR leaves the kernel alone.
-      if (this.table.changes(table)) {
-        this.generation = (this.generation % 65535) + 1;
-        table = withGeneration(table, this.generation);
-      }
-      const applied = await this.table.apply(table);
+      // evaluated again under them. A table that differs only in the forward
+      // chain (the generation) is not applied, and the generation stays.
+      const candidate = (this.generation % 65535) + 1;
+      const table = renderTable(ir, local, candidate);
+      const applied = await this.table.apply(table, 'forward');
+      if (applied.kind !== 'noop') this.generation = candidate;
       this.ir = ir;
       const result = { kind: applied.kind, ms: performance.now() - t0 };
       this.last = { ...result, at: new Date().toISOString() };

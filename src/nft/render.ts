@@ -184,13 +184,6 @@ export function renderTable(
   return { sets, maps: nftMaps, chains };
 }
 
-/** The same table under another policy generation (only the forward chain differs). */
-export function withGeneration(t: NftTable, generation: number): NftTable {
-  const chains = new Map(t.chains);
-  chains.set('forward', forwardChain(generation));
-  return { ...t, chains };
-}
-
 /**
  * The connection's mark remembers the policy generation under which its last
  * original-direction packet was allowed; while the generation is current, its

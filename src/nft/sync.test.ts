@@ -151,3 +151,29 @@ test('applies called together run one after another, each against the one before
   );
   assert.equal(runner.scripts[2], 'delete element inet weft pods { 10.0.0.1 }\n');
 });
+
+test('unlessOnly: a change to that chain alone is a noop and the kernel keeps its version', async () => {
+  const runner = new RecordingRunner();
+  const sync = new TableSync(runner);
+  const chain = (name: string, text: string): NftChain => ({
+    name,
+    comment: name,
+    rules: [{ text, comment: 'r' }],
+  });
+  await sync.apply(table([pods('10.0.0.1')], [chain('gen', 'meta mark 0x1 accept')]));
+  const same = await sync.apply(
+    table([pods('10.0.0.1')], [chain('gen', 'meta mark 0x2 accept')]),
+    'gen',
+  );
+  assert.equal(same.kind, 'noop');
+  assert.equal(runner.scripts.length, 1);
+  // Anything else changing applies the whole difference, that chain included.
+  const more = await sync.apply(
+    table([pods('10.0.0.1', '10.0.0.2')], [chain('gen', 'meta mark 0x2 accept')]),
+    'gen',
+  );
+  assert.equal(more.kind, 'partial');
+  assert.match(runner.scripts[1] ?? '', /flush chain inet weft gen\n/);
+  assert.match(runner.scripts[1] ?? '', /add element inet weft pods \{ 10\.0\.0\.2 \}/);
+  assert.match(runner.scripts[1] ?? '', /add rule inet weft gen meta mark 0x2 accept/);
+});

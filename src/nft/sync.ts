@@ -37,34 +37,30 @@ export class TableSync {
   }
 
   /**
-   * Whether applying `next` would change the kernel (always true before the
-   * first apply and after a failure, which make the next apply full).
-   */
-  changes(next: NftTable): boolean {
-    if (this.dirty || this.applied === undefined) return true;
-    return partialTransaction(this.applied, next) !== '';
-  }
-
-  /**
    * Makes the kernel hold `next`. Throws NftValidationError (before touching
-   * the kernel) when `next` is invalid, NftError when nft refuses it.
+   * the kernel) when `next` is invalid, NftError when nft refuses it. With
+   * `unlessOnly`, a table that differs from the kernel's only in that chain's
+   * rules is not applied (a noop; the kernel keeps its version).
    */
-  apply(next: NftTable): Promise<SyncResult> {
-    const result = this.queue.then(() => this.applyNow(next));
+  apply(next: NftTable, unlessOnly?: string): Promise<SyncResult> {
+    const result = this.queue.then(() => this.applyNow(next, unlessOnly));
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  private async applyNow(next: NftTable): Promise<SyncResult> {
+  private async applyNow(next: NftTable, unlessOnly?: string): Promise<SyncResult> {
     const start = performance.now();
     if (this.validate) {
       const problems = validateTable(next);
       if (problems.length > 0) throw new NftValidationError(problems);
     }
     const partial =
-      this.dirty || this.applied === undefined ? undefined : partialTransaction(this.applied, next);
+      this.dirty || this.applied === undefined
+        ? undefined
+        : partialTransaction(this.applied, next, unlessOnly);
     if (partial === '') {
-      this.applied = next;
+      // With unlessOnly, the kernel may hold another version of that chain: keep knowing it.
+      if (unlessOnly === undefined) this.applied = next;
       return { kind: 'noop', ms: performance.now() - start, bytes: 0 };
     }
     const kind = partial === undefined ? 'full' : 'partial';

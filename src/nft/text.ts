@@ -260,9 +260,14 @@ function mapDelta(prev: readonly NftMapElement[], next: readonly NftMapElement[]
  * anything that adds, so no intermediate state holds a jump loop or a
  * conflicting interval: declare new sets, maps and chains; delete elements;
  * flush changed and removed chains; add elements; add rules; delete removed
- * maps, then chains (now unreferenced), then sets.
+ * maps, then chains (now unreferenced), then sets. With `ignoreChain`, a
+ * change to that chain's rules alone counts as no change ('').
  */
-export function partialTransaction(prev: NftTable, next: NftTable): string | undefined {
+export function partialTransaction(
+  prev: NftTable,
+  next: NftTable,
+  ignoreChain?: string,
+): string | undefined {
   if (!updatableInPlace(prev, next)) return undefined;
   const nextSets = byName(next.sets);
   const nextChains = chainsInOrder(next);
@@ -283,6 +288,14 @@ export function partialTransaction(prev: NftTable, next: NftTable): string | und
     ...mapDelta(prev.maps.get(m.name)?.elements ?? [], m.elements),
   }));
   const elements = [...sets, ...maps];
+  const onlyIgnored =
+    ignoreChain !== undefined &&
+    changedChains.every((c) => c.name === ignoreChain) &&
+    newSets.length + newMaps.length + newChains.length + goneChains.length === 0 &&
+    elements.every((d) => d.added.length + d.removed.length === 0) &&
+    [...prev.sets.keys()].every((n) => next.sets.has(n)) &&
+    [...prev.maps.keys()].every((n) => next.maps.has(n));
+  if (onlyIgnored) return '';
   const chainName = (c: NftChain) => `${TABLE} ${c.name}`;
   return script([
     ...newSets.map(addSetLine),
