@@ -1,0 +1,80 @@
+import { byText, type MapNode, type ServiceMap } from './service-map.js';
+
+/**
+ * A deterministic layout of the service map: one column per namespace
+ * (sorted by name), then one column for nodes and the world; inside a column,
+ * nodes sorted by name. Coordinates are SVG user units; the page scales the
+ * whole drawing to its width.
+ */
+
+export const LAYOUT = {
+  columnWidth: 230,
+  nodeWidth: 170,
+  nodeHeight: 44,
+  rowHeight: 70,
+  top: 44,
+  left: 20,
+} as const;
+
+export interface LaidOutNode {
+  readonly id: string;
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface LayoutColumn {
+  readonly title: string;
+  readonly x: number;
+}
+
+export interface MapLayout {
+  readonly width: number;
+  readonly height: number;
+  readonly columns: readonly LayoutColumn[];
+  readonly nodes: readonly LaidOutNode[];
+}
+
+/** The column a node goes in: its namespace, or "outside pods" for hosts and the world. */
+export const OUTSIDE_COLUMN = 'hosts & world';
+
+function columnOf(n: MapNode): string {
+  return n.namespace ?? OUTSIDE_COLUMN;
+}
+
+export function layoutServiceMap(map: ServiceMap): MapLayout {
+  const byColumn = new Map<string, MapNode[]>();
+  for (const n of map.nodes) {
+    const c = columnOf(n);
+    byColumn.set(c, [...(byColumn.get(c) ?? []), n]);
+  }
+  const titles = [...byColumn.keys()].filter((t) => t !== OUTSIDE_COLUMN).sort(byText);
+  if (byColumn.has(OUTSIDE_COLUMN)) titles.push(OUTSIDE_COLUMN);
+  const columns: LayoutColumn[] = [];
+  const nodes: LaidOutNode[] = [];
+  let rows = 0;
+  titles.forEach((title, i) => {
+    const x = LAYOUT.left + i * LAYOUT.columnWidth;
+    columns.push({ title, x });
+    const members = [...(byColumn.get(title) ?? [])].sort(
+      (a, b) => byText(a.name, b.name) || byText(a.id, b.id),
+    );
+    rows = Math.max(rows, members.length);
+    members.forEach((n, row) =>
+      nodes.push({
+        id: n.id,
+        x,
+        y: LAYOUT.top + row * LAYOUT.rowHeight,
+        width: LAYOUT.nodeWidth,
+        height: LAYOUT.nodeHeight,
+      }),
+    );
+  });
+  return {
+    width: Math.max(1, titles.length) * LAYOUT.columnWidth + LAYOUT.left,
+    height: LAYOUT.top + Math.max(1, rows) * LAYOUT.rowHeight,
+    columns,
+    nodes,
+  };
+}

@@ -1,0 +1,176 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { layoutServiceMap, LAYOUT, OUTSIDE_COLUMN } from './map-layout.js';
+import { buildServiceMap, endpointNodeRef, podNodeRef } from './service-map.js';
+import type { DecidedBy, Flow, FlowEndpoint } from './types.js';
+
+const web: FlowEndpoint = {
+  kind: 'pod',
+  ip: '10.244.1.2',
+  port: 40000,
+  namespace: 'shop',
+  pod: 'web-7d9f-abcde',
+  labels: { app: 'web', 'pod-template-hash': '7d9f' },
+  workload: { kind: 'ReplicaSet', name: 'web-7d9f' },
+};
+const db: FlowEndpoint = {
+  kind: 'pod',
+  ip: '10.244.2.3',
+  port: 5432,
+  namespace: 'shop',
+  pod: 'db',
+  labels: { app: 'db' },
+};
+const loadgen: FlowEndpoint = {
+  kind: 'pod',
+  ip: '10.244.1.9',
+  port: 41000,
+  namespace: 'tools',
+  pod: 'loadgen',
+  labels: {},
+};
+const denyDb: DecidedBy = {
+  kind: 'isolation',
+  isolatedBy: [{ kind: 'NetworkPolicy', namespace: 'shop', name: 'db-only-api' }],
+};
+
+function flow(
+  time: number,
+  source: FlowEndpoint,
+  destination: FlowEndpoint,
+  event: 'start' | 'drop' | 'end',
+  extra: { direction?: 'ingress' | 'egress'; decidedBy?: DecidedBy; bytes?: number } = {},
+): Flow {
+  const common = {
+    time,
+    node: 'node-1',
+    direction: extra.direction ?? 'egress',
+    source,
+    destination,
+    protocol: 'TCP' as const,
+    ipProtocol: 6,
+  };
+  const decidedBy = extra.decidedBy ?? { kind: 'default' };
+  if (event === 'drop') return { ...common, event, verdict: 'dropped', decidedBy };
+  if (event === 'start') return { ...common, event, verdict: 'forwarded', decidedBy };
+  const half = { packets: 3, bytes: extra.bytes ?? 0 };
+  return {
+    ...common,
+    event,
+    verdict: 'forwarded',
+    decidedBy,
+    counters: { original: half, reply: half },
+  };
+}
+
+test('pods group by owner (a ReplicaSet as its Deployment), else app label, else themselves', () => {
+  assert.deepEqual(podNodeRef(web as Extract<FlowEndpoint, { kind: 'pod' }>), {
+    id: 'shop/Deployment/web',
+    kind: 'workload',
+    namespace: 'shop',
+    name: 'web',
+    group: 'Deployment web',
+  });
+  assert.equal(endpointNodeRef(db).id, 'shop/app=db');
+  assert.equal(endpointNodeRef(loadgen).id, 'tools/pod/loadgen');
+  const rsNoHash = podNodeRef({
+    namespace: 'a',
+    pod: 'x',
+    labels: {},
+    workload: { kind: 'StatefulSet', name: 'pg' },
+  });
+  assert.equal(rsNoHash.id, 'a/StatefulSet/pg');
+  assert.equal(
+    endpointNodeRef({ kind: 'host', ip: '192.168.220.11', node: 'node-1' }).id,
+    'host/node-1',
+  );
+  assert.equal(endpointNodeRef({ kind: 'world', ip: '8.8.8.8' }).id, 'world');
+});
+
+test('the two nodes\u2019 records of one connection count once; a retransmitted drop once per 5 s', () => {
+  const map = buildServiceMap([
+    flow(1000, web, db, 'start', { direction: 'egress' }),
+    flow(1001, web, db, 'start', { direction: 'ingress' }),
+    flow(2000, loadgen, db, 'drop', { decidedBy: denyDb }),
+    flow(3000, loadgen, db, 'drop', { decidedBy: denyDb }),
+    flow(8000, loadgen, db, 'drop', { decidedBy: denyDb }),
+  ]);
+  const edge = (id: string) => map.edges.find((e) => e.id === id);
+  const webDb = edge('shop/Deployment/web->shop/app=db');
+  assert.equal(webDb?.forwarded, 1);
+  assert.equal(webDb?.dropped, 0);
+  assert.equal(webDb?.verdict, 'forwarded');
+  assert.deepEqual(webDb?.ports, [{ protocol: 'TCP', port: 5432, forwarded: 1, dropped: 0 }]);
+  const lgDb = edge('tools/pod/loadgen->shop/app=db');
+  assert.equal(lgDb?.dropped, 2);
+  assert.equal(lgDb?.verdict, 'dropped');
+  assert.deepEqual(lgDb?.policies, [
+    { kind: 'NetworkPolicy', namespace: 'shop', name: 'db-only-api' },
+  ]);
+  assert.deepEqual(
+    map.nodes.map((n) => [n.id, n.pods]),
+    [
+      ['shop/Deployment/web', ['shop/web-7d9f-abcde']],
+      ['shop/app=db', ['shop/db']],
+      ['tools/pod/loadgen', ['tools/loadgen']],
+    ],
+  );
+});
+
+test('an edge takes the verdict of its latest start or drop, not of a late end', () => {
+  const map = buildServiceMap([
+    flow(5000, web, db, 'drop', { decidedBy: denyDb }),
+    flow(1000, web, db, 'start'),
+    flow(9000, web, db, 'end', { bytes: 100 }),
+  ]);
+  const [e] = map.edges;
+  assert.equal(e?.verdict, 'dropped');
+  assert.equal(e?.lastSeen, 5000);
+  assert.deepEqual(e?.decidedBy, denyDb);
+  assert.equal(e?.bytes, 200);
+  assert.equal(e?.forwarded, 1, 'the end of a connection whose start was seen adds no count');
+});
+
+test('the end of a connection whose start is outside the flows counts it', () => {
+  const map = buildServiceMap([flow(9000, web, db, 'end', { bytes: 10 })]);
+  assert.equal(map.edges[0]?.forwarded, 1);
+  assert.equal(map.edges[0]?.verdict, 'forwarded');
+});
+
+test('ports are listed by protocol then port, with counts of each verdict', () => {
+  const db80: FlowEndpoint = { ...db, port: 80 };
+  const map = buildServiceMap([
+    flow(1000, web, db, 'start'),
+    flow(1000, web, db80, 'drop', { decidedBy: denyDb }),
+    flow(1500, { ...web, port: 40001 }, db80, 'start'),
+  ]);
+  assert.deepEqual(map.edges[0]?.ports, [
+    { protocol: 'TCP', port: 80, forwarded: 1, dropped: 1 },
+    { protocol: 'TCP', port: 5432, forwarded: 1, dropped: 0 },
+  ]);
+});
+
+test('layout: a column per namespace in name order, hosts and world last, rows by name', () => {
+  const host: FlowEndpoint = { kind: 'host', ip: '192.168.220.11', node: 'node-1' };
+  const map = buildServiceMap([
+    flow(1, web, db, 'start'),
+    flow(2, loadgen, db, 'start'),
+    flow(3, host, loadgen, 'start'),
+  ]);
+  const l = layoutServiceMap(map);
+  assert.deepEqual(
+    l.columns.map((c) => c.title),
+    ['shop', 'tools', OUTSIDE_COLUMN],
+  );
+  const at = (id: string) => l.nodes.find((n) => n.id === id);
+  assert.deepEqual([at('shop/app=db')?.x, at('shop/app=db')?.y], [LAYOUT.left, LAYOUT.top]);
+  assert.deepEqual(
+    [at('shop/Deployment/web')?.x, at('shop/Deployment/web')?.y],
+    [LAYOUT.left, LAYOUT.top + LAYOUT.rowHeight],
+  );
+  assert.equal(at('tools/pod/loadgen')?.x, LAYOUT.left + LAYOUT.columnWidth);
+  assert.equal(at('host/node-1')?.x, LAYOUT.left + 2 * LAYOUT.columnWidth);
+  assert.equal(l.width, 3 * LAYOUT.columnWidth + LAYOUT.left);
+  assert.equal(l.height, LAYOUT.top + 2 * LAYOUT.rowHeight);
+  assert.deepEqual(layoutServiceMap(map), l, 'the same map lays out the same way');
+});
