@@ -34,6 +34,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: 'print the CNI network configuration list',
     run: async (a, io) => (await import('./agent.js')).cniCommand(a, io),
   },
+  ui: {
+    summary: 'a web page: live service map, flow table, policy view',
+    run: async (a, io) => (await import('./ui.js')).uiCommand(a, io),
+  },
   version: { summary: 'print the version', run: async (_a, io) => (io.out(VERSION), 0) },
 };
 

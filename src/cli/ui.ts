@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import type { Io } from './main.js';
+import { UsageError } from './output.js';
+
+const HELP = `usage: weft ui (--lab NAME | --agent URL... | --socket PATH...) [--listen HOST:PORT]
+
+Serves a web page: a live service map of the flows the agents record (workloads
+as nodes, flows as edges, allowed and dropped drawn differently), the flow table
+streaming below it, each flow's deciding policy and rule with a link to its
+trace, and a policy view per workload with its would-be verdicts against every
+peer. The page makes no request outside this server.
+
+  --lab NAME        every agent of a running lab (and its manifests)
+  --agent URL       an agent's HTTP API (repeatable), e.g. http://10.0.0.5:9099
+  --socket PATH     an agent's unix socket (repeatable)
+  --listen H:P      where to serve (default 127.0.0.1:8099; port 0 picks a free one)
+  --buffer N        flows kept for the page (default 20000)`;
+
+const OPTIONS = {
+  lab: { type: 'string' },
+  agent: { type: 'string', multiple: true },
+  socket: { type: 'string', multiple: true },
+  listen: { type: 'string', default: '127.0.0.1:8099' },
+  buffer: { type: 'string', default: '20000' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseListen(text: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535)
+    throw new UsageError(`--listen ${text}: not HOST:PORT`, 'e.g. --listen 127.0.0.1:8099');
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+export async function uiCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const listen = parseListen(values.listen);
+  const buffer = Number(values.buffer);
+  if (!Number.isInteger(buffer) || buffer < 100 || buffer > 1_000_000)
+    throw new UsageError(`--buffer ${values.buffer}`, 'give 100 to 1000000 flows');
+  const { followFlows, labAgents } = await import('../ui/flow-source.js');
+  const { parseFlowQuery } = await import('../core/flows/filter.js');
+  const { FlowFeed } = await import('../ui/feed.js');
+  const { agentPolicySource } = await import('../ui/policy-source.js');
+  const { createUiServer } = await import('../ui/server.js');
+  const given = [
+    ...(values.agent ?? []).map((url) => ({ kind: 'http' as const, node: url, url })),
+    ...(values.socket ?? []).map((socket) => ({ kind: 'unix' as const, node: socket, socket })),
+  ];
+  if ((values.lab === undefined) === (given.length === 0))
+    throw new UsageError(
+      values.lab === undefined ? 'no agents given' : '--lab and --agent/--socket together',
+      'give either --lab NAME, or one or more --agent URL / --socket PATH',
+    );
+  const agents = values.lab !== undefined ? await labAgents(values.lab) : given;
+  const all = parseFlowQuery([], Date.now());
+  const feed = new FlowFeed((signal) => followFlows(agents, all, signal), buffer);
+  const title = values.lab !== undefined ? `lab ${values.lab}` : `${agents.length} agent(s)`;
+  const server = createUiServer({
+    feed,
+    policy: agentPolicySource(agents, values.lab),
+    title,
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(listen.port, listen.host, resolve),
+  );
+  feed.start();
+  const { port } = server.address() as AddressInfo;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  io.out(`weft ui: ${title} at http://${host}:${port}/ (Ctrl-C stops)`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  server.closeAllConnections();
+  server.close();
+  await feed.stop();
+  return 0;
+}

@@ -1,0 +1,53 @@
+import { irFromJson, type IrJson } from '../core/policy/ir-json.js';
+import type { Cluster } from '../core/model/types.js';
+import type { NodeIr } from '../core/policy/node-irs.js';
+import { agentJson } from './agent-http.js';
+import type { AgentAddress } from './flow-source.js';
+
+/** Where the UI reads policy from: the agents' IRs, and (in a lab) the cluster model. */
+export interface PolicySource {
+  /** The IR each agent enforces now; agents that fail are reported, not fatal. */
+  irs(): Promise<{ readonly irs: readonly NodeIr[]; readonly errors: readonly string[] }>;
+  /** The cluster's objects, where the UI can read them (a lab's manifests); else undefined. */
+  cluster(): Promise<Cluster | undefined>;
+}
+
+const CACHE_MS = 1000;
+
+/** Reads `/v1/ir` of every agent (at most once a second); in a lab also its manifests. */
+export function agentPolicySource(agents: readonly AgentAddress[], lab?: string): PolicySource {
+  let cached: { at: number; value: Promise<{ irs: NodeIr[]; errors: string[] }> } | undefined;
+  let cachedCluster: { at: number; value: Promise<Cluster> } | undefined;
+  const fetchIrs = async () => {
+    const answers = await Promise.allSettled(
+      agents.map(async (a) => {
+        const json = await agentJson<IrJson | null>(a, '/v1/ir');
+        if (!json) throw new Error(`agent ${a.node} has no policy IR yet (not synced)`);
+        return { node: a.node, ir: irFromJson(json) };
+      }),
+    );
+    const irs: NodeIr[] = [];
+    const errors: string[] = [];
+    for (const r of answers) {
+      if (r.status === 'fulfilled') irs.push(r.value);
+      else errors.push(String((r.reason as Error).message));
+    }
+    return { irs, errors };
+  };
+  return {
+    irs() {
+      const now = Date.now();
+      if (!cached || now - cached.at > CACHE_MS) cached = { at: now, value: fetchIrs() };
+      return cached.value;
+    },
+    async cluster() {
+      if (lab === undefined) return undefined;
+      const now = Date.now();
+      if (!cachedCluster || now - cachedCluster.at > CACHE_MS) {
+        const { Lab } = await import('../lab/lab.js');
+        cachedCluster = { at: now, value: new Lab(lab, () => undefined).cluster() };
+      }
+      return cachedCluster.value;
+    },
+  };
+}

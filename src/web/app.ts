@@ -1,0 +1,34 @@
+// The page's entry: picks the view from the path and keeps the header's status fresh.
+import type { FeedStatus } from '../ui/feed.js';
+import { getJson } from './dom.js';
+import { flowsView } from './flows-view.js';
+import { policyView, traceView } from './policy-view.js';
+
+const view = document.getElementById('view') as HTMLElement;
+const feed = document.getElementById('feed') as HTMLElement;
+const sourceName = document.getElementById('source') as HTMLElement;
+
+async function status(): Promise<void> {
+  try {
+    const s = await getJson<{ title: string; feed: FeedStatus }>('/api/status');
+    sourceName.textContent = s.title;
+    feed.className = `feed ${s.feed.error ? 'broken' : s.feed.connected ? 'live' : 'idle'}`;
+    feed.textContent = s.feed.error
+      ? `flows: ${s.feed.error}`
+      : `live \u00b7 ${s.feed.received} flows`;
+  } catch (e) {
+    feed.className = 'feed broken';
+    feed.textContent = `server unreachable: ${(e as Error).message}`;
+  }
+}
+
+const path = location.pathname;
+for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
+  const current = (a.dataset['nav'] === 'policy') === (path === '/policy');
+  a.classList.toggle('current', current && path !== '/trace');
+}
+if (path === '/policy') void policyView(view);
+else if (path === '/trace') void traceView(view);
+else flowsView(view);
+void status();
+setInterval(() => void status(), 2000);

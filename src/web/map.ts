@@ -1,0 +1,122 @@
+// The service map as SVG: boxes where the layout puts them, edges as curves,
+// allowed solid green, dropped dashed red, with ports and counts on each edge.
+import type { LaidOutNode, MapLayout } from '../core/flows/map-layout.js';
+import type { MapEdge, MapNode, ServiceMap } from '../core/flows/service-map.js';
+import { s } from './dom.js';
+
+export interface MapHandlers {
+  readonly onEdge: (e: MapEdge) => void;
+  readonly onNode: (n: MapNode) => void;
+  readonly selected?: string;
+}
+
+function portsLabel(e: MapEdge): string {
+  const ports = e.ports.map((p) => (p.port !== undefined ? `${p.port}/${p.protocol}` : p.protocol));
+  const shown =
+    ports.length > 2 ? `${ports.slice(0, 2).join(', ')} +${ports.length - 2}` : ports.join(', ');
+  const counts = [e.forwarded ? `\u2713${e.forwarded}` : '', e.dropped ? `\u2717${e.dropped}` : '']
+    .filter(Boolean)
+    .join(' ');
+  return `${shown} ${counts}`.trim();
+}
+
+/** A curve from one box to another; boxes in one column get an arc on their right. */
+function edgePath(a: LaidOutNode, b: LaidOutNode): { d: string; mx: number; my: number } {
+  const ay = a.y + a.height / 2;
+  const by = b.y + b.height / 2;
+  if (a.x === b.x) {
+    const x = a.x + a.width;
+    const bulge = 40 + Math.abs(by - ay) / 4;
+    return {
+      d: `M${x},${ay} C${x + bulge},${ay} ${x + bulge},${by} ${x + 6},${by}`,
+      mx: x + bulge * 0.75,
+      my: (ay + by) / 2,
+    };
+  }
+  const forward = b.x > a.x;
+  const x1 = forward ? a.x + a.width : a.x;
+  const x2 = forward ? b.x - 6 : b.x + b.width + 6;
+  const c = (x2 - x1) / 2;
+  return {
+    d: `M${x1},${ay} C${x1 + c},${ay} ${x2 - c},${by} ${x2},${by}`,
+    mx: (x1 + x2) / 2,
+    my: (ay + by) / 2,
+  };
+}
+
+function defs(): SVGElement {
+  const marker = (id: string) =>
+    s(
+      'marker',
+      {
+        id,
+        viewBox: '0 0 10 10',
+        refX: 9,
+        refY: 5,
+        markerWidth: 7,
+        markerHeight: 7,
+        orient: 'auto',
+      },
+      s('path', { d: 'M0,0 L10,5 L0,10 z', class: `arrow ${id}` }),
+    );
+  return s('defs', {}, marker('arrow-forwarded'), marker('arrow-dropped'));
+}
+
+export function renderMap(map: ServiceMap, layout: MapLayout, on: MapHandlers): SVGElement {
+  const at = new Map(layout.nodes.map((n) => [n.id, n]));
+  const svg = s('svg', {
+    viewBox: `0 0 ${layout.width + 60} ${layout.height}`,
+    class: 'map',
+    role: 'img',
+    'aria-label': 'service map',
+  });
+  svg.append(defs());
+  for (const c of layout.columns)
+    svg.append(s('text', { x: c.x, y: 22, class: 'column' }, c.title));
+  for (const e of map.edges) {
+    const a = at.get(e.from);
+    const b = at.get(e.to);
+    if (!a || !b) continue;
+    const p = edgePath(a, b);
+    const sel = on.selected === `edge:${e.id}` ? ' selected' : '';
+    const g = s(
+      'g',
+      {
+        class: `edge ${e.verdict}${sel}`,
+        'data-edge': e.id,
+        'data-verdict': e.verdict,
+        tabindex: 0,
+        onclick: () => on.onEdge(e),
+      },
+      s('title', {}, `${e.from} \u2192 ${e.to}: ${portsLabel(e)}`),
+      s('path', { d: p.d, class: 'hit' }),
+      s('path', { d: p.d, class: 'line', 'marker-end': `url(#arrow-${e.verdict})` }),
+      s('text', { x: p.mx, y: p.my - 5, class: 'label', 'text-anchor': 'middle' }, portsLabel(e)),
+    );
+    svg.append(g);
+  }
+  for (const n of map.nodes) {
+    const box = at.get(n.id);
+    if (!box) continue;
+    const sub =
+      n.kind === 'world' || n.kind === 'host'
+        ? `${n.addresses.length} address${n.addresses.length === 1 ? '' : 'es'}`
+        : `${n.group} \u00b7 ${n.pods.length} pod${n.pods.length === 1 ? '' : 's'}`;
+    const sel = on.selected === `node:${n.id}` ? ' selected' : '';
+    svg.append(
+      s(
+        'g',
+        {
+          class: `node ${n.kind}${sel}`,
+          'data-node': n.id,
+          tabindex: 0,
+          onclick: () => on.onNode(n),
+        },
+        s('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 6 }),
+        s('text', { x: box.x + 10, y: box.y + 18, class: 'name' }, n.name),
+        s('text', { x: box.x + 10, y: box.y + 34, class: 'sub' }, sub),
+      ),
+    );
+  }
+  return svg;
+}
