@@ -8,7 +8,7 @@ import { byText, type MapNode, type ServiceMap } from './service-map.js';
  */
 
 export const LAYOUT = {
-  columnWidth: 230,
+  columnWidth: 300,
   nodeWidth: 170,
   nodeHeight: 44,
   rowHeight: 70,
