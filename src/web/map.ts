@@ -20,27 +20,52 @@ function portsLabel(e: MapEdge): string {
   return `${shown} ${counts}`.trim();
 }
 
-/** A curve from one box to another; boxes in one column get an arc on their right. */
+type Pt = readonly [number, number];
+
+/** The point at `t` of a cubic Bezier curve. */
+function at(p: readonly [Pt, Pt, Pt, Pt], t: number): Pt {
+  const u = 1 - t;
+  const w = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t] as const;
+  return [0, 1].map((i) =>
+    p.reduce((sum, q, k) => sum + (w[k] as number) * (q[i] as number), 0),
+  ) as unknown as Pt;
+}
+
+/**
+ * A curve from one box to another (boxes in one column get an arc on their
+ * right), with its label a third of the way along, nearer the source, so
+ * edges into one box keep their labels apart.
+ */
 function edgePath(a: LaidOutNode, b: LaidOutNode): { d: string; mx: number; my: number } {
   const ay = a.y + a.height / 2;
   const by = b.y + b.height / 2;
+  let p: [Pt, Pt, Pt, Pt];
   if (a.x === b.x) {
     const x = a.x + a.width;
     const bulge = 40 + Math.abs(by - ay) / 4;
-    return {
-      d: `M${x},${ay} C${x + bulge},${ay} ${x + bulge},${by} ${x + 6},${by}`,
-      mx: x + bulge * 0.75,
-      my: (ay + by) / 2,
-    };
+    p = [
+      [x, ay],
+      [x + bulge, ay],
+      [x + bulge, by],
+      [x + 6, by],
+    ];
+  } else {
+    const forward = b.x > a.x;
+    const x1 = forward ? a.x + a.width : a.x;
+    const x2 = forward ? b.x - 6 : b.x + b.width + 6;
+    const c = (x2 - x1) / 2;
+    p = [
+      [x1, ay],
+      [x1 + c, ay],
+      [x2 - c, by],
+      [x2, by],
+    ];
   }
-  const forward = b.x > a.x;
-  const x1 = forward ? a.x + a.width : a.x;
-  const x2 = forward ? b.x - 6 : b.x + b.width + 6;
-  const c = (x2 - x1) / 2;
+  const [mx, my] = at(p, a.x === b.x ? 0.5 : 0.3);
   return {
-    d: `M${x1},${ay} C${x1 + c},${ay} ${x2 - c},${by} ${x2},${by}`,
-    mx: (x1 + x2) / 2,
-    my: (ay + by) / 2,
+    d: `M${p[0][0]},${p[0][1]} C${p[1][0]},${p[1][1]} ${p[2][0]},${p[2][1]} ${p[3][0]},${p[3][1]}`,
+    mx,
+    my,
   };
 }
 

@@ -117,9 +117,31 @@ test('the two nodes\u2019 records of one connection count once; a retransmitted 
   );
 });
 
+test('a start let out by the source node and dropped by the destination node is a drop', () => {
+  const map = buildServiceMap([
+    flow(1000, loadgen, db, 'drop', { direction: 'ingress', decidedBy: denyDb }),
+    flow(1000, loadgen, db, 'start', { direction: 'egress' }),
+    flow(1200, loadgen, db, 'start', { direction: 'egress' }),
+  ]);
+  const [e] = map.edges;
+  assert.equal(e?.verdict, 'dropped');
+  assert.equal(e?.forwarded, 0);
+  assert.equal(e?.dropped, 1);
+  assert.deepEqual(e?.decidedBy, denyDb);
+  const later = buildServiceMap([
+    flow(1000, loadgen, db, 'drop', { decidedBy: denyDb }),
+    flow(7000, loadgen, db, 'start'),
+  ]);
+  assert.equal(
+    later.edges[0]?.verdict,
+    'forwarded',
+    'a start 6 s after the drop is a new connection',
+  );
+});
+
 test('an edge takes the verdict of its latest start or drop, not of a late end', () => {
   const map = buildServiceMap([
-    flow(5000, web, db, 'drop', { decidedBy: denyDb }),
+    flow(5000, { ...web, port: 40001 }, db, 'drop', { decidedBy: denyDb }),
     flow(1000, web, db, 'start'),
     flow(9000, web, db, 'end', { bytes: 100 }),
   ]);

@@ -18,7 +18,9 @@ import {
  * Counting: each agent on the path records a connection (the source's node on
  * egress, the destination's on ingress), and a dropped SYN is retransmitted.
  * So an event of one 5-tuple counts once per DEDUPE_MS: `forwarded` counts
- * connections started, `dropped` counts dropped attempts.
+ * connections started, `dropped` counts dropped attempts. A start that one
+ * node let out while another node dropped the same 5-tuple (within
+ * DEDUPE_MS) is a dropped attempt, not a connection.
  */
 
 export const DEDUPE_MS = 5000;
@@ -171,6 +173,13 @@ function tupleKey(f: Flow): string {
 export function buildServiceMap(flows: readonly Flow[]): ServiceMap {
   const sorted = [...flows].sort((a, b) => a.time - b.time);
   const started = new Set(sorted.filter((f) => f.event === 'start').map(tupleKey));
+  const drops = new Map<string, number[]>();
+  for (const f of sorted)
+    if (f.event === 'drop') drops.set(tupleKey(f), [...(drops.get(tupleKey(f)) ?? []), f.time]);
+  // The source's node lets a connection out (a start on egress) that the
+  // destination's node drops: that connection was dropped.
+  const droppedElsewhere = (f: Flow) =>
+    (drops.get(tupleKey(f)) ?? []).some((t) => Math.abs(t - f.time) < DEDUPE_MS);
   const lastCounted = new Map<string, number>();
   const nodes = new Map<string, NodeAcc>();
   const edges = new Map<string, EdgeAcc>();
@@ -189,6 +198,7 @@ export function buildServiceMap(flows: readonly Flow[]): ServiceMap {
     const prev = lastCounted.get(key);
     const counts = prev === undefined || f.time - prev >= DEDUPE_MS;
     if (counts) lastCounted.set(key, f.time);
+    if (f.event === 'start' && droppedElsewhere(f)) continue;
     if (f.event === 'end') {
       if (counts) e.bytes += f.counters.original.bytes + f.counters.reply.bytes;
       if (counts && !started.has(tuple)) count(e, f, 'forwarded');
