@@ -91,6 +91,9 @@ export function renderMap(map: ServiceMap, layout: MapLayout, on: MapHandlers): 
   const at = new Map(layout.nodes.map((n) => [n.id, n]));
   const svg = s('svg', {
     viewBox: `0 0 ${layout.width + 60} ${layout.height}`,
+    // Natural size, shrunk to fit but never blown up.
+    width: layout.width + 60,
+    height: layout.height,
     class: 'map',
     role: 'img',
     'aria-label': 'service map',
