@@ -2,6 +2,7 @@
 // (src/flows/client.ts) lands, this file holds a copy of its contract:
 // switching to the real module is a change of this file alone.
 import { createInterface } from 'node:readline';
+import { ErrorCodes, WeftError } from '../core/errors.js';
 import type { FlowQuery } from '../core/flows/filter.js';
 import type { Flow } from '../core/flows/types.js';
 import { agentGet, agentJson, agentName } from './agent-http.js';
@@ -12,8 +13,16 @@ export type AgentAddress =
 
 /** Every agent of a running lab (throws naming the lab if it is not up). */
 export async function labAgents(lab: string): Promise<AgentAddress[]> {
-  const { Lab } = await import('../lab/lab.js');
-  const state = await new Lab(lab, () => undefined).state();
+  const { LabPaths, readState } = await import('../lab/state.js');
+  const state = await readState(new LabPaths(lab));
+  if (!state)
+    throw WeftError.of({
+      code: ErrorCodes.NOT_FOUND,
+      object: `lab ${lab}`,
+      field: '',
+      message: 'is not up',
+      fix: `start it with: weft lab up --name ${lab}`,
+    });
   return state.nodes.map((n) => ({ kind: 'unix', node: n.name, socket: n.socket }));
 }
 
