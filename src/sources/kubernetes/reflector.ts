@@ -109,6 +109,8 @@ export class Reflector<V> {
   private progress = false;
   /** The current watch delivered an event or a bookmark. */
   private watchProgress = false;
+  /** 410s in a row with no watch event between them. */
+  private goneStreak = 0;
   private absentReported = false;
   private readonly closer = new AbortController();
   private watchAbort?: AbortController;
@@ -177,24 +179,27 @@ export class Reflector<V> {
     const err = e instanceof KubeError ? e : new KubeError(KubeErrorCodes.CONNECTION, String(e));
     const what = this.needList ? 'list' : `watch from resourceVersion ${this.rv}`;
     if (this.o.resource.optional && err.status === 404) return this.absent(err);
+    const backoff = this.o.backoff ?? DEFAULT_BACKOFF;
+    const quick = this.watchProgress && !this.needList;
+    this.watchProgress = false;
+    if (isGone(err)) {
+      // Compacted: list again at once. Only 410s that follow one another with
+      // no event between them (a server that cannot keep a watch) are paced.
+      this.needList = true;
+      this.goneStreak++;
+      const delay =
+        this.goneStreak === 1 ? 0 : backoffDelay(this.goneStreak - 1, backoff, this.random);
+      return this.pause(delay);
+    }
     if (this.progress) this.failures = 0;
     this.progress = false;
     this.failures++;
-    const quick = this.watchProgress && !this.needList;
-    this.watchProgress = false;
-    const delay = quick
-      ? 0
-      : backoffDelay(this.failures, this.o.backoff ?? DEFAULT_BACKOFF, this.random);
-    if (isGone(err)) {
-      // Compacted: list again (not an error, but paced like one when it repeats).
-      this.needList = true;
-    } else {
-      this.errors++;
-      this.lastError = { message: err.message, at: new Date() };
-      const retry = delay === 0 ? 'retrying now' : `retrying in ${(delay / 1000).toFixed(1)} s`;
-      const message = `${this.o.resource.name}: ${what}: ${err.message}; ${retry}`;
-      this.o.onError(new KubeError(err.code, message, err.status, err.reason));
-    }
+    const delay = quick ? 0 : backoffDelay(this.failures, backoff, this.random);
+    this.errors++;
+    this.lastError = { message: err.message, at: new Date() };
+    const retry = delay === 0 ? 'retrying now' : `retrying in ${(delay / 1000).toFixed(1)} s`;
+    const message = `${this.o.resource.name}: ${what}: ${err.message}; ${retry}`;
+    this.o.onError(new KubeError(err.code, message, err.status, err.reason));
     await this.pause(delay);
   }
 
@@ -333,6 +338,7 @@ export class Reflector<V> {
   private apply(e: WatchEvent): Change<V> | undefined {
     this.rv = e.rv;
     this.watchProgress = this.progress = true;
+    this.goneStreak = 0;
     if (e.type === 'BOOKMARK') {
       this.bookmarks++;
       return undefined;

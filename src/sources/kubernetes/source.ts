@@ -1,6 +1,6 @@
 import { WeftError } from '../../core/errors.js';
 import type { Cluster } from '../../core/model/types.js';
-import { ClusterAssembler, parseApiObject, type Parsed } from './assemble.js';
+import { ClusterAssembler, parseApiObject, PartSharer, type Parsed } from './assemble.js';
 import { KubeClient } from './client.js';
 import type { KubeConfig } from './config.js';
 import { KubeError, KubeErrorCodes } from './errors.js';
@@ -11,13 +11,15 @@ import { RESOURCES, type ResourceSpec } from './resources.js';
  * The Kubernetes API source: one reflector per resource (Namespaces, Pods,
  * Nodes, NetworkPolicies, ClusterNetworkPolicies), their objects projected
  * and parsed as they arrive, a Cluster handed on once every resource has
- * listed, then after every change (bursts coalesced over `debounceMs`).
+ * listed, then after every change: a change after a quiet spell at once (the
+ * events of the same read together), then at most one Cluster every
+ * `debounceMs` while changes keep coming, so a burst costs a few builds.
  * An invalid object is reported (object, field, fix) and left out; the rest
  * of the cluster goes on. Same shape as watchManifests.
  */
 
 export interface KubernetesWatchOptions {
-  /** Changes within this window after the first make one Cluster (default 5 ms). */
+  /** At most one Cluster this often while changes keep coming (default 5 ms). */
   readonly debounceMs?: number;
   /** LIST page size (default 500). */
   readonly pageSize?: number;
@@ -60,69 +62,109 @@ export interface KubernetesWatch {
   readonly status: () => KubernetesSourceStatus;
 }
 
+/** The reflectors, the assembler and the pacing of Clusters. */
+class KubernetesSource {
+  private readonly client: KubeClient;
+  private readonly assembler = new ClusterAssembler();
+  private readonly reflectors: Reflector<Parsed>[];
+  private readonly debounceMs: number;
+  private pending?: { timer?: NodeJS.Timeout; immediate?: NodeJS.Immediate };
+  private closed = false;
+  private clusters = 0;
+  private last?: { at: Date; ms: number };
+  private lastFlush = -Infinity;
+  private firstCluster: () => void = () => undefined;
+  readonly first = new Promise<void>((resolve) => (this.firstCluster = resolve));
+
+  constructor(
+    private readonly config: KubeConfig,
+    private readonly onCluster: (c: Cluster) => void,
+    private readonly onError: (e: unknown) => void,
+    opts: KubernetesWatchOptions,
+  ) {
+    this.client = new KubeClient(config);
+    this.debounceMs = opts.debounceMs ?? 5;
+    const sharer = new PartSharer();
+    this.reflectors = RESOURCES.map((spec) =>
+      newReflector(spec, this.client, opts, {
+        onChange: (changes) => {
+          this.assembler.apply(spec.kind, changes);
+          // A relist that changed nothing (a resync) makes no new Cluster.
+          if (changes.length > 0 || this.clusters === 0) this.changed();
+        },
+        onError,
+        sharer,
+      }),
+    );
+  }
+
+  start(): void {
+    for (const r of this.reflectors) r.start();
+  }
+
+  readonly close = (): void => {
+    this.closed = true;
+    clearTimeout(this.pending?.timer);
+    clearImmediate(this.pending?.immediate);
+    for (const r of this.reflectors) r.close();
+    this.client.close();
+  };
+
+  readonly status = (): KubernetesSourceStatus => ({
+    server: this.config.server.origin,
+    origin: this.config.origin,
+    synced: this.clusters > 0,
+    resources: this.reflectors.map((r) => r.status()),
+    invalidObjects: this.assembler.invalidObjects,
+    clusters: this.clusters,
+    ...(this.last ? { lastClusterAt: this.last.at.toISOString(), lastBuildMs: this.last.ms } : {}),
+  });
+
+  /** Nothing before every resource has listed; then at once, or debounceMs after the last Cluster. */
+  private changed(): void {
+    if (this.closed || this.pending || !this.reflectors.every((r) => r.isSynced)) return;
+    const wait = this.lastFlush + this.debounceMs - performance.now();
+    // After a quiet spell: once the events already read are applied (setImmediate).
+    this.pending =
+      wait > 0
+        ? { timer: setTimeout(() => this.flush(), wait) }
+        : { immediate: setImmediate(() => this.flush()) };
+  }
+
+  private flush(): void {
+    this.pending = undefined;
+    if (this.closed) return;
+    const started = performance.now();
+    const { cluster, newIssues } = this.assembler.build();
+    this.last = { at: new Date(), ms: performance.now() - started };
+    this.clusters++;
+    if (newIssues.length > 0) this.onError(new WeftError(newIssues));
+    try {
+      this.onCluster(cluster);
+    } catch (e) {
+      this.onError(e);
+    }
+    this.lastFlush = performance.now();
+    this.firstCluster();
+  }
+}
+
+/**
+ * Watches the cluster behind `config`; resolves once the first Cluster has
+ * been handed on (unless `waitForSync: false`), and keeps going until close().
+ */
 export async function watchKubernetes(
   config: KubeConfig,
   onCluster: (c: Cluster) => void,
   onError: (e: unknown) => void,
   opts: KubernetesWatchOptions = {},
 ): Promise<KubernetesWatch> {
-  const client = new KubeClient(config);
-  const assembler = new ClusterAssembler();
-  const debounceMs = opts.debounceMs ?? 5;
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-  let clusters = 0;
-  let last: { at: Date; ms: number } | undefined;
-  let firstCluster: () => void = () => undefined;
-  const first = new Promise<void>((resolve) => (firstCluster = resolve));
-
-  const flush = () => {
-    timer = undefined;
-    if (closed) return;
-    const started = performance.now();
-    const { cluster, newIssues } = assembler.build();
-    last = { at: new Date(), ms: performance.now() - started };
-    clusters++;
-    if (newIssues.length > 0) onError(new WeftError(newIssues));
-    try {
-      onCluster(cluster);
-    } catch (e) {
-      onError(e);
-    }
-    firstCluster();
-  };
-  const changed = () => {
-    if (closed || timer || !reflectors.every((r) => r.isSynced)) return;
-    timer = setTimeout(flush, debounceMs);
-  };
-  const reflectors = RESOURCES.map((spec) =>
-    newReflector(spec, client, opts, {
-      onChange: (changes) => {
-        assembler.apply(spec.kind, changes);
-        changed();
-      },
-      onError,
-    }),
-  );
-  const close = () => {
-    closed = true;
-    clearTimeout(timer);
-    for (const r of reflectors) r.close();
-    client.close();
-  };
-  const status = (): KubernetesSourceStatus => ({
-    server: config.server.origin,
-    origin: config.origin,
-    synced: clusters > 0,
-    resources: reflectors.map((r) => r.status()),
-    invalidObjects: assembler.invalidObjects,
-    clusters,
-    ...(last ? { lastClusterAt: last.at.toISOString(), lastBuildMs: last.ms } : {}),
-  });
-  for (const r of reflectors) r.start();
-  if (opts.waitForSync === false) return { close, status };
-  await untilFirst(first, opts.signal, close);
-  return { close, status };
+  const source = new KubernetesSource(config, onCluster, onError, opts);
+  source.start();
+  const handle = { close: source.close, status: source.status };
+  if (opts.waitForSync === false) return handle;
+  await untilFirst(source.first, opts.signal, source.close);
+  return handle;
 }
 
 function newReflector(
@@ -132,13 +174,14 @@ function newReflector(
   on: {
     onChange: (changes: readonly Change<Parsed>[]) => void;
     onError: (e: unknown) => void;
+    sharer: PartSharer;
   },
 ): Reflector<Parsed> {
   return new Reflector<Parsed>({
     client,
     resource: spec,
     convert: (raw) => {
-      const parsed = parseApiObject(spec, raw);
+      const parsed = parseApiObject(spec, raw, on.sharer);
       // Once per object and resourceVersion: the reflector keeps what this returns.
       if (parsed.issues.length > 0) on.onError(new WeftError(parsed.issues));
       return parsed;
