@@ -231,6 +231,22 @@ test('kube source: watches that time out are resumed, not relisted', async (t) =
   assert.deepEqual(h.errors, []);
 });
 
+test('kube source: a periodic resync relists, heals a watch gone quiet, and is silent when nothing changed', async (t) => {
+  const server = await startServer(t);
+  seed(server, 5);
+  // A watch that stays open and says nothing (and is not timed out for a minute).
+  server.inject({ kind: 'silence', verb: 'watch', resource: 'pods' });
+  const h = await startSource(t, server, { resyncMs: 300, idleTimeoutMs: 60_000 });
+  server.create('pods', pod('prod', 'unseen', '10.6.0.9'));
+  await converged(h);
+  assert.ok(h.resource('pods').relists >= 1, 'found by a resync, not by the silent watch');
+  await waitFor('every resource to resync', () =>
+    h.watch.status().resources.every((r) => r.relists >= 2),
+  );
+  assert.equal(h.clusters.length, 2, 'resyncs that change nothing make no Cluster');
+  assert.deepEqual(h.errors, []);
+});
+
 test('kube source: an API that is not served reads as empty, is said once, and is found later', async (t) => {
   const served = ['namespaces', 'pods', 'nodes', 'networkpolicies'];
   const server = await startServer(t, { resources: served });
