@@ -118,7 +118,7 @@ class Mutator {
 
 function randomFault(r: Rng): Fault {
   const resource = r.pick(RESOURCES);
-  switch (r.int(8)) {
+  switch (r.int(9)) {
     case 0:
       return {
         kind: 'drop',
@@ -144,6 +144,8 @@ function randomFault(r: Rng): Fault {
       return { kind: 'reset', resource };
     case 6:
       return { kind: 'delay', ms: 50, verb: 'list', resource, continued: true };
+    case 7:
+      return { kind: 'stall', verb: 'list', resource };
     default:
       return { kind: 'silence', verb: 'watch', resource };
   }
@@ -160,6 +162,7 @@ for (let s = 1; s <= SEEDS; s++) {
     const h = await startSource(t, server, {
       pageSize: 1 + r.int(6),
       idleTimeoutMs: 300,
+      requestTimeoutMs: 300,
       watchTimeoutSeconds: r.pick([1, 300]),
     });
     for (let step = 0; step < STEPS; step++) {

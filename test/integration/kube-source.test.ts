@@ -193,13 +193,14 @@ test('kube source: 500s back off exponentially, capped, and each is reported', a
   assert.deepEqual(h.latest(), expectedCluster(server));
 });
 
-test('kube source: refused connections, slow answers and silent watches are retried', async (t) => {
+test('kube source: refused connections, slow or stalled answers and silent watches are retried', async (t) => {
   // Bookmarks keep the healthy watches from looking silent.
   const server = await startServer(t, { bookmarkMs: 50 });
   seed(server, 5);
   server.inject({ kind: 'reset', verb: 'list', resource: 'pods' });
   server.inject({ kind: 'delay', verb: 'list', resource: 'nodes', ms: 400 });
   server.inject({ kind: 'delay', verb: 'list', resource: 'namespaces', ms: 50 });
+  server.inject({ kind: 'stall', verb: 'list', resource: 'networkpolicies' });
   const h = await startSource(t, server, { requestTimeoutMs: 200, idleTimeoutMs: 300 });
   const errs = kubeErrors(h.errors, 'WEFT_KUBE_CONNECTION');
   assert.ok(
@@ -208,6 +209,10 @@ test('kube source: refused connections, slow answers and silent watches are retr
   );
   assert.ok(
     errs.some((e) => /^nodes: list: .*no response .* within 200 ms/.test(e.message)),
+    String(errs),
+  );
+  assert.ok(
+    errs.some((e) => /^networkpolicies: list: .*the response stalled for 200 ms/.test(e.message)),
     String(errs),
   );
   assert.equal(h.resource('namespaces').errors, 0, 'slow but in time is no error');

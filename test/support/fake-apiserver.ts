@@ -205,7 +205,7 @@ export class FakeApiServer {
       const serve = () => {
         try {
           if (verb === 'watch') this.watch(def, query, res, fault);
-          else this.list(def, query, res);
+          else this.list(def, query, res, fault?.kind === 'stall');
           record(200);
         } catch (e) {
           record(this.fail(res, e));
@@ -242,7 +242,12 @@ export class FakeApiServer {
     return i < 0 ? undefined : this.faults.splice(i, 1)[0];
   }
 
-  private list(def: FakeResourceDef, q: Record<string, string>, res: ServerResponse): void {
+  private list(
+    def: FakeResourceDef,
+    q: Record<string, string>,
+    res: ServerResponse,
+    stall = false,
+  ): void {
     const limit = q['limit'] === undefined ? Infinity : positiveInt('limit', q['limit']);
     if (q['watch'] !== undefined && !BOOLEAN.test(q['watch']))
       badRequest('watch must be true or false');
@@ -267,12 +272,12 @@ export class FakeApiServer {
     const last = items[items.length - 1];
     if (more && last)
       meta['continue'] = Buffer.from(JSON.stringify({ rv, start: last.key })).toString('base64');
+    const body = `{"kind":"${def.listKind}","apiVersion":"${def.apiVersion}","metadata":${JSON.stringify(meta)},"items":[${items
+      .map((i) => i.json)
+      .join(',')}]}`;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(
-      `{"kind":"${def.listKind}","apiVersion":"${def.apiVersion}","metadata":${JSON.stringify(meta)},"items":[${items
-        .map((i) => i.json)
-        .join(',')}]}`,
-    );
+    if (stall) res.write(body.slice(0, body.length >> 1));
+    else res.end(body);
   }
 
   /** The snapshot a LIST reads: most recent, any, exact (with a limit) or not older than N. */

@@ -24,6 +24,8 @@ export type Fault = {
   | { readonly kind: 'expire' }
   /** Watch: answer 200, then send nothing at all and never end. */
   | { readonly kind: 'silence' }
+  /** List: answer 200 and half the body, then nothing more. */
+  | { readonly kind: 'stall' }
 );
 
 export const LIST_PARAMS = new Set([

@@ -97,7 +97,7 @@ export class KubeClient {
     const res = await this.get(path, query, signal, timeoutMs);
     let text: string;
     try {
-      text = await readText(res, Infinity);
+      text = await readText(res, Infinity, timeoutMs);
     } catch (e) {
       throw signal.aborted ? e : connectionError(this.config.server, e);
     }
@@ -113,17 +113,32 @@ export class KubeClient {
   }
 }
 
-function readText(res: IncomingMessage, limit: number): Promise<string> {
+/** The body as text (kept up to `limit` bytes); fails when cut off or silent for `idleMs`. */
+function readText(res: IncomingMessage, limit: number, idleMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
+    const finish = (e?: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(idle);
+      if (!e) return resolve(Buffer.concat(chunks).toString('utf8'));
+      res.destroy();
+      reject(e);
+    };
+    const idle = setTimeout(
+      () => finish(new Error(`the response stalled for ${idleMs} ms`)),
+      idleMs,
+    );
     res.on('data', (c: Buffer) => {
+      idle.refresh();
       if (size < limit) chunks.push(c);
       size += c.length;
     });
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-    res.on('aborted', () => reject(new Error('the response was cut off')));
+    res.on('end', () => finish());
+    res.on('error', (e) => finish(e));
+    res.on('close', () => finish(new Error('the response was cut off')));
   });
 }
 

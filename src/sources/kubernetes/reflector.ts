@@ -136,10 +136,6 @@ export class Reflector<V> {
     return this.synced;
   }
 
-  values(): IterableIterator<Entry<V>> {
-    return this.store.values();
-  }
-
   status(): ReflectorStatus {
     return {
       resource: this.o.resource.name,
