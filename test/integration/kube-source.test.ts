@@ -122,6 +122,24 @@ test('kube source: 410 Gone as the HTTP status relists too', async (t) => {
   assert.equal(server.countRequests('list', 'networkpolicies'), 2);
 });
 
+test('kube source: a server behind our resourceVersion (restored) is listed again', async (t) => {
+  const server = await startServer(t);
+  seed(server, 5);
+  const h = await startSource(t, server);
+  server.inject({
+    kind: 'status',
+    code: 504,
+    reason: 'Timeout',
+    message: 'Too large resource version: 99, current: 20',
+    verb: 'watch',
+    resource: 'pods',
+  });
+  server.dropWatches('pods');
+  await waitFor('a relist', () => h.resource('pods').relists === 1);
+  server.create('pods', pod('prod', 'after', '10.4.0.2'));
+  await converged(h);
+});
+
 test('kube source: a continue token that expires mid-list starts the list over', async (t) => {
   const server = await startServer(t);
   seed(server, 30);

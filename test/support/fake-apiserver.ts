@@ -200,7 +200,8 @@ export class FakeApiServer {
         return;
       }
       if (fault?.kind === 'status') {
-        throw new HttpError(fault.code, fault.reason ?? 'InternalError', `injected ${fault.code}`);
+        const message = fault.message ?? `injected ${fault.code}`;
+        throw new HttpError(fault.code, fault.reason ?? 'InternalError', message);
       }
       const serve = () => {
         try {

@@ -13,7 +13,12 @@ export type Fault = {
   /** Only a LIST request that carries a continue token. */
   readonly continued?: boolean;
 } & (
-  | { readonly kind: 'status'; readonly code: number; readonly reason?: string }
+  | {
+      readonly kind: 'status';
+      readonly code: number;
+      readonly reason?: string;
+      readonly message?: string;
+    }
   /** Close the connection before any response. */
   | { readonly kind: 'reset' }
   /** Hold the response this long, then serve it. */

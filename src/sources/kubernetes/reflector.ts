@@ -187,6 +187,11 @@ export class Reflector<V> {
         this.goneStreak === 1 ? 0 : backoffDelay(this.goneStreak - 1, backoff, this.random);
       return this.pause(delay);
     }
+    // The server is behind the resourceVersion we hold (restored from a backup):
+    // only a new list can catch up, as client-go does.
+    if (!this.needList && err.status === 504 && /too large resource version/i.test(err.message)) {
+      this.needList = true;
+    }
     if (this.progress) this.failures = 0;
     this.progress = false;
     this.failures++;
