@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
+import type { SourceSpec } from '../agent/source.js';
 import { parseCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import { weftConflist } from '../core/cni/conflist.js';
@@ -7,7 +8,7 @@ import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
 
-export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [options]
+export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [--source SOURCE] [options]
 
 Runs the node agent: serves the CNI socket (weft-cni forwards to it), gives
 pods their interfaces and addresses, and keeps its state under --state-dir.
@@ -15,8 +16,14 @@ pods their interfaces and addresses, and keeps its state under --state-dir.
 options:
   --node-name NAME        this node's name (required)
   --pod-cidr CIDR         a pod address range of this node; repeat once for
-                          dual-stack (one IPv4, one IPv6)
+                          dual-stack (one IPv4, one IPv6). Without it, the
+                          Node's spec.podCIDRs from the source
   --source manifests:DIR  watch a directory of Kubernetes YAML for the cluster state
+  --source kubernetes     list and watch the Kubernetes API: in a pod with its
+                          service account, else --kubeconfig, $KUBECONFIG or
+                          ~/.kube/config
+  --kubeconfig FILE       the kubeconfig for --source kubernetes
+  --context NAME          a context of that kubeconfig (default: its current one)
   --state-dir DIR         IPAM allocations and endpoint records (default /var/lib/weft)
   --socket PATH           the CNI socket (default ${DEFAULT_AGENT_SOCKET})
   --mtu N                 pod interface MTU (default 1500)
@@ -36,6 +43,8 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       'node-name': { type: 'string' },
       'pod-cidr': { type: 'string', multiple: true },
       source: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
       'state-dir': { type: 'string', default: '/var/lib/weft' },
       socket: { type: 'string', default: DEFAULT_AGENT_SOCKET },
       mtu: { type: 'string', default: '1500' },
@@ -55,10 +64,11 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       'pass the name of this node, e.g. --node-name worker-1',
     );
   const podCidrs = (values['pod-cidr'] ?? []).map(cidrFlag);
-  if (podCidrs.length === 0)
+  const source = sourceFlag(values.source, values.kubeconfig, values.context);
+  if (podCidrs.length === 0 && !source)
     throw new UsageError(
-      '--pod-cidr is required',
-      "pass this node's pod range, e.g. --pod-cidr 10.244.1.0/24",
+      '--pod-cidr is required without --source',
+      "pass this node's pod range, e.g. --pod-cidr 10.244.1.0/24, or a --source whose Node has spec.podCIDRs",
     );
   if (new Set(podCidrs.map((c) => c.family)).size !== podCidrs.length) {
     throw new UsageError(
@@ -69,16 +79,6 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
     throw new UsageError(`--mtu ${values.mtu}: not an MTU`, 'use 576-9000');
-  let manifestsDir: string | undefined;
-  if (values.source !== undefined) {
-    const m = /^manifests:(.+)$/.exec(values.source);
-    if (!m)
-      throw new UsageError(
-        `--source ${values.source}: unknown source`,
-        'use --source manifests:DIR',
-      );
-    manifestsDir = m[1];
-  }
   const health = values.health ? hostPort(values.health) : undefined;
   const routing = values.routing;
   if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
@@ -91,7 +91,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     socket: values.socket,
     mtu,
     routing,
-    ...(manifestsDir ? { manifestsDir } : {}),
+    ...(source ? { source } : {}),
     ...(health ? { health } : {}),
     log: (line) => io.err(`${new Date().toISOString()} ${line}`),
   });
@@ -105,6 +105,32 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
+}
+
+function sourceFlag(
+  text: string | undefined,
+  kubeconfig: string | undefined,
+  context: string | undefined,
+): SourceSpec | undefined {
+  if (text !== 'kubernetes' && (kubeconfig !== undefined || context !== undefined))
+    throw new UsageError(
+      `--${kubeconfig !== undefined ? 'kubeconfig' : 'context'} needs --source kubernetes`,
+      'add --source kubernetes, or drop the flag',
+    );
+  if (text === undefined) return undefined;
+  if (text === 'kubernetes')
+    return {
+      kind: 'kubernetes',
+      ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(context !== undefined ? { context } : {}),
+    };
+  const m = /^manifests:(.+)$/.exec(text);
+  if (!m)
+    throw new UsageError(
+      `--source ${text}: unknown source`,
+      'use --source manifests:DIR or --source kubernetes',
+    );
+  return { kind: 'manifests', dir: m[1] as string };
 }
 
 function cidrFlag(text: string): Cidr {

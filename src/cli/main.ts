@@ -1,5 +1,6 @@
 import { ErrorCodes, WeftError, formatIssue } from '../core/errors.js';
 import { UsageError } from './output.js';
+import { VERSION } from '../version.js';
 
 export interface Io {
   /** A line (or lines) of output; a newline is added. */
@@ -36,8 +37,6 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   },
   version: { summary: 'print the version', run: async (_a, io) => (io.out(VERSION), 0) },
 };
-
-export const VERSION = '0.1.0';
 
 export function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);

@@ -20,6 +20,8 @@ import {
   type Verb,
 } from './fake-wire.js';
 
+import { applyNodePatch, patchTarget, readPatch } from './fake-patch.js';
+
 export type { Fault } from './fake-wire.js';
 
 /**
@@ -30,8 +32,10 @@ export type { Fault } from './fake-wire.js';
  * a resourceVersion (replayed from the log, then live, chunked, one JSON
  * event a line), BOOKMARKs when asked for, 410 for a compacted
  * resourceVersion (an ERROR event, as the watch cache sends it, or the HTTP
- * status), a server-side timeout. Unknown paths are 404, unknown or
- * unsupported query parameters 400, other methods 405 — never ignored.
+ * status), a server-side timeout; and one write, a merge PATCH of a Node
+ * (the agent's annotations, see fake-patch.ts). Unknown paths are 404,
+ * unknown or unsupported query parameters 400, other methods 405 — never
+ * ignored.
  *
  * Faults are queued with inject() and taken by the first request they match.
  */
@@ -172,9 +176,10 @@ export class FakeApiServer {
     const query = Object.fromEntries(url.searchParams);
     const def = Object.values(FAKE_RESOURCES).find((d) => d.path === url.pathname);
     const verb: Verb = query['watch'] === 'true' || query['watch'] === '1' ? 'watch' : 'list';
+    const patched = req.method === 'PATCH' ? patchTarget(url.pathname) : undefined;
     const entry: RequestRecord = {
-      verb: def ? verb : 'other',
-      ...(def ? { resource: def.name } : {}),
+      verb: patched !== undefined ? 'patch' : def ? verb : 'other',
+      ...(patched !== undefined ? { resource: 'nodes' } : def ? { resource: def.name } : {}),
       query,
       status: 0,
       at: performance.now(),
@@ -183,6 +188,10 @@ export class FakeApiServer {
     const record = (status: number) => {
       entry.status = status;
     };
+    if (patched !== undefined) {
+      void this.patch(req, res, patched).then(record);
+      return;
+    }
     try {
       if (req.method !== 'GET')
         throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed`);
@@ -216,6 +225,27 @@ export class FakeApiServer {
       else serve();
     } catch (e) {
       record(this.fail(res, e));
+    }
+  }
+
+  private async patch(req: IncomingMessage, res: ServerResponse, name: string): Promise<number> {
+    try {
+      if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`)
+        throw new HttpError(401, 'Unauthorized', 'Unauthorized');
+      const fault = this.takeFault('patch', 'nodes', false);
+      if (fault?.kind === 'status')
+        throw new HttpError(
+          fault.code,
+          fault.reason ?? 'InternalError',
+          fault.message ?? 'injected',
+        );
+      const obj = applyNodePatch(this.store, name, await readPatch(req));
+      const text = JSON.stringify(obj);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(text);
+      return 200;
+    } catch (e) {
+      return this.fail(res, e);
     }
   }
 

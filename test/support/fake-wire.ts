@@ -5,7 +5,7 @@ import type { FakeResourceDef } from './fake-store.js';
 
 type Raw = Record<string, unknown>;
 
-export type Verb = 'list' | 'watch';
+export type Verb = 'list' | 'watch' | 'patch';
 
 export type Fault = {
   readonly verb?: Verb;

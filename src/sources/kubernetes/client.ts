@@ -43,11 +43,47 @@ export class KubeClient {
    * Sends GET and resolves with the response once its headers are in and its
    * status is 200. `headersTimeoutMs` bounds the wait for the headers.
    */
-  async get(
+  get(
     path: string,
     query: Readonly<Record<string, string>>,
     signal: AbortSignal,
     headersTimeoutMs: number,
+  ): Promise<IncomingMessage> {
+    return this.send('GET', path, query, signal, headersTimeoutMs);
+  }
+
+  /**
+   * Sends a JSON merge patch (RFC 7386) and resolves with the object the
+   * server returns; any status but 200 rejects with a KubeError.
+   */
+  async mergePatch(
+    path: string,
+    patch: unknown,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const body = JSON.stringify(patch);
+    const res = await this.send('PATCH', path, {}, signal, timeoutMs, {
+      type: 'application/merge-patch+json',
+      body,
+    });
+    const text = await readText(res, 1 << 20, timeoutMs).catch((e: unknown) => {
+      throw connectionError(this.config.server, e);
+    });
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new KubeError(KubeErrorCodes.PROTOCOL, `PATCH ${path}: the response is not JSON`);
+    }
+  }
+
+  private async send(
+    method: 'GET' | 'PATCH',
+    path: string,
+    query: Readonly<Record<string, string>>,
+    signal: AbortSignal,
+    headersTimeoutMs: number,
+    content?: { readonly type: string; readonly body: string },
   ): Promise<IncomingMessage> {
     const token = await this.config.token?.token();
     const url = this.url(path, query);
@@ -56,9 +92,13 @@ export class KubeClient {
       'User-Agent': this.userAgent,
     };
     if (token) headers['Authorization'] = `Bearer ${token}`;
+    if (content) {
+      headers['Content-Type'] = content.type;
+      headers['Content-Length'] = String(Buffer.byteLength(content.body));
+    }
     const send = this.https ? httpsRequest : httpRequest;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(url, { method: 'GET', agent: this.agent, headers, signal }, (res) => {
+      const req = send(url, { method, agent: this.agent, headers, signal }, (res) => {
         clearTimeout(timer);
         if (res.statusCode === 200) {
           resolve(res);
@@ -83,7 +123,7 @@ export class KubeClient {
           e instanceof KubeError || signal.aborted ? e : connectionError(this.config.server, e),
         );
       });
-      req.end();
+      req.end(content?.body);
     });
   }
 
