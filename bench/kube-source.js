@@ -89,6 +89,11 @@ async function serve() {
       server.compact();
       server.dropWatches('pods');
       process.send({ cmd: 'dropped' });
+    } else if (m.cmd === 'create' || m.cmd === 'remove') {
+      // One object written or deleted (bench/kube-agent.js: a policy toggled).
+      if (m.cmd === 'create') server.create(m.resource, m.obj);
+      else server.remove(m.resource, m.key);
+      process.send({ cmd: 'written', writtenAt: performance.timeOrigin + performance.now() });
     } else if (m.cmd === 'memory') {
       process.send({ cmd: 'memory', rss: process.memoryUsage().rss });
     } else if (m.cmd === 'exit') {
