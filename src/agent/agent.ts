@@ -23,6 +23,7 @@ import { CniHandler } from './cni-handler.js';
 import { run } from './exec.js';
 import { setSysctl } from './netlink.js';
 import { listen } from './server.js';
+import { DEFAULT_FLOWS, Observability, type FlowsConfig } from './flows/service.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
@@ -36,6 +37,8 @@ export interface AgentOptions {
   /** Cross-node pod routes from the Node objects; 'none' leaves routing to someone else. */
   readonly routing: RoutingMode | 'none';
   readonly log: (line: string) => void;
+  /** Flow observability (default on, see DEFAULT_FLOWS). */
+  readonly flows?: FlowsConfig;
 }
 
 /** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
@@ -56,16 +59,27 @@ export class Agent {
   private readonly records = new Map<string, EndpointRecord>();
   /** Present when the agent has a source: it enforces policy. */
   readonly dataplane: Dataplane | undefined;
+  /** Flows, metrics, status detail. */
+  readonly obs: Observability;
 
   constructor(readonly o: AgentOptions) {
     this.ipam = new IpamStore(join(o.stateDir, 'ipam'), [...o.podCidrs]);
     this.store = new EndpointStore(join(o.stateDir, 'endpoints'));
+    this.obs = new Observability(o.flows ?? DEFAULT_FLOWS, {
+      node: o.nodeName,
+      cluster: () => this.cluster,
+      dataplane: () => this.dataplane,
+      records: () => [...this.records.values()],
+      ipam: () => this.ipamUsage(),
+      log: o.log,
+    });
     if (o.manifestsDir) {
       this.dataplane = new Dataplane(
         new RealNft(),
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
         o.log,
+        { logDrops: this.obs.logDrops, onSync: (r) => this.obs.onSync(r) },
       );
     }
     this.endpoints = new EndpointManager({
@@ -134,7 +148,12 @@ export class Agent {
           this.cluster = c;
           this.routes?.trigger();
           // Before the first sync in start(), a change needs no sync of its own.
-          if (this.started) this.dataplane?.sync().catch(() => undefined);
+          if (!this.started || !this.dataplane) return;
+          const t0 = performance.now();
+          this.dataplane
+            .sync()
+            .then(() => this.obs.metrics.onEnforced(performance.now() - t0))
+            .catch(() => undefined);
         },
         (e) =>
           o.log(
@@ -146,13 +165,20 @@ export class Agent {
     // enforcing until this one replaces them.
     this.started = true;
     if (this.dataplane) await this.dataplane.sync();
+    await this.obs.start();
     const handler = new CniHandler(this.endpoints, () => this.ready);
     this.servers = await listen(
       {
         cni: (env, stdin) => handler.handle(env, stdin),
-        status: () => ({ ready: this.ready, message: this.readyMessage }),
+        status: () => ({
+          ready: this.ready,
+          message: this.readyMessage,
+          ...this.obs.status(this.ready),
+        }),
+        raw: this.obs.handlers(),
         get: {
           '/v1/endpoints': () => this.endpoints.list(),
+          '/v1/endpoints/policy': () => this.obs.endpoints(),
           '/v1/ir': () => (this.dataplane?.ir ? irToJson(this.dataplane.ir) : null),
           '/v1/policy': () => ({
             lastSync: this.dataplane?.last,
@@ -160,12 +186,7 @@ export class Agent {
               this.cluster?.networkPolicies.map((p) => `${p.namespace}/${p.name}`) ?? [],
             clusterNetworkPolicies: this.cluster?.clusterNetworkPolicies.map((p) => p.name) ?? [],
           }),
-          '/v1/ipam': async () =>
-            (await this.ipam.usage()).map((u) => ({
-              cidr: formatCidr(u.cidr),
-              allocated: u.allocated,
-              capacity: Number(u.capacity),
-            })),
+          '/v1/ipam': () => this.ipamUsage(),
         },
       },
       o.socket,
@@ -174,6 +195,14 @@ export class Agent {
     this.ready = true;
     this.readyMessage = `node ${o.nodeName}, pods from ${o.podCidrs.map(formatCidr).join(', ')}`;
     o.log(`ready: ${this.readyMessage}; CNI socket ${o.socket}`);
+  }
+
+  private async ipamUsage() {
+    return (await this.ipam.usage()).map((u) => ({
+      cidr: formatCidr(u.cidr),
+      allocated: u.allocated,
+      capacity: Number(u.capacity),
+    }));
   }
 
   /** Forwarding on, and a route for the link-local gateway so proxy ARP can answer for it. */
@@ -195,6 +224,7 @@ export class Agent {
     this.ready = false;
     this.watcher?.close();
     await this.routes?.stop();
+    await this.obs.stop();
     await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
     this.servers = [];
   }
