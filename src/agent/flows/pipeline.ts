@@ -72,6 +72,8 @@ type Listener = (f: Flow, seq: number) => void;
 
 const RESTART_MS = 1000;
 const TCPDUMP_STATS_MS = 5000;
+/** The conntrack event socket buffer: a burst waits here while the pipeline catches up. */
+const CONNTRACK_BUFFER = 32 << 20;
 
 export class FlowPipeline {
   readonly ring: Ring<Flow>;
@@ -112,7 +114,7 @@ export class FlowPipeline {
         String(o.endTimeoutSeconds),
       );
     p.nflog = await NflogReader.start({ group: o.group });
-    p.conntrack = await ConntrackReader.start({});
+    p.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
     p.loops.push(p.consume('nflog'), p.consume('conntrack'));
     p.timer = setInterval(
       () => void p.nflog?.tcpdumpStats().catch(() => undefined),
@@ -244,6 +246,6 @@ export class FlowPipeline {
   private async restart(which: 'nflog' | 'conntrack'): Promise<void> {
     if (this.stopped) return;
     if (which === 'nflog') this.nflog = await NflogReader.start({ group: this.o.group });
-    else this.conntrack = await ConntrackReader.start({});
+    else this.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
   }
 }
