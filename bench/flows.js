@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -142,7 +143,15 @@ async function startAgent(node, flows) {
   const ns = node.netns;
   // Off means off: the namespace's conntrack accounting back to the kernel's default too.
   if (flows === 'off')
-    spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_acct=0', 'net.netfilter.nf_conntrack_timestamp=0']);
+    spawnSync('ip', [
+      'netns',
+      'exec',
+      ns,
+      'sysctl',
+      '-qw',
+      'net.netfilter.nf_conntrack_acct=0',
+      'net.netfilter.nf_conntrack_timestamp=0',
+    ]);
   const args = [
     weftBin,
     'agent',
@@ -173,13 +182,16 @@ function inPod(pod, script) {
 }
 
 const LOAD = (dst, rate, seconds) => `
-const s = require('node:dgram').createSocket('udp4');
+// One socket per 50,000 datagrams: every datagram is a new (sport, dport) pair, a new flow.
+const dgram = require('node:dgram');
+const total = ${rate * seconds};
+const socks = Array.from({ length: Math.ceil(total / 50000) }, () => dgram.createSocket('udp4'));
 const b = Buffer.alloc(16);
 const t0 = Date.now(); let sent = 0;
 const tick = setInterval(() => {
-  const due = Math.min(${rate * seconds}, Math.floor((Date.now() - t0) * ${rate} / 1000));
-  for (; sent < due; sent++) s.send(b, 10000 + (sent % 50000), '${dst}');
-  if (sent >= ${rate * seconds}) { clearInterval(tick); setTimeout(() => { s.close(); console.log(sent); }, 200); }
+  const due = Math.min(total, Math.floor((Date.now() - t0) * ${rate} / 1000));
+  for (; sent < due; sent++) socks[Math.floor(sent / 50000)].send(b, 10000 + (sent % 50000), '${dst}');
+  if (sent >= total) { clearInterval(tick); setTimeout(() => { socks.forEach((s) => s.close()); console.log(sent); }, 200); }
 }, 5);`;
 
 const CONNECT = (dst, n) => `
@@ -215,7 +227,14 @@ async function measure(state, pids, mode) {
     peak = pids.map((p, i) => Math.max(peak[i], rssKiB(tree(p))));
   }, 250);
   const loader = new Promise((resolve, reject) => {
-    const c = spawn('ip', ['netns', 'exec', client.netns, process.execPath, '-e', LOAD(server.ips[0], RATE, SECONDS)]);
+    const c = spawn('ip', [
+      'netns',
+      'exec',
+      client.netns,
+      process.execPath,
+      '-e',
+      LOAD(server.ips[0], RATE, SECONDS),
+    ]);
     c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`load exited ${code}`))));
   });
   await loader;
@@ -261,18 +280,28 @@ try {
   const off99 = avg('off', (x) => x.p99);
   console.log(`| | flows on | flows off | on / off |`);
   console.log(`| --- | ---: | ---: | ---: |`);
-  console.log(`| TCP connect p50 | ${on50.toFixed(3)} ms | ${off50.toFixed(3)} ms | ${(on50 / off50).toFixed(3)} |`);
-  console.log(`| TCP connect p99 | ${on99.toFixed(3)} ms | ${off99.toFixed(3)} ms | ${(on99 / off99).toFixed(3)} |`);
+  console.log(
+    `| TCP connect p50 | ${on50.toFixed(3)} ms | ${off50.toFixed(3)} ms | ${(on50 / off50).toFixed(3)} |`,
+  );
+  console.log(
+    `| TCP connect p99 | ${on99.toFixed(3)} ms | ${off99.toFixed(3)} ms | ${(on99 / off99).toFixed(3)} |`,
+  );
   for (const [i, node] of ['node-1 (client side)', 'node-2 (server side)'].entries()) {
     const on = avg('on', (x) => x.cpu[i]);
     const off = avg('off', (x) => x.cpu[i]);
-    console.log(`| agent CPU, ${node}, ${RATE} flows/s | ${on.toFixed(1)} % | ${off.toFixed(1)} % | |`);
+    console.log(
+      `| agent CPU, ${node}, ${RATE} flows/s | ${on.toFixed(1)} % | ${off.toFixed(1)} % | |`,
+    );
     const mOn = avg('on', (x) => x.peak[i]) / 1024;
     const mOff = avg('off', (x) => x.peak[i]) / 1024;
-    console.log(`| agent peak RSS, ${node} (with readers) | ${mOn.toFixed(0)} MiB | ${mOff.toFixed(0)} MiB | |`);
+    console.log(
+      `| agent peak RSS, ${node} (with readers) | ${mOn.toFixed(0)} MiB | ${mOff.toFixed(0)} MiB | |`,
+    );
     const seen = avg('on', (x) => x.seen[i]);
     const lost = avg('on', (x) => x.lost[i]);
-    console.log(`| flows recorded, ${node} (lost events) | ${seen.toFixed(0)} (${lost.toFixed(0)}) | | |`);
+    console.log(
+      `| flows recorded of ${RATE * SECONDS}, ${node} (loss count) | ${seen.toFixed(0)} (${lost.toFixed(0)}) | | |`,
+    );
   }
 } finally {
   spawnSync(process.execPath, [weftBin, 'lab', 'down', '--name', name], { env });
