@@ -32,6 +32,7 @@ import { VERSION } from '../version.js';
 
 /** How long an ADD waits for the source to show its Pod. */
 const POD_WAIT_MS = 5000;
+import { DEFAULT_FLOWS, Observability, type FlowsConfig } from './flows/service.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
@@ -46,6 +47,8 @@ export interface AgentOptions {
   /** Cross-node pod routes from the Node objects; 'none' leaves routing to someone else. */
   readonly routing: RoutingMode | 'none';
   readonly log: (line: string) => void;
+  /** Flow observability (default on, see DEFAULT_FLOWS). */
+  readonly flows?: FlowsConfig;
 }
 
 /** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
@@ -61,21 +64,34 @@ export class Agent {
   cluster: Cluster | undefined;
   /** The pod CIDRs in use: configured, or the Node's once the source shows them. */
   private podCidrs: readonly Cidr[] = [];
+  /** Created once the pod CIDRs are known. */
+  private ipam: IpamStore | undefined;
   private readonly store: EndpointStore;
 
   /** This node's endpoints, as its CNI ADDs made them. */
   private readonly records = new Map<string, EndpointRecord>();
   /** Present when the agent has a source: it enforces policy. */
   readonly dataplane: Dataplane | undefined;
+  /** Flows, metrics, status detail. */
+  readonly obs: Observability;
 
   constructor(readonly o: AgentOptions) {
     this.store = new EndpointStore(join(o.stateDir, 'endpoints'));
+    this.obs = new Observability(o.flows ?? DEFAULT_FLOWS, {
+      node: o.nodeName,
+      cluster: () => this.cluster,
+      dataplane: () => this.dataplane,
+      records: () => [...this.records.values()],
+      ipam: () => this.ipamUsage(),
+      log: o.log,
+    });
     if (o.source) {
       this.dataplane = new Dataplane(
         new RealNft(),
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
         o.log,
+        { logDrops: this.obs.logDrops, onSync: (r) => this.obs.onSync(r) },
       );
     }
   }
@@ -115,6 +131,7 @@ export class Agent {
     if (o.source) this.source = await this.startSource(o.source);
     this.podCidrs = await this.resolvePodCidrs();
     const ipam = new IpamStore(join(o.stateDir, 'ipam'), [...this.podCidrs]);
+    this.ipam = ipam;
     const endpoints = new EndpointManager({
       store: this.store,
       ipam,
@@ -149,13 +166,20 @@ export class Agent {
     // enforcing until this one replaces them.
     this.started = true;
     if (this.dataplane) await this.dataplane.sync();
+    await this.obs.start();
     const handler = new CniHandler(endpoints, () => this.ready);
     this.servers = await listen(
       {
         cni: (env, stdin) => handler.handle(env, stdin),
-        status: () => ({ ready: this.ready, message: this.readyMessage }),
+        status: () => ({
+          ready: this.ready,
+          message: this.readyMessage,
+          ...this.obs.status(this.ready),
+        }),
+        raw: this.obs.handlers(),
         get: {
           '/v1/endpoints': () => endpoints.list(),
+          '/v1/endpoints/policy': () => this.obs.endpoints(),
           '/v1/ir': () => (this.dataplane?.ir ? irToJson(this.dataplane.ir) : null),
           '/v1/policy': () => ({
             lastSync: this.dataplane?.last,
@@ -163,12 +187,7 @@ export class Agent {
               this.cluster?.networkPolicies.map((p) => `${p.namespace}/${p.name}`) ?? [],
             clusterNetworkPolicies: this.cluster?.clusterNetworkPolicies.map((p) => p.name) ?? [],
           }),
-          '/v1/ipam': async () =>
-            (await ipam.usage()).map((u) => ({
-              cidr: formatCidr(u.cidr),
-              allocated: u.allocated,
-              capacity: Number(u.capacity),
-            })),
+          '/v1/ipam': () => this.ipamUsage(),
           '/v1/source': () => ({
             source: this.source?.status() ?? null,
             nodeAnnotations: this.annotations?.status() ?? null,
@@ -192,7 +211,12 @@ export class Agent {
         this.routes?.trigger();
         this.publishAnnotations();
         // Before the first sync in start(), a change needs no sync of its own.
-        if (this.started) this.dataplane?.sync().catch(() => undefined);
+        if (!this.started || !this.dataplane) return;
+        const t0 = performance.now();
+        this.dataplane
+          .sync()
+          .then(() => this.obs.metrics.onEnforced(performance.now() - t0))
+          .catch(() => undefined);
       },
       (e) =>
         this.o.log(
@@ -248,6 +272,14 @@ export class Agent {
     this.annotations.publish(a);
   }
 
+  private async ipamUsage() {
+    return ((await this.ipam?.usage()) ?? []).map((u) => ({
+      cidr: formatCidr(u.cidr),
+      allocated: u.allocated,
+      capacity: Number(u.capacity),
+    }));
+  }
+
   /** Forwarding on, and a route for the link-local gateway so proxy ARP can answer for it. */
   private async prepareNode(): Promise<void> {
     await setSysctl('net.ipv4.ip_forward', '1');
@@ -268,6 +300,7 @@ export class Agent {
     this.source?.close();
     this.annotations?.close();
     await this.routes?.stop();
+    await this.obs.stop();
     await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
     this.servers = [];
   }

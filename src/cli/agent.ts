@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
 import type { SourceSpec } from '../agent/source.js';
+import { DEFAULT_FLOWS, type FlowsConfig } from '../agent/flows/service.js';
 import { parseCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import { weftConflist } from '../core/cni/conflist.js';
@@ -30,6 +31,9 @@ options:
   --health HOST:PORT      also serve GET /healthz over TCP
   --routing MODE          cross-node pod routes from the Node objects: vxlan
                           (default), host-gw (nodes share one L2 segment) or none
+  --flows on|off          record flows: drops (NFLOG) and connections (conntrack)
+                          with the policy that decided (default on)
+  --flow-buffer N         flows kept for \`weft observe\` (default 8192)
   -h, --help              this text
 
 Stopping the agent (SIGTERM, SIGINT) leaves every pod interface and rule in
@@ -50,6 +54,8 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       mtu: { type: 'string', default: '1500' },
       health: { type: 'string' },
       routing: { type: 'string', default: 'vxlan' },
+      flows: { type: 'string', default: 'on' },
+      'flow-buffer': { type: 'string', default: String(DEFAULT_FLOWS.capacity) },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -84,7 +90,9 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
   if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
     throw new UsageError(`--routing ${routing}: unknown mode`, 'use vxlan, host-gw or none');
   }
+  const flows = flowsFlags(values.flows, values['flow-buffer']);
   const agent = new Agent({
+    flows,
     nodeName,
     podCidrs,
     stateDir: values['state-dir'],
@@ -131,6 +139,18 @@ function sourceFlag(
       'use --source manifests:DIR or --source kubernetes',
     );
   return { kind: 'manifests', dir: m[1] as string };
+}
+
+function flowsFlags(on: string, buffer: string): FlowsConfig {
+  if (on !== 'on' && on !== 'off')
+    throw new UsageError(`--flows ${on}: must be on or off`, 'e.g. --flows off');
+  const capacity = Number(buffer);
+  if (!/^[1-9][0-9]*$/.test(buffer) || capacity > 1_000_000)
+    throw new UsageError(
+      `--flow-buffer ${buffer}: not a buffer size`,
+      'give a whole number of flows, 1-1000000, e.g. --flow-buffer 8192',
+    );
+  return { ...DEFAULT_FLOWS, enabled: on === 'on', capacity };
 }
 
 function cidrFlag(text: string): Cidr {

@@ -31,6 +31,18 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: 'run the node agent (CNI socket, endpoints, IPAM)',
     run: async (a, io) => (await import('./agent.js')).agentCommand(a, io),
   },
+  observe: {
+    summary: 'flows with their verdict and the policy that decided, from every agent',
+    run: async (a, io) => (await import('./observe.js')).observeCommand(a, io),
+  },
+  status: {
+    summary: "agents' health, last sync, rule counts and flows lost",
+    run: async (a, io) => (await import('./observe.js')).statusCommand(a, io),
+  },
+  endpoints: {
+    summary: "each node's pods: addresses, labels, isolation and its policies",
+    run: async (a, io) => (await import('./observe.js')).endpointsCommand(a, io),
+  },
   cni: {
     summary: 'print the CNI network configuration list',
     run: async (a, io) => (await import('./agent.js')).cniCommand(a, io),
