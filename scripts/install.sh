@@ -17,7 +17,7 @@ fi
 echo "==> Debian packages"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nftables iproute2 conntrack iputils-ping procps tcpdump >/dev/null
+  nftables iproute2 conntrack iputils-ping procps tcpdump openssl >/dev/null
 
 echo "==> npm dependencies"
 npm ci --no-audit --no-fund --loglevel=error

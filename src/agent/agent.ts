@@ -9,7 +9,14 @@ import { planRoutes, type RoutingMode } from '../core/routing/plan.js';
 import { startRouteSync, type RouteSync } from '../routing/backend.js';
 import { HostGwBackend } from '../routing/hostgw.js';
 import { VxlanBackend } from '../routing/vxlan.js';
-import { watchManifests, type ManifestWatch } from '../sources/manifests/watch.js';
+import { choosePodCidrs } from '../core/routing/pod-cidrs.js';
+import { underlayOf, vtepAddress, vtepMac } from '../core/routing/plan.js';
+import { formatIp } from '../core/net/ip.js';
+import {
+  NodeAnnotationPublisher,
+  type NodeAnnotations,
+} from '../sources/kubernetes/node-annotations.js';
+import { startSource, type ClusterSource, type SourceSpec } from './source.js';
 import { EndpointStore, ownerKey, type EndpointRecord, type Owner } from './endpoint-store.js';
 import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
 import { Dataplane } from './dataplane.js';
@@ -17,64 +24,76 @@ import { RealNft } from '../nft/runner.js';
 import { podKey } from '../core/model/types.js';
 import { irToJson } from '../core/policy/ir-json.js';
 
-/** How long an ADD waits for the source to show its Pod. */
-const POD_WAIT_MS = 5000;
 import { CniHandler } from './cni-handler.js';
 import { run } from './exec.js';
 import { setSysctl } from './netlink.js';
 import { listen } from './server.js';
+import { VERSION } from '../version.js';
+
+/** How long an ADD waits for the source to show its Pod. */
+const POD_WAIT_MS = 5000;
+import { DEFAULT_FLOWS, Observability, type FlowsConfig } from './flows/service.js';
 
 export interface AgentOptions {
   readonly nodeName: string;
+  /** The pool IPAM gives out; empty: the Node's spec.podCIDRs, from the source. */
   readonly podCidrs: readonly Cidr[];
   readonly stateDir: string;
   readonly socket: string;
   readonly mtu: number;
-  /** A directory of manifests to watch (`--source manifests:DIR`). */
-  readonly manifestsDir?: string;
+  /** Where the cluster state comes from; without one the agent only wires pods (no policy). */
+  readonly source?: SourceSpec;
   readonly health?: { host: string; port: number };
   /** Cross-node pod routes from the Node objects; 'none' leaves routing to someone else. */
   readonly routing: RoutingMode | 'none';
   readonly log: (line: string) => void;
+  /** Flow observability (default on, see DEFAULT_FLOWS). */
+  readonly flows?: FlowsConfig;
 }
 
 /** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
 export class Agent {
   private servers: Server[] = [];
-  private watcher: ManifestWatch | undefined;
+  private source: ClusterSource | undefined;
+  private annotations: NodeAnnotationPublisher | undefined;
   private routes: RouteSync | undefined;
   private ready = false;
   /** Set just before the first policy sync; source changes trigger syncs from then on. */
   private started = false;
   private readyMessage = 'starting';
   cluster: Cluster | undefined;
-  readonly endpoints: EndpointManager;
-  readonly ipam: IpamStore;
+  /** The pod CIDRs in use: configured, or the Node's once the source shows them. */
+  private podCidrs: readonly Cidr[] = [];
+  /** Created once the pod CIDRs are known. */
+  private ipam: IpamStore | undefined;
   private readonly store: EndpointStore;
 
   /** This node's endpoints, as its CNI ADDs made them. */
   private readonly records = new Map<string, EndpointRecord>();
   /** Present when the agent has a source: it enforces policy. */
   readonly dataplane: Dataplane | undefined;
+  /** Flows, metrics, status detail. */
+  readonly obs: Observability;
 
   constructor(readonly o: AgentOptions) {
-    this.ipam = new IpamStore(join(o.stateDir, 'ipam'), [...o.podCidrs]);
     this.store = new EndpointStore(join(o.stateDir, 'endpoints'));
-    if (o.manifestsDir) {
+    this.obs = new Observability(o.flows ?? DEFAULT_FLOWS, {
+      node: o.nodeName,
+      cluster: () => this.cluster,
+      dataplane: () => this.dataplane,
+      records: () => [...this.records.values()],
+      ipam: () => this.ipamUsage(),
+      log: o.log,
+    });
+    if (o.source) {
       this.dataplane = new Dataplane(
         new RealNft(),
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
         o.log,
+        { logDrops: this.obs.logDrops, onSync: (r) => this.obs.onSync(r) },
       );
     }
-    this.endpoints = new EndpointManager({
-      store: this.store,
-      ipam: this.ipam,
-      mtu: o.mtu,
-      onReady: (r) => this.endpointReady(r),
-      onRemoved: (owner) => this.endpointRemoved(owner),
-    });
   }
 
   /**
@@ -109,11 +128,22 @@ export class Agent {
   async start(): Promise<void> {
     const { o } = this;
     await mkdir(o.stateDir, { recursive: true });
+    if (o.source) this.source = await this.startSource(o.source);
+    this.podCidrs = await this.resolvePodCidrs();
+    const ipam = new IpamStore(join(o.stateDir, 'ipam'), [...this.podCidrs]);
+    this.ipam = ipam;
+    const endpoints = new EndpointManager({
+      store: this.store,
+      ipam,
+      mtu: o.mtu,
+      onReady: (r) => this.endpointReady(r),
+      onRemoved: (owner) => this.endpointRemoved(owner),
+    });
     await this.store.init();
-    const ipamRecovered = await this.ipam.recover();
+    const ipamRecovered = await ipam.recover();
     const recordsRecovered = await this.store.recover();
-    const { released } = await this.endpoints.reconcile();
-    for (const r of await this.endpoints.list()) this.records.set(ownerKey(r), r);
+    const { released } = await endpoints.reconcile();
+    for (const r of await endpoints.list()) this.records.set(ownerKey(r), r);
     o.log(
       `recovered: ${ipamRecovered.removedTemp + ipamRecovered.removedCorrupt + recordsRecovered} leftover files, ` +
         `${released.length} unfinished endpoints released`,
@@ -126,33 +156,30 @@ export class Agent {
         plan: () => (this.cluster ? planRoutes(o.nodeName, this.cluster.nodes, mode) : undefined),
         log: (line) => o.log(`routing: ${line}`),
       });
+      this.routes.trigger();
     }
-    if (o.manifestsDir) {
-      this.watcher = await watchManifests(
-        o.manifestsDir,
-        (c) => {
-          this.cluster = c;
-          this.routes?.trigger();
-          // Before the first sync in start(), a change needs no sync of its own.
-          if (this.started) this.dataplane?.sync().catch(() => undefined);
-        },
-        (e) =>
-          o.log(
-            `source: ${e instanceof Error ? e.message : String(e)} (keeping the last good state)`,
-          ),
-      );
+    if (this.source?.kube) {
+      this.annotations = new NodeAnnotationPublisher(this.source.kube, o.nodeName, o.log);
+      this.publishAnnotations();
     }
     // The first sync is full and atomic: the rules a previous agent left keep
     // enforcing until this one replaces them.
     this.started = true;
     if (this.dataplane) await this.dataplane.sync();
-    const handler = new CniHandler(this.endpoints, () => this.ready);
+    await this.obs.start();
+    const handler = new CniHandler(endpoints, () => this.ready);
     this.servers = await listen(
       {
         cni: (env, stdin) => handler.handle(env, stdin),
-        status: () => ({ ready: this.ready, message: this.readyMessage }),
+        status: () => ({
+          ready: this.ready,
+          message: this.readyMessage,
+          ...this.obs.status(this.ready),
+        }),
+        raw: this.obs.handlers(),
         get: {
-          '/v1/endpoints': () => this.endpoints.list(),
+          '/v1/endpoints': () => endpoints.list(),
+          '/v1/endpoints/policy': () => this.obs.endpoints(),
           '/v1/ir': () => (this.dataplane?.ir ? irToJson(this.dataplane.ir) : null),
           '/v1/policy': () => ({
             lastSync: this.dataplane?.last,
@@ -160,20 +187,97 @@ export class Agent {
               this.cluster?.networkPolicies.map((p) => `${p.namespace}/${p.name}`) ?? [],
             clusterNetworkPolicies: this.cluster?.clusterNetworkPolicies.map((p) => p.name) ?? [],
           }),
-          '/v1/ipam': async () =>
-            (await this.ipam.usage()).map((u) => ({
-              cidr: formatCidr(u.cidr),
-              allocated: u.allocated,
-              capacity: Number(u.capacity),
-            })),
+          '/v1/ipam': () => this.ipamUsage(),
+          '/v1/source': () => ({
+            source: this.source?.status() ?? null,
+            nodeAnnotations: this.annotations?.status() ?? null,
+          }),
         },
       },
       o.socket,
       o.health,
     );
     this.ready = true;
-    this.readyMessage = `node ${o.nodeName}, pods from ${o.podCidrs.map(formatCidr).join(', ')}`;
+    this.readyMessage = `node ${o.nodeName}, pods from ${this.podCidrs.map(formatCidr).join(', ')}`;
     o.log(`ready: ${this.readyMessage}; CNI socket ${o.socket}`);
+  }
+
+  private startSource(spec: SourceSpec): Promise<ClusterSource> {
+    return startSource(
+      spec,
+      (c) => {
+        this.cluster = c;
+        this.clusterChanged?.();
+        this.routes?.trigger();
+        this.publishAnnotations();
+        // Before the first sync in start(), a change needs no sync of its own.
+        if (!this.started || !this.dataplane) return;
+        const t0 = performance.now();
+        this.dataplane
+          .sync()
+          .then(() => this.obs.metrics.onEnforced(performance.now() - t0))
+          .catch(() => undefined);
+      },
+      (e) =>
+        this.o.log(
+          `source ${spec.kind}: ${e instanceof Error ? e.message : String(e)} (the rest of the cluster state stays in use)`,
+        ),
+    );
+  }
+
+  /** Called on every new Cluster while start() waits for this node's pod CIDRs. */
+  private clusterChanged: (() => void) | undefined;
+
+  /** The configured pod CIDRs, or the Node's: waits (saying why) until the source shows them. */
+  private async resolvePodCidrs(): Promise<readonly Cidr[]> {
+    const { o } = this;
+    let said = '';
+    for (;;) {
+      const choice = choosePodCidrs(o.nodeName, this.cluster, o.podCidrs);
+      if (choice.kind === 'ok') {
+        this.clusterChanged = undefined;
+        if (choice.warning) o.log(`warning: ${choice.warning}`);
+        return choice.cidrs;
+      }
+      if (!o.source)
+        throw new Error(
+          `no pod CIDR: give --pod-cidr, or a --source whose Node ${o.nodeName} has spec.podCIDRs`,
+        );
+      if (choice.reason !== said) o.log(`waiting: ${choice.reason}`);
+      said = choice.reason;
+      this.readyMessage = `waiting: ${choice.reason}`;
+      await new Promise<void>((resolve) => (this.clusterChanged = resolve));
+    }
+  }
+
+  /** What peers and operators read on this node's Node object. */
+  private publishAnnotations(): void {
+    if (!this.annotations || this.podCidrs.length === 0) return;
+    const { o } = this;
+    const node = this.cluster?.nodes.find((n) => n.name === o.nodeName);
+    const underlay = node ? underlayOf(node) : undefined;
+    const sorted = [...this.podCidrs].sort((a, b) => a.family - b.family);
+    const a: NodeAnnotations = {
+      'weft.dev/routing': o.routing,
+      'weft.dev/pod-cidrs': sorted.map(formatCidr).join(','),
+      'weft.dev/agent-version': VERSION,
+      ...(underlay ? { 'weft.dev/underlay-address': formatIp(underlay) } : {}),
+      ...(o.routing === 'vxlan'
+        ? {
+            'weft.dev/vtep-mac': vtepMac(o.nodeName),
+            'weft.dev/vtep-addresses': sorted.map((c) => formatIp(vtepAddress(c))).join(','),
+          }
+        : {}),
+    };
+    this.annotations.publish(a);
+  }
+
+  private async ipamUsage() {
+    return ((await this.ipam?.usage()) ?? []).map((u) => ({
+      cidr: formatCidr(u.cidr),
+      allocated: u.allocated,
+      capacity: Number(u.capacity),
+    }));
   }
 
   /** Forwarding on, and a route for the link-local gateway so proxy ARP can answer for it. */
@@ -193,8 +297,10 @@ export class Agent {
   /** Stops serving. Leaves every interface, address and rule in place (upgrades drop nothing). */
   async stop(): Promise<void> {
     this.ready = false;
-    this.watcher?.close();
+    this.source?.close();
+    this.annotations?.close();
     await this.routes?.stop();
+    await this.obs.stop();
     await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
     this.servers = [];
   }

@@ -4,6 +4,8 @@ import type { IpAddr } from '../core/net/types.js';
 import { podKey, type Cluster, type Pod } from '../core/model/types.js';
 import { PolicyCompiler } from '../core/policy/compile.js';
 import type { PolicyIr } from '../core/policy/ir.js';
+import type { DropLogOptions } from '../nft/drop-log.js';
+import type { NftTable } from '../nft/model.js';
 import { renderTable } from '../nft/render.js';
 import type { NftRunner } from '../nft/runner.js';
 import { TableSync } from '../nft/sync.js';
@@ -16,6 +18,40 @@ export interface SyncResult {
   readonly kind: 'full' | 'partial' | 'noop';
   /** Compile + render + kernel, milliseconds. */
   readonly ms: number;
+}
+
+/** What the last successful sync put in the kernel. */
+export interface TableCounts {
+  readonly endpoints: number;
+  readonly policies: number;
+  readonly chains: number;
+  readonly rules: number;
+  readonly sets: number;
+  /** Set and verdict-map elements. */
+  readonly setElements: number;
+}
+
+export interface DataplaneOptions {
+  /** Log drops to NFLOG (flow observability). */
+  readonly logDrops?: DropLogOptions;
+  /** Called after every sync attempt (an `error` when it failed). */
+  readonly onSync?: (r: SyncResult & { readonly error?: string }) => void;
+}
+
+export function tableCounts(table: NftTable, ir: PolicyIr, local: number): TableCounts {
+  let rules = 0;
+  let setElements = 0;
+  for (const c of table.chains.values()) rules += c.rules.length;
+  for (const s of table.sets.values()) setElements += s.elements.length;
+  for (const m of table.maps.values()) setElements += m.elements.length;
+  return {
+    endpoints: local,
+    policies: ir.policies.size,
+    chains: table.chains.size,
+    rules,
+    sets: table.sets.size + table.maps.size,
+    setElements,
+  };
 }
 
 /**
@@ -39,6 +75,7 @@ export class Dataplane {
    */
   private generation = 1 + randomInt(65535);
   last: (SyncResult & { at: string; error?: string }) | undefined;
+  counts: TableCounts | undefined;
 
   constructor(
     runner: NftRunner,
@@ -48,6 +85,7 @@ export class Dataplane {
       endpoints: readonly EndpointRecord[];
     },
     private readonly log: (line: string) => void,
+    private readonly options: DataplaneOptions = {},
   ) {
     this.table = new TableSync(runner);
   }
@@ -82,12 +120,14 @@ export class Dataplane {
       // evaluated again under them. A table that differs only in the forward
       // chain (the generation) is not applied, and the generation stays.
       const candidate = (this.generation % 65535) + 1;
-      const table = renderTable(ir, local, candidate);
+      const table = renderTable(ir, local, candidate, { logDrops: this.options.logDrops });
       const applied = await this.table.apply(table, 'forward');
       if (applied.kind !== 'noop') this.generation = candidate;
       this.ir = ir;
+      this.counts = tableCounts(table, ir, local.size);
       const result = { kind: applied.kind, ms: performance.now() - t0 };
       this.last = { ...result, at: new Date().toISOString() };
+      this.options.onSync?.(result);
       if (applied.kind !== 'noop')
         this.log(
           `policy: ${applied.kind} sync in ${result.ms.toFixed(1)} ms (${applied.bytes} bytes)`,
@@ -96,6 +136,7 @@ export class Dataplane {
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       this.last = { kind: 'full', ms: performance.now() - t0, at: new Date().toISOString(), error };
+      this.options.onSync?.({ kind: 'full', ms: this.last.ms, error });
       this.log(`policy: sync failed, retrying in ${RETRY_MS} ms with a full sync: ${error}`);
       setTimeout(() => void this.sync().catch(() => undefined), RETRY_MS).unref();
       throw e;

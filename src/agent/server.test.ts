@@ -17,14 +17,21 @@ function call(
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: res.headers['content-type']?.startsWith('application/json')
+            ? JSON.parse(text)
+            : text,
+        }),
+      );
     });
     req.on('error', reject);
     req.end(method === 'POST' ? JSON.stringify({ env: {}, stdin: '' }) : undefined);
   });
 }
 
-test('the TCP listener answers health only; CNI and the rest stay on the unix socket', async () => {
+test('the TCP listener answers health and metrics only; CNI, flows and the rest stay on the unix socket', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-server-'));
   let cniCalls = 0;
   const servers = await listen(
@@ -35,6 +42,10 @@ test('the TCP listener answers health only; CNI and the rest stay on the unix so
       },
       status: () => ({ ready: true }),
       get: { '/v1/endpoints': () => [] },
+      raw: {
+        '/metrics': (_req, res) => void res.end('weft_up 1\n'),
+        '/v1/flows': (_req, res) => void res.end('{}'),
+      },
     },
     join(dir, 'agent.sock'),
     { host: '127.0.0.1', port: 0 },
@@ -46,6 +57,8 @@ test('the TCP listener answers health only; CNI and the rest stay on the unix so
     assert.equal((await call(tcp, 'POST', '/v1/cni')).status, 404);
     assert.equal((await call(tcp, 'GET', '/v1/endpoints')).status, 404);
     assert.equal((await call(tcp, 'GET', '/v1/status')).status, 404);
+    assert.equal((await call(tcp, 'GET', '/v1/flows')).status, 404, 'flows stay root-only');
+    assert.deepEqual(await call(tcp, 'GET', '/metrics'), { status: 200, body: 'weft_up 1\n' });
     assert.equal(cniCalls, 0, 'no CNI call came through TCP');
     assert.equal((await call(unix, 'POST', '/v1/cni')).status, 200);
     assert.equal((await call(unix, 'GET', '/v1/endpoints')).status, 200);

@@ -12,6 +12,10 @@ export interface Routes {
   /** Extra `GET` endpoints (path → JSON body). */
   readonly get?: Readonly<Record<string, () => unknown>>;
   // (handlers may return a Promise; it is awaited)
+  /** `GET` endpoints that write their own response (streams, text), given the request. */
+  readonly raw?: Readonly<
+    Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>
+  >;
 }
 
 const MAX_BODY = 1 << 20;
@@ -38,8 +42,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** What TCP serves: health only. CNI and everything else stay on the root-only unix socket. */
-const TCP_PATHS = new Set(['/healthz']);
+/**
+ * What TCP serves: health and the read-only metrics. CNI, flows and
+ * everything else stay on the root-only unix socket.
+ */
+const TCP_PATHS = new Set(['/healthz', '/metrics']);
 
 async function handle(
   routes: Routes,
@@ -63,6 +70,8 @@ async function handle(
     const s = routes.status();
     return send(res, s.ready ? 200 : 503, s);
   }
+  const raw = req.method === 'GET' && path ? routes.raw?.[path] : undefined;
+  if (raw) return raw(req, res);
   const extra = req.method === 'GET' && path ? routes.get?.[path] : undefined;
   if (extra) return send(res, 200, await extra());
   send(res, 404, { error: `no route ${req.method} ${path}` });

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
+import type { SourceSpec } from '../agent/source.js';
+import { DEFAULT_FLOWS, type FlowsConfig } from '../agent/flows/service.js';
 import { parseCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import { weftConflist } from '../core/cni/conflist.js';
@@ -7,7 +9,7 @@ import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
 
-export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [options]
+export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [--source SOURCE] [options]
 
 Runs the node agent: serves the CNI socket (weft-cni forwards to it), gives
 pods their interfaces and addresses, and keeps its state under --state-dir.
@@ -15,14 +17,23 @@ pods their interfaces and addresses, and keeps its state under --state-dir.
 options:
   --node-name NAME        this node's name (required)
   --pod-cidr CIDR         a pod address range of this node; repeat once for
-                          dual-stack (one IPv4, one IPv6)
+                          dual-stack (one IPv4, one IPv6). Without it, the
+                          Node's spec.podCIDRs from the source
   --source manifests:DIR  watch a directory of Kubernetes YAML for the cluster state
+  --source kubernetes     list and watch the Kubernetes API: in a pod with its
+                          service account, else --kubeconfig, $KUBECONFIG or
+                          ~/.kube/config
+  --kubeconfig FILE       the kubeconfig for --source kubernetes
+  --context NAME          a context of that kubeconfig (default: its current one)
   --state-dir DIR         IPAM allocations and endpoint records (default /var/lib/weft)
   --socket PATH           the CNI socket (default ${DEFAULT_AGENT_SOCKET})
   --mtu N                 pod interface MTU (default 1500)
   --health HOST:PORT      also serve GET /healthz over TCP
   --routing MODE          cross-node pod routes from the Node objects: vxlan
                           (default), host-gw (nodes share one L2 segment) or none
+  --flows on|off          record flows: drops (NFLOG) and connections (conntrack)
+                          with the policy that decided (default on)
+  --flow-buffer N         flows kept for \`weft observe\` (default 8192)
   -h, --help              this text
 
 Stopping the agent (SIGTERM, SIGINT) leaves every pod interface and rule in
@@ -36,11 +47,15 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       'node-name': { type: 'string' },
       'pod-cidr': { type: 'string', multiple: true },
       source: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
       'state-dir': { type: 'string', default: '/var/lib/weft' },
       socket: { type: 'string', default: DEFAULT_AGENT_SOCKET },
       mtu: { type: 'string', default: '1500' },
       health: { type: 'string' },
       routing: { type: 'string', default: 'vxlan' },
+      flows: { type: 'string', default: 'on' },
+      'flow-buffer': { type: 'string', default: String(DEFAULT_FLOWS.capacity) },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,10 +70,11 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       'pass the name of this node, e.g. --node-name worker-1',
     );
   const podCidrs = (values['pod-cidr'] ?? []).map(cidrFlag);
-  if (podCidrs.length === 0)
+  const source = sourceFlag(values.source, values.kubeconfig, values.context);
+  if (podCidrs.length === 0 && !source)
     throw new UsageError(
-      '--pod-cidr is required',
-      "pass this node's pod range, e.g. --pod-cidr 10.244.1.0/24",
+      '--pod-cidr is required without --source',
+      "pass this node's pod range, e.g. --pod-cidr 10.244.1.0/24, or a --source whose Node has spec.podCIDRs",
     );
   if (new Set(podCidrs.map((c) => c.family)).size !== podCidrs.length) {
     throw new UsageError(
@@ -69,29 +85,21 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
     throw new UsageError(`--mtu ${values.mtu}: not an MTU`, 'use 576-9000');
-  let manifestsDir: string | undefined;
-  if (values.source !== undefined) {
-    const m = /^manifests:(.+)$/.exec(values.source);
-    if (!m)
-      throw new UsageError(
-        `--source ${values.source}: unknown source`,
-        'use --source manifests:DIR',
-      );
-    manifestsDir = m[1];
-  }
   const health = values.health ? hostPort(values.health) : undefined;
   const routing = values.routing;
   if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
     throw new UsageError(`--routing ${routing}: unknown mode`, 'use vxlan, host-gw or none');
   }
+  const flows = flowsFlags(values.flows, values['flow-buffer']);
   const agent = new Agent({
+    flows,
     nodeName,
     podCidrs,
     stateDir: values['state-dir'],
     socket: values.socket,
     mtu,
     routing,
-    ...(manifestsDir ? { manifestsDir } : {}),
+    ...(source ? { source } : {}),
     ...(health ? { health } : {}),
     log: (line) => io.err(`${new Date().toISOString()} ${line}`),
   });
@@ -105,6 +113,44 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
+}
+
+function sourceFlag(
+  text: string | undefined,
+  kubeconfig: string | undefined,
+  context: string | undefined,
+): SourceSpec | undefined {
+  if (text !== 'kubernetes' && (kubeconfig !== undefined || context !== undefined))
+    throw new UsageError(
+      `--${kubeconfig !== undefined ? 'kubeconfig' : 'context'} needs --source kubernetes`,
+      'add --source kubernetes, or drop the flag',
+    );
+  if (text === undefined) return undefined;
+  if (text === 'kubernetes')
+    return {
+      kind: 'kubernetes',
+      ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(context !== undefined ? { context } : {}),
+    };
+  const m = /^manifests:(.+)$/.exec(text);
+  if (!m)
+    throw new UsageError(
+      `--source ${text}: unknown source`,
+      'use --source manifests:DIR or --source kubernetes',
+    );
+  return { kind: 'manifests', dir: m[1] as string };
+}
+
+function flowsFlags(on: string, buffer: string): FlowsConfig {
+  if (on !== 'on' && on !== 'off')
+    throw new UsageError(`--flows ${on}: must be on or off`, 'e.g. --flows off');
+  const capacity = Number(buffer);
+  if (!/^[1-9][0-9]*$/.test(buffer) || capacity > 1_000_000)
+    throw new UsageError(
+      `--flow-buffer ${buffer}: not a buffer size`,
+      'give a whole number of flows, 1-1000000, e.g. --flow-buffer 8192',
+    );
+  return { ...DEFAULT_FLOWS, enabled: on === 'on', capacity };
 }
 
 function cidrFlag(text: string): Cidr {

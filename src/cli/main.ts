@@ -1,5 +1,6 @@
 import { ErrorCodes, WeftError, formatIssue } from '../core/errors.js';
 import { UsageError } from './output.js';
+import { VERSION } from '../version.js';
 
 export interface Io {
   /** A line (or lines) of output; a newline is added. */
@@ -30,6 +31,18 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: 'run the node agent (CNI socket, endpoints, IPAM)',
     run: async (a, io) => (await import('./agent.js')).agentCommand(a, io),
   },
+  observe: {
+    summary: 'flows with their verdict and the policy that decided, from every agent',
+    run: async (a, io) => (await import('./observe.js')).observeCommand(a, io),
+  },
+  status: {
+    summary: "agents' health, last sync, rule counts and flows lost",
+    run: async (a, io) => (await import('./observe.js')).statusCommand(a, io),
+  },
+  endpoints: {
+    summary: "each node's pods: addresses, labels, isolation and its policies",
+    run: async (a, io) => (await import('./observe.js')).endpointsCommand(a, io),
+  },
   cni: {
     summary: 'print the CNI network configuration list',
     run: async (a, io) => (await import('./agent.js')).cniCommand(a, io),
@@ -40,8 +53,6 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
   },
   version: { summary: 'print the version', run: async (_a, io) => (io.out(VERSION), 0) },
 };
-
-export const VERSION = '0.1.0';
 
 export function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);

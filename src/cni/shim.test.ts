@@ -157,16 +157,22 @@ test('no agent (no socket): STATUS is error 50, ADD is error 11', async () => {
   assert.match(add.msg, /is not reachable/);
 });
 
-test('no agent (nothing listening on the path): DEL is error 11, in the config version', async () => {
-  const socket = join(dir, 'stale.sock');
-  writeFileSync(socket, '');
+test('no agent (no socket, or nothing listening on it): DEL succeeds, CHECK is error 11 in the config version', async () => {
+  const stale = join(dir, 'stale.sock');
+  writeFileSync(stale, '');
   const config = '{"cniVersion":"0.4.0","name":"weft","type":"weft"}';
-  const del = cniError(
-    await runCni({ ...ADD_ENV, CNI_COMMAND: 'DEL', WEFT_CNI_SOCKET: socket }, config),
+  for (const socket of [stale, join(dir, 'absent.sock')]) {
+    const del = await runCni({ ...ADD_ENV, CNI_COMMAND: 'DEL', WEFT_CNI_SOCKET: socket }, config);
+    assert.equal(del.exitCode, 0, del.stdout);
+    assert.equal(del.stdout, '');
+    assert.match(del.stderr, /no weft agent at .*; DEL succeeds/);
+  }
+  const check = cniError(
+    await runCni({ ...ADD_ENV, CNI_COMMAND: 'CHECK', WEFT_CNI_SOCKET: stale }, config),
   );
-  assert.equal(del.code, 11);
-  assert.equal(del.cniVersion, '0.4.0');
-  assert.match(del.msg, /ECONNREFUSED/);
+  assert.equal(check.code, 11);
+  assert.equal(check.cniVersion, '0.4.0');
+  assert.match(check.msg, /ECONNREFUSED/);
 });
 
 test('an agent that does not answer in time: error 11', async () => {

@@ -4,8 +4,16 @@
  * A thin shim. It answers VERSION itself; every other command (env + stdin) is
  * forwarded to the node agent's unix socket (POST /v1/cni) and the agent's
  * answer is printed verbatim with its exit code. When the agent cannot be
- * reached, STATUS fails with code 50 (plugin not available) and everything
- * else with code 11 (try again later), so the runtime retries.
+ * reached, STATUS fails with code 50 (plugin not available) and ADD, CHECK
+ * and GC with code 11 (try again later), so the runtime retries.
+ *
+ * DEL with no agent listening (no socket, or nothing behind it) succeeds, as
+ * the spec asks of a DEL whose resources may be gone: after an uninstall no
+ * agent comes back, and failing would block every pod's teardown forever.
+ * Nothing leaks: the runtime then deletes the pod's namespace, which takes
+ * the veth with it, and an agent that starts again releases every address
+ * whose interface is gone (EndpointManager.reconcile). An agent that is
+ * there but slow still gets error 11.
  *
  * Socket: env WEFT_CNI_SOCKET, else the config's `agentSocket`, else
  * /run/weft/cni.sock. Timeout: env WEFT_CNI_TIMEOUT_MS (default 60000).
@@ -136,6 +144,12 @@ function post(socketPath: string, path: string, body: string, ms: number): Promi
   });
 }
 
+/** No socket file, or no process behind it: no agent at all (not a slow one). */
+function nobodyListening(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
 function unreachable(command: CniCommand, socket: string, e: unknown): CniError {
   const why = e instanceof Error ? e.message : String(e);
   const code =
@@ -173,6 +187,12 @@ async function forward(
   try {
     answer = await post(socket, CNI_ROUTE, encodeCniWireRequest({ env: cniEnv(env), stdin }), ms);
   } catch (e) {
+    if (command === 'DEL' && nobodyListening(e)) {
+      process.stderr.write(
+        `weft-cni: no weft agent at ${socket}; DEL succeeds (the agent releases leftovers when it starts)\n`,
+      );
+      return { exitCode: 0, stdout: '' };
+    }
     throw unreachable(command, socket, e);
   }
   if (answer.status !== 200) throw httpFailure(command, socket, answer);

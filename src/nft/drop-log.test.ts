@@ -50,7 +50,7 @@ test('with drop logging, every drop has a rate-limited log rule with its conditi
         const before = c.rules[i - 1];
         const condition = r.text.replace(/ ?drop$/, '');
         const m =
-          /^(.*?) ?limit rate 50\/second burst 100 packets log prefix "([^"]+)" group 7$/.exec(
+          /^(.*?) ?limit rate 50\/second burst 100 packets log prefix "([^"]+)" group 7 queue-threshold 1$/.exec(
             before?.text ?? '',
           );
         assert.ok(

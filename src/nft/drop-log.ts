@@ -46,8 +46,13 @@ export function parseDropLogPrefix(prefix: string): ParsedDropPrefix | undefined
   return { tag: m[2] as string, direction: m[1] === 'i' ? 'ingress' : 'egress', reason };
 }
 
-/** The rule text that logs, placed just before the drop with the same condition. */
+/**
+ * The rule text that logs, placed just before the drop with the same
+ * condition. `queue-threshold 1` hands each packet to the reader at once
+ * (without it the kernel batches until its flush timeout, about a second).
+ */
 export function dropLogRule(condition: string, prefix: string, log: DropLogOptions): string {
   const limit = `limit rate ${log.ratePerSecond}/second burst ${log.ratePerSecond * 2} packets`;
-  return `${condition}${condition ? ' ' : ''}${limit} log prefix "${prefix}" group ${log.group}`;
+  const statement = `log prefix "${prefix}" group ${log.group} queue-threshold 1`;
+  return `${condition}${condition ? ' ' : ''}${limit} ${statement}`;
 }

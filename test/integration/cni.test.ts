@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../../src/agent/exec.js';
-import { Sandbox, agentGet, type AgentProcess } from '../support/sandbox.js';
+import { Sandbox, agentGet, stopChild, type AgentProcess } from '../support/sandbox.js';
 import { cni, netconf } from '../support/cni.js';
 import { echoServer, probe } from '../support/traffic.js';
 
@@ -137,6 +137,39 @@ test('DEL after the pod namespace is gone still frees everything', async (t) => 
     (await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam'))[0]?.allocated,
     0,
   );
+});
+
+test('DEL while no agent runs succeeds; the agent that starts again releases what the pod held', async (t) => {
+  const sb = Sandbox.create(t);
+  const { ns: nodeNs, agent } = await node(sb, ['10.66.2.0/24']);
+  const kept = await add(sb, agent, 'kept');
+  const pod = await add(sb, agent, 'deleted');
+  const hostIf = (pod.out.json?.['interfaces'] as { name: string }[])[0]?.name ?? '';
+  await stopChild(agent.child, 'SIGTERM');
+  const del = await cni(agent.socket, {
+    command: 'DEL',
+    containerId: 'deleted',
+    netns: sb.nsPath(pod.ns),
+    ifname: 'eth0',
+  });
+  assert.equal(del.code, 0, del.stdout);
+  // What the runtime does after a DEL: the pod's namespace goes, its veth with it.
+  await run('ip', ['netns', 'del', pod.ns]);
+  assert.equal((await sb.exec(nodeNs, 'ip', ['link', 'show'])).includes(hostIf), false);
+  await agent.restart();
+  assert.equal(
+    (await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam'))[0]?.allocated,
+    1,
+    'only the pod that still exists holds an address',
+  );
+  const check = await cni(agent.socket, {
+    command: 'CHECK',
+    containerId: 'kept',
+    netns: sb.nsPath(kept.ns),
+    ifname: 'eth0',
+    config: netconf({ prevResult: kept.out.json }),
+  });
+  assert.equal(check.code, 0, check.stdout);
 });
 
 test('two pods reach each other over TCP and UDP, and reach their node', async (t) => {

@@ -51,6 +51,11 @@ export class Sandbox {
     return run('ip', ['netns', 'exec', ns, cmd, ...args], input);
   }
 
+  /** A process the sandbox kills at the end. */
+  own(child: ChildProcess): void {
+    this.children.push(child);
+  }
+
   /** Starts a long-running process inside a namespace; it is killed at the end. */
   spawnIn(
     ns: string,

@@ -32,7 +32,8 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function implicitNamespace(name: string): Namespace {
+/** The Namespace weft assumes for a namespace that pods or policies use but that was not given. */
+export function implicitNamespace(name: string): Namespace {
   return { kind: 'Namespace', name, labels: { [NAME_LABEL]: name }, implicit: true };
 }
 

@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WeftError, formatIssue } from '../../core/errors.js';
+import {
+  applyFlowQuery,
+  matchesFlow,
+  parseFlowQuery,
+  type FlowQuery,
+} from '../../core/flows/filter.js';
+import type { Flow } from '../../core/flows/types.js';
+import type { FlowPipeline } from './pipeline.js';
+
+/**
+ * `GET /v1/flows?<filters>`: the buffered flows that match, oldest first, as
+ * `{flows, node, lost}`. With `follow=1`: NDJSON, one flow a line — first the
+ * buffered ones that match, then live ones — until the client goes away.
+ * Filters are the `weft observe` flags without dashes, repeatable.
+ */
+
+/** A follower further behind than this skips flows (counted) rather than grow the agent's memory. */
+const MAX_PENDING_BYTES = 4 << 20;
+
+export function queryOf(url: URL, now: number): { query: FlowQuery; follow: boolean } {
+  const flags: [string, string][] = [];
+  let follow = false;
+  for (const [k, v] of url.searchParams) {
+    if (k === 'follow') follow = v === '' || v === '1' || v === 'true';
+    else flags.push([k, v]);
+  }
+  return { query: parseFlowQuery(flags, now), follow };
+}
+
+/** The buffered flows that match, in time order. */
+export function listFlows(p: FlowPipeline, q: FlowQuery): Flow[] {
+  const all = p.ring.all().map((e) => e.item);
+  // Two readers stamp their own times: order by time (stable) for merging.
+  all.sort((a, b) => a.time - b.time);
+  return applyFlowQuery(q, all);
+}
+
+export function flowsHandler(p: FlowPipeline, node: string) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    let parsed: ReturnType<typeof queryOf>;
+    try {
+      parsed = queryOf(url, Date.now());
+    } catch (e) {
+      if (!(e instanceof WeftError)) throw e;
+      const text = JSON.stringify({ error: e.issues.map(formatIssue).join('; ') });
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(text);
+      return;
+    }
+    const { query, follow } = parsed;
+    if (!follow) {
+      const text = JSON.stringify({ flows: listFlows(p, query), node, lost: p.stats().lost });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    // Subscribe first, so nothing recorded while the buffer is written is missed.
+    const newest = p.ring.newest;
+    const unsubscribe = p.subscribe((f, seq) => {
+      if (seq <= newest || !matchesFlow(query, f)) return;
+      if (res.writableLength > MAX_PENDING_BYTES) return;
+      res.write(`${JSON.stringify(f)}\n`);
+    });
+    const buffered = listFlows(p, query);
+    if (buffered.length) res.write(buffered.map((f) => `${JSON.stringify(f)}\n`).join(''));
+    const offStop = p.onStop(() => res.end());
+    const done = () => {
+      unsubscribe();
+      offStop();
+    };
+    req.on('close', done);
+    res.on('close', done);
+  };
+}

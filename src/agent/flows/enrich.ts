@@ -1,0 +1,192 @@
+import type { DecidedBy, Flow, FlowCommon, FlowProtocol } from '../../core/flows/types.js';
+import { tcpFlagsOf } from '../../core/flows/types.js';
+import type { Direction, Protocol } from '../../core/model/types.js';
+import { Evaluator, type Decision, type Flow as TraceFlow } from '../../core/policy/evaluate.js';
+import type { Endpoint, PolicyIr } from '../../core/policy/ir.js';
+import { parseIp } from '../../core/net/ip.js';
+import type { ConntrackEvent } from '../../flows/conntrack.js';
+import type { DropEvent } from '../../flows/nflog-reader.js';
+import { endpointTag, parseDropLogPrefix, type DropReason } from '../../nft/drop-log.js';
+import type { AddressBook } from './resolve.js';
+
+/**
+ * Kernel events → flow records. A drop names its endpoint, direction and
+ * reason in the log prefix; a connection event names only addresses. Both
+ * are resolved against the cluster (AddressBook) and decided by the same
+ * evaluator the nft rules were rendered from (the IR of the last sync), so
+ * a flow names the policy and rule exactly as `weft policy trace` would.
+ */
+
+const PROTOCOL_BY_NAME: Readonly<Record<string, FlowProtocol>> = {
+  tcp: 'TCP',
+  udp: 'UDP',
+  sctp: 'SCTP',
+  icmp: 'ICMP',
+  icmpv6: 'ICMPv6',
+};
+const PROTOCOL_BY_NUMBER: Readonly<Record<number, FlowProtocol>> = {
+  6: 'TCP',
+  17: 'UDP',
+  132: 'SCTP',
+  1: 'ICMP',
+  58: 'ICMPv6',
+};
+
+export class FlowMaker {
+  private readonly evaluator: Evaluator | undefined;
+  private readonly byTag = new Map<string, Endpoint>();
+
+  constructor(
+    readonly node: string,
+    readonly book: AddressBook,
+    readonly ir: PolicyIr | undefined,
+  ) {
+    this.evaluator = ir ? new Evaluator(ir) : undefined;
+    for (const e of ir?.endpoints.values() ?? []) this.byTag.set(endpointTag(e.key), e);
+  }
+
+  /** A dropped packet; undefined when the prefix is not weft's or the packet was not IP. */
+  fromDrop(ev: DropEvent): Flow | undefined {
+    const parsed = parseDropLogPrefix(ev.prefix);
+    const p = ev.packet;
+    if (!parsed || !p) return undefined;
+    const protocol = PROTOCOL_BY_NUMBER[p.ipProtocol] ?? 'OTHER';
+    const common: FlowCommon = {
+      time: ev.time,
+      node: this.node,
+      direction: parsed.direction,
+      source: this.book.endpoint(p.src, p.sport),
+      destination: this.book.endpoint(p.dst, p.dport),
+      protocol,
+      ipProtocol: p.ipProtocol,
+      ...(p.tcpFlags !== undefined ? { tcpFlags: tcpFlagsOf(p.tcpFlags) } : {}),
+      ...(p.icmpType !== undefined ? { icmp: { type: p.icmpType, code: p.icmpCode ?? 0 } } : {}),
+    };
+    const endpoint = this.byTag.get(parsed.tag);
+    const decidedBy = endpoint
+      ? this.dropDecision(
+          endpoint,
+          parsed.direction,
+          parsed.reason,
+          p.src,
+          p.dst,
+          protocol,
+          p.dport,
+        )
+      : ({ kind: 'unknown' } as const);
+    return { ...common, event: 'drop', verdict: 'dropped', decidedBy };
+  }
+
+  /**
+   * A connection that started (NEW) or ended (DESTROY), once per local pod
+   * it involves: egress for a local source, ingress for a local destination
+   * (both for two pods of this node). Connections of no local pod: none.
+   */
+  fromConntrack(ev: ConntrackEvent): Flow[] {
+    if (ev.type === 'update') return [];
+    const o = ev.original;
+    const directions: Direction[] = [];
+    const srcPod = this.book.localPod(o.src);
+    const dstPod = this.book.localPod(o.dst);
+    if (srcPod !== undefined) directions.push('egress');
+    if (dstPod !== undefined) directions.push('ingress');
+    if (directions.length === 0) return [];
+    const protocol =
+      PROTOCOL_BY_NAME[ev.protocol] ?? PROTOCOL_BY_NUMBER[ev.protocolNumber] ?? 'OTHER';
+    const base = {
+      time: ev.time,
+      node: this.node,
+      source: this.book.endpoint(o.src, o.sport),
+      destination: this.book.endpoint(o.dst, o.dport),
+      protocol,
+      ipProtocol: ev.protocolNumber,
+      ...(o.icmp ? { icmp: { type: o.icmp.type, code: o.icmp.code } } : {}),
+    };
+    return directions.map((direction): Flow => {
+      const key = direction === 'egress' ? srcPod : dstPod;
+      const decidedBy = this.allowDecision(key, direction, o.src, o.dst, protocol, o.dport);
+      if (ev.type === 'new')
+        return { ...base, direction, event: 'start', verdict: 'forwarded', decidedBy };
+      const counters = {
+        original: { packets: o.packets ?? 0, bytes: o.bytes ?? 0 },
+        reply: { packets: ev.reply.packets ?? 0, bytes: ev.reply.bytes ?? 0 },
+      };
+      return { ...base, direction, event: 'end', verdict: 'forwarded', counters, decidedBy };
+    });
+  }
+
+  private decide(
+    endpoint: Endpoint,
+    direction: Direction,
+    src: string,
+    dst: string,
+    protocol: FlowProtocol,
+    port: number | undefined,
+  ): Decision | undefined {
+    const s = parseIp(src);
+    const d = parseIp(dst);
+    if (!this.evaluator || !s || !d) return undefined;
+    // ICMP and other protocols match no port rule, as in nft (`th dport` needs a port).
+    const flow: TraceFlow = { src: s, dst: d, protocol: protocol as Protocol, port: port ?? 0 };
+    return this.evaluator.decide(endpoint, direction, direction === 'egress' ? d : s, flow);
+  }
+
+  private dropDecision(
+    endpoint: Endpoint,
+    direction: Direction,
+    reason: DropReason,
+    src: string,
+    dst: string,
+    protocol: FlowProtocol,
+    port: number | undefined,
+  ): DecidedBy {
+    const d = this.decide(endpoint, direction, src, dst, protocol, port);
+    if (reason === 'isolated') {
+      if (d?.stage === 'networkpolicy' && !d.allowed && d.isolatedBy)
+        return { kind: 'isolation', isolatedBy: d.isolatedBy };
+      const ir = this.ir as PolicyIr;
+      const refs = endpoint[direction].networkPolicies.flatMap((id) => {
+        const p = ir.policies.get(id);
+        return p ? [p.ref] : [];
+      });
+      return refs.length ? { kind: 'isolation', isolatedBy: refs } : { kind: 'unknown' };
+    }
+    const stage = reason === 'admin' ? 'admin' : 'baseline';
+    if (d && d.stage === stage && !d.allowed && d.rule) return { kind: 'rule', rule: d.rule };
+    return { kind: 'unknown' };
+  }
+
+  private allowDecision(
+    key: string | undefined,
+    direction: Direction,
+    src: string,
+    dst: string,
+    protocol: FlowProtocol,
+    port: number | undefined,
+  ): DecidedBy {
+    const endpoint = key === undefined ? undefined : this.ir?.endpoints.get(key);
+    // A local pod the IR does not hold has no policy in this direction.
+    if (!endpoint) return this.ir ? { kind: 'default' } : { kind: 'unknown' };
+    const d = this.decide(endpoint, direction, src, dst, protocol, port);
+    if (!d) return { kind: 'unknown' };
+    return allowedBy(d);
+  }
+}
+
+/** What let a connection through, from the evaluator's decision. */
+export function allowedBy(d: Decision): DecidedBy {
+  if (!d.allowed) return { kind: 'unknown' };
+  switch (d.stage) {
+    case 'admin':
+    case 'baseline':
+      return d.rule ? { kind: 'rule', rule: d.rule } : { kind: 'unknown' };
+    case 'networkpolicy': {
+      const first = d.allowedBy?.[0];
+      return first ? { kind: 'rule', rule: first } : { kind: 'unknown' };
+    }
+    case 'hairpin':
+    case 'node':
+    case 'default':
+      return { kind: 'default' };
+  }
+}

@@ -1,0 +1,251 @@
+import type { Flow } from '../../core/flows/types.js';
+import { Ring } from '../../core/flows/ring.js';
+import type { Cluster } from '../../core/model/types.js';
+import type { PolicyIr } from '../../core/policy/ir.js';
+import { ConntrackReader } from '../../flows/conntrack-reader.js';
+import type { ConntrackEvent } from '../../flows/conntrack.js';
+import { NflogReader, type DropEvent } from '../../flows/nflog-reader.js';
+import { setSysctl } from '../netlink.js';
+import { FlowMaker } from './enrich.js';
+import { AddressBook, type LocalPod } from './resolve.js';
+
+/**
+ * The agent's flow pipeline: drops from the nftables log (NFLOG group),
+ * connection starts and ends from conntrack events, both in the agent's own
+ * network namespace, turned into flow records and kept in a bounded ring.
+ * Readers never block: a consumer that falls behind loses events, and every
+ * loss is counted.
+ */
+
+export interface FlowSnapshot {
+  readonly cluster: Cluster | undefined;
+  readonly ir: PolicyIr | undefined;
+  readonly local: readonly LocalPod[];
+}
+
+export interface FlowPipelineOptions {
+  readonly node: string;
+  /** Flows kept for `GET /v1/flows` (the ring's size). */
+  readonly capacity: number;
+  /** The NFLOG group the drop log rules write to. */
+  readonly group: number;
+  /**
+   * Seconds a closed TCP connection stays in conntrack (TIME_WAIT) in the
+   * agent's namespace, so its end (with counters) comes soon after the close;
+   * 0 leaves the kernel's setting (120 s).
+   */
+  readonly endTimeoutSeconds: number;
+  readonly snapshot: () => FlowSnapshot;
+  readonly log: (line: string) => void;
+  /** Called for every flow recorded (metrics). */
+  readonly onFlow?: (f: Flow) => void;
+}
+
+export interface FlowLoss {
+  /** Drop events discarded because the pipeline was behind. */
+  readonly nflogQueue: number;
+  /** Times the NFLOG socket overflowed (each: one or more drops not logged). */
+  readonly nflogKernel: number;
+  /** Connection events discarded because the pipeline was behind. */
+  readonly conntrackQueue: number;
+  /** Times the conntrack event socket overflowed (ENOBUFS; each: one or more events lost). */
+  readonly conntrackKernel: number;
+  /** Records that could not be decoded. */
+  readonly malformed: number;
+}
+
+export interface FlowStats {
+  readonly enabled: true;
+  /** Flows recorded since the agent started. */
+  readonly seen: number;
+  readonly buffered: number;
+  readonly capacity: number;
+  /** Flows pushed out of the full ring (not lost: older than the buffer holds). */
+  readonly overwritten: number;
+  /** Sum of `losses`. */
+  readonly lost: number;
+  readonly losses: FlowLoss;
+  readonly readers: { readonly nflog: string; readonly conntrack: string };
+}
+
+type Listener = (f: Flow, seq: number) => void;
+
+const RESTART_MS = 1000;
+const TCPDUMP_STATS_MS = 5000;
+/** The conntrack event socket buffer: a burst waits here while the pipeline catches up. */
+const CONNTRACK_BUFFER = 32 << 20;
+
+export class FlowPipeline {
+  readonly ring: Ring<Flow>;
+  private readonly listeners = new Set<Listener>();
+  private readonly stopListeners = new Set<() => void>();
+  private maker: FlowMaker | undefined;
+  private makerFrom: { cluster: unknown; ir: unknown } | undefined;
+  private dirty = true;
+  private seen = 0;
+  private stopped = false;
+  private nflog: NflogReader | undefined;
+  private conntrack: ConntrackReader | undefined;
+  /** Loss counts of readers that ended (a restarted reader counts from zero). */
+  private readonly past = {
+    nflogQueue: 0,
+    nflogKernel: 0,
+    conntrackQueue: 0,
+    conntrackKernel: 0,
+    malformed: 0,
+  };
+  private readonly state = { nflog: 'starting', conntrack: 'starting' };
+  private timer: NodeJS.Timeout | undefined;
+  private readonly loops: Promise<void>[] = [];
+
+  private constructor(private readonly o: FlowPipelineOptions) {
+    this.ring = new Ring(o.capacity);
+  }
+
+  /** Sets the conntrack sysctls of the agent's namespace and starts both readers. */
+  static async start(o: FlowPipelineOptions): Promise<FlowPipeline> {
+    const p = new FlowPipeline(o);
+    // Per-namespace: counters and lifetimes in DESTROY events.
+    await setSysctl('net.netfilter.nf_conntrack_acct', '1');
+    await setSysctl('net.netfilter.nf_conntrack_timestamp', '1');
+    if (o.endTimeoutSeconds > 0)
+      await setSysctl(
+        'net.netfilter.nf_conntrack_tcp_timeout_time_wait',
+        String(o.endTimeoutSeconds),
+      );
+    p.nflog = await NflogReader.start({ group: o.group });
+    p.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
+    p.loops.push(p.consume('nflog'), p.consume('conntrack'));
+    p.timer = setInterval(
+      () => void p.nflog?.tcpdumpStats().catch(() => undefined),
+      TCPDUMP_STATS_MS,
+    );
+    p.timer.unref();
+    return p;
+  }
+
+  /** The cluster, IR or local endpoints changed: resolve against the new ones. */
+  invalidate(): void {
+    this.dirty = true;
+  }
+
+  /** Calls `fn` for every flow recorded from now on; returns the unsubscribe. */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Calls `fn` once when the pipeline stops (followers end their streams). */
+  onStop(fn: () => void): () => void {
+    this.stopListeners.add(fn);
+    return () => this.stopListeners.delete(fn);
+  }
+
+  stats(): FlowStats {
+    const n = this.nflog?.stats();
+    const c = this.conntrack?.stats();
+    const losses: FlowLoss = {
+      nflogQueue: this.past.nflogQueue + (n?.queueDropped ?? 0),
+      nflogKernel: this.past.nflogKernel + (n?.tcpdump?.droppedByKernel ?? 0),
+      conntrackQueue: this.past.conntrackQueue + (c?.queueDropped ?? 0),
+      conntrackKernel: this.past.conntrackKernel + (c?.kernelOverflows ?? 0),
+      malformed: this.past.malformed + (n?.malformed ?? 0) + (c?.malformed ?? 0),
+    };
+    const lost = Object.values(losses).reduce((a, b) => a + b, 0);
+    return {
+      enabled: true,
+      seen: this.seen,
+      buffered: this.ring.size,
+      capacity: this.ring.capacity,
+      overwritten: this.ring.overwritten,
+      lost,
+      losses,
+      readers: { ...this.state },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const fn of this.stopListeners) fn();
+    this.stopListeners.clear();
+    await Promise.all([this.nflog?.close(), this.conntrack?.close()]);
+    await Promise.all(this.loops);
+  }
+
+  /** Records a flow: into the ring, to the listeners. */
+  record(f: Flow): void {
+    const seq = this.ring.push(f);
+    this.seen++;
+    this.o.onFlow?.(f);
+    for (const l of this.listeners) l(f, seq);
+  }
+
+  private currentMaker(): FlowMaker {
+    const s = this.o.snapshot();
+    const from = this.makerFrom;
+    if (this.dirty || !this.maker || from?.cluster !== s.cluster || from?.ir !== s.ir) {
+      this.maker = new FlowMaker(this.o.node, new AddressBook(s.cluster, s.local), s.ir);
+      this.makerFrom = { cluster: s.cluster, ir: s.ir };
+      this.dirty = false;
+    }
+    return this.maker;
+  }
+
+  private onDrop(ev: DropEvent): void {
+    const f = this.currentMaker().fromDrop(ev);
+    if (f) this.record(f);
+  }
+
+  private onConnection(ev: ConntrackEvent): void {
+    for (const f of this.currentMaker().fromConntrack(ev)) this.record(f);
+  }
+
+  /** Reads one source until stopped; a reader that dies is counted, logged and started again. */
+  private async consume(which: 'nflog' | 'conntrack'): Promise<void> {
+    while (!this.stopped) {
+      try {
+        this.state[which] = 'running';
+        if (which === 'nflog') for await (const ev of this.nflog as NflogReader) this.onDrop(ev);
+        else for await (const ev of this.conntrack as ConntrackReader) this.onConnection(ev);
+        if (this.stopped) return;
+        throw new Error('the reader ended');
+      } catch (e) {
+        if (this.stopped) return;
+        const msg = e instanceof Error ? e.message : String(e);
+        this.state[which] = `restarting: ${msg}`;
+        this.o.log(
+          `flows: ${which} reader stopped (${msg}); starting it again in ${RESTART_MS} ms`,
+        );
+        this.retire(which);
+        await new Promise((r) => setTimeout(r, RESTART_MS));
+        await this.restart(which).catch((err: unknown) => {
+          this.state[which] = `failed: ${err instanceof Error ? err.message : String(err)}`;
+        });
+      }
+    }
+  }
+
+  private retire(which: 'nflog' | 'conntrack'): void {
+    if (which === 'nflog' && this.nflog) {
+      const s = this.nflog.stats();
+      this.past.nflogQueue += s.queueDropped;
+      this.past.nflogKernel += s.tcpdump?.droppedByKernel ?? 0;
+      this.past.malformed += s.malformed;
+      this.nflog = undefined;
+    }
+    if (which === 'conntrack' && this.conntrack) {
+      const s = this.conntrack.stats();
+      this.past.conntrackQueue += s.queueDropped;
+      this.past.conntrackKernel += s.kernelOverflows;
+      this.past.malformed += s.malformed;
+      this.conntrack = undefined;
+    }
+  }
+
+  private async restart(which: 'nflog' | 'conntrack'): Promise<void> {
+    if (this.stopped) return;
+    if (which === 'nflog') this.nflog = await NflogReader.start({ group: this.o.group });
+    else this.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
+  }
+}

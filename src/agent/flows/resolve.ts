@@ -1,0 +1,101 @@
+import type { Labels } from '../../core/labels.js';
+import { ipKey, parseIp } from '../../core/net/ip.js';
+import type { Cluster, Pod } from '../../core/model/types.js';
+import { podKey } from '../../core/model/types.js';
+import type { FlowEndpoint, Workload } from '../../core/flows/types.js';
+
+/**
+ * Who is behind an address, as this node's agent knows it: a pod of the
+ * cluster model (this node's own pods with the addresses their CNI ADD gave
+ * them), a node (`host`), or anything else (`world`). Built once per cluster
+ * snapshot and set of local endpoints; lookups are one map access.
+ */
+
+interface PodInfo {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly labels: Labels;
+  readonly workload?: Workload;
+  readonly local: boolean;
+}
+
+export interface LocalPod {
+  /** `namespace/name` */
+  readonly key: string;
+  /** Addresses as the endpoint record holds them (`10.244.1.5/32` or bare). */
+  readonly addresses: readonly string[];
+}
+
+export class AddressBook {
+  private readonly pods = new Map<string, PodInfo>();
+  private readonly hosts = new Map<string, string>();
+
+  constructor(cluster: Cluster | undefined, local: readonly LocalPod[]) {
+    const localKeys = new Map(local.map((l) => [l.key, l]));
+    for (const n of cluster?.nodes ?? [])
+      for (const a of n.addresses) this.hosts.set(ipKey(a), n.name);
+    for (const p of cluster?.pods ?? []) {
+      if (p.hostNetwork) continue;
+      const key = podKey(p);
+      const own = localKeys.get(key);
+      const info = podInfo(p, own !== undefined);
+      const ips = own ? own.addresses.map((a) => a.split('/')[0] as string) : [];
+      for (const ip of ips) {
+        const addr = parseIp(ip);
+        if (addr) this.pods.set(ipKey(addr), info);
+      }
+      for (const a of p.ips) if (!this.pods.has(ipKey(a))) this.pods.set(ipKey(a), info);
+    }
+  }
+
+  /** The endpoint at `ip` (a text address as the kernel printed it). */
+  endpoint(ip: string, port: number | undefined): FlowEndpoint {
+    const addr = parseIp(ip);
+    const key = addr ? ipKey(addr) : ip;
+    const p = this.pods.get(key);
+    const at = port === undefined ? { ip } : { ip, port };
+    if (p)
+      return {
+        kind: 'pod',
+        ...at,
+        namespace: p.namespace,
+        pod: p.pod,
+        labels: p.labels,
+        ...(p.workload ? { workload: p.workload } : {}),
+      };
+    const node = this.hosts.get(key);
+    if (node !== undefined) return { kind: 'host', ...at, node };
+    return { kind: 'world', ...at };
+  }
+
+  /** The `namespace/name` of this node's pod at `ip`, if it is one. */
+  localPod(ip: string): string | undefined {
+    const addr = parseIp(ip);
+    const p = addr ? this.pods.get(ipKey(addr)) : undefined;
+    return p?.local ? `${p.namespace}/${p.pod}` : undefined;
+  }
+}
+
+function podInfo(p: Pod, local: boolean): PodInfo {
+  const workload = workloadOf(p);
+  return {
+    namespace: p.namespace,
+    pod: p.name,
+    labels: p.labels,
+    local,
+    ...(workload ? { workload } : {}),
+  };
+}
+
+/**
+ * The controller that owns a pod: its owner reference, with a ReplicaSet
+ * named `<deployment>-<pod-template-hash>` (as the Deployment controller
+ * names them) read as that Deployment.
+ */
+export function workloadOf(p: Pod): Workload | undefined {
+  if (!p.owner) return undefined;
+  const hash = p.labels['pod-template-hash'];
+  if (p.owner.kind === 'ReplicaSet' && hash && p.owner.name.endsWith(`-${hash}`))
+    return { kind: 'Deployment', name: p.owner.name.slice(0, -hash.length - 1) };
+  return { kind: p.owner.kind, name: p.owner.name };
+}

@@ -1,0 +1,210 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROMETHEUS_CONTENT_TYPE } from '../../core/flows/prometheus.js';
+import type { Labels } from '../../core/labels.js';
+import { podKey, type Cluster } from '../../core/model/types.js';
+import type { PolicyIr } from '../../core/policy/ir.js';
+import type { Dataplane } from '../dataplane.js';
+import type { EndpointRecord } from '../endpoint-store.js';
+import { flowsHandler } from './api.js';
+import { AgentMetrics, policyLabel } from './metrics.js';
+import { FlowPipeline, type FlowStats } from './pipeline.js';
+
+/**
+ * Observability of one agent: the flow pipeline, `/v1/flows`, `/metrics`,
+ * the detail of `/v1/status` and `/v1/endpoints/policy`. The agent hands it
+ * read access to its state and tells it when a sync or a source change
+ * happened; nothing here changes the dataplane.
+ */
+
+export interface FlowsConfig {
+  /** Off: no drop log rules, no readers, `/v1/flows` answers 404. */
+  readonly enabled: boolean;
+  readonly capacity: number;
+  readonly group: number;
+  /** Logged drops per second per endpoint, direction and reason. */
+  readonly ratePerSecond: number;
+  readonly endTimeoutSeconds: number;
+}
+
+export const DEFAULT_FLOWS: FlowsConfig = {
+  enabled: true,
+  capacity: 8192,
+  group: 1987,
+  ratePerSecond: 100,
+  endTimeoutSeconds: 10,
+};
+
+export interface AgentView {
+  readonly node: string;
+  readonly cluster: () => Cluster | undefined;
+  readonly dataplane: () => Dataplane | undefined;
+  readonly records: () => readonly EndpointRecord[];
+  readonly ipam: () => Promise<readonly { cidr: string; allocated: number; capacity: number }[]>;
+  readonly log: (line: string) => void;
+}
+
+export interface EndpointView {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly ips: readonly string[];
+  readonly labels: Labels;
+  readonly ingress: DirectionView;
+  readonly egress: DirectionView;
+}
+
+export interface DirectionView {
+  /** NetworkPolicies select the pod in this direction: only what they allow gets through. */
+  readonly isolated: boolean;
+  /** Those NetworkPolicies, `namespace/name`. */
+  readonly isolatedBy: readonly string[];
+  /** ClusterNetworkPolicies selecting the pod, Admin then Baseline tier, by name. */
+  readonly admin: readonly string[];
+  readonly baseline: readonly string[];
+}
+
+export class Observability {
+  readonly metrics: AgentMetrics;
+  pipeline: FlowPipeline | undefined;
+  /** Why the pipeline is not running, when it failed to start. */
+  private startError: string | undefined;
+  private readonly started = Date.now();
+
+  constructor(
+    readonly config: FlowsConfig,
+    private readonly view: AgentView,
+  ) {
+    this.metrics = new AgentMetrics({
+      counts: () => view.dataplane()?.counts,
+      flows: () => this.pipeline?.stats(),
+      ipam: view.ipam,
+    });
+  }
+
+  /** The drop log options for the dataplane (undefined when flows are off). */
+  get logDrops(): { group: number; ratePerSecond: number } | undefined {
+    const c = this.config;
+    return c.enabled ? { group: c.group, ratePerSecond: c.ratePerSecond } : undefined;
+  }
+
+  /**
+   * Starts the readers; after the first sync (the ruleset uses conntrack by
+   * then). A failure is logged and shown in status; the agent runs on.
+   */
+  async start(): Promise<void> {
+    if (!this.config.enabled) return;
+    try {
+      await this.startPipeline();
+    } catch (e) {
+      this.startError = e instanceof Error ? e.message : String(e);
+      this.view.log(`flows: not recording: ${this.startError}`);
+    }
+  }
+
+  private async startPipeline(): Promise<void> {
+    const v = this.view;
+    this.pipeline = await FlowPipeline.start({
+      node: v.node,
+      capacity: this.config.capacity,
+      group: this.config.group,
+      endTimeoutSeconds: this.config.endTimeoutSeconds,
+      snapshot: () => ({
+        cluster: v.cluster(),
+        ir: v.dataplane()?.ir,
+        local: v
+          .records()
+          .flatMap((r) => (r.pod ? [{ key: podKey(r.pod), addresses: r.addresses }] : [])),
+      }),
+      log: v.log,
+      onFlow: (f) => this.metrics.onFlow(f),
+    });
+  }
+
+  /** After every sync: metrics, and flows resolve against the new state. */
+  onSync(r: { kind: string; ms: number; error?: string }): void {
+    this.metrics.onSync(r);
+    this.pipeline?.invalidate();
+  }
+
+  async stop(): Promise<void> {
+    await this.pipeline?.stop();
+  }
+
+  /** The detail `GET /v1/status` adds to ready/message. */
+  status(ready: boolean): Record<string, unknown> {
+    const dp = this.view.dataplane();
+    const flows: FlowStats | { enabled: false; error?: string } = this.pipeline?.stats() ?? {
+      enabled: false,
+      ...(this.startError ? { error: this.startError } : {}),
+    };
+    const readersOk =
+      'readers' in flows
+        ? Object.values(flows.readers).every((s) => s === 'running')
+        : this.startError === undefined;
+    const health = !ready ? 'starting' : dp?.last?.error || !readersOk ? 'degraded' : 'ok';
+    return {
+      node: this.view.node,
+      health,
+      uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+      lastSync: dp?.last ?? null,
+      counts: dp?.counts ?? null,
+      flows,
+    };
+  }
+
+  /** Local endpoints with their labels and the policies that select them. */
+  endpoints(): EndpointView[] {
+    const cluster = this.view.cluster();
+    const ir = this.view.dataplane()?.ir;
+    const pods = new Map((cluster?.pods ?? []).map((p) => [podKey(p), p]));
+    return this.view
+      .records()
+      .flatMap((r) => (r.pod ? [{ r, key: podKey(r.pod), pod: r.pod }] : []))
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map(({ r, key, pod }) => ({
+        namespace: pod.namespace,
+        pod: pod.name,
+        ips: r.addresses.map((a) => a.split('/')[0] as string),
+        labels: pods.get(key)?.labels ?? {},
+        ingress: directionView(ir, key, 'ingress'),
+        egress: directionView(ir, key, 'egress'),
+      }));
+  }
+
+  /** Raw handlers: `/v1/flows` (JSON or NDJSON stream) and `/metrics`. */
+  handlers(): Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> {
+    const out: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> =
+      {
+        '/metrics': async (_req, res) => {
+          const text = await this.metrics.render();
+          res.writeHead(200, {
+            'content-type': PROMETHEUS_CONTENT_TYPE,
+            'content-length': Buffer.byteLength(text),
+          });
+          res.end(text);
+        },
+      };
+    const p = this.pipeline;
+    if (p) out['/v1/flows'] = flowsHandler(p, this.view.node);
+    return out;
+  }
+}
+
+function directionView(
+  ir: PolicyIr | undefined,
+  key: string,
+  d: 'ingress' | 'egress',
+): DirectionView {
+  const e = ir?.endpoints.get(key);
+  const names = (ids: readonly string[]) =>
+    ids.flatMap((id) => {
+      const p = ir?.policies.get(id);
+      return p ? [policyLabel(p.ref)] : [];
+    });
+  const dir = e?.[d];
+  return {
+    isolated: (dir?.networkPolicies.length ?? 0) > 0,
+    isolatedBy: names(dir?.networkPolicies ?? []),
+    admin: names(dir?.admin ?? []),
+    baseline: names(dir?.baseline ?? []),
+  };
+}

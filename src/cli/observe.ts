@@ -1,0 +1,244 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
+import { FILTER_FLAGS, parseFlowQuery } from '../core/flows/filter.js';
+import {
+  agentJson,
+  followFlows,
+  labAgents,
+  listFlows,
+  type AgentAddress,
+} from '../flows/client.js';
+import { flowLine } from './flow-output.js';
+import type { Io } from './main.js';
+import { outputFormat, table, UsageError } from './output.js';
+
+export const OBSERVE_HELP = `usage: weft observe [--lab NAME | --socket PATH] [filters] [--follow] [-o table|json]
+
+Flows recorded by the node agents — connections that started and ended,
+packets that policy dropped — with the policy and rule that decided, merged
+by time across agents. Without --lab or --socket: the agent of this node
+(${DEFAULT_AGENT_SOCKET}).
+
+filters (repeat a flag to OR its values; different flags AND):
+  --pod, --from-pod, --to-pod NS/NAME   pod (name prefix; namespace optional)
+  --namespace, --from-namespace, --to-namespace NS
+  --label, --from-label, --to-label SEL label selector, as kubectl -l takes it
+  --ip, --from-ip, --to-ip IP|CIDR      --port, --from-port, --to-port N
+  --protocol tcp|udp|sctp|icmp|icmpv4|icmpv6
+  --verdict forwarded|dropped           --event start|end|drop
+  --policy NS/NAME | CNP-NAME           the policy that decided
+  --node NAME (glob: 'worker-*')        --since / --until 5m | RFC 3339 time
+  --last N                              only the last N flows
+
+  --follow        keep printing flows as they happen (Ctrl-C stops)
+  -o json         one JSON object a line (the agent API's Flow)`;
+
+export const STATUS_HELP = `usage: weft status [--lab NAME | --socket PATH] [-o table|json]
+
+Each agent's health, its last policy sync and how long it took, the
+endpoints, policies, nft rules and set elements it holds, and its flow
+counts (recorded, buffered, lost).`;
+
+export const ENDPOINTS_HELP = `usage: weft endpoints [--lab NAME | --socket PATH] [-o table|json]
+
+Each node's pods: addresses, labels, and whether ingress and egress are
+isolated — and by which NetworkPolicies (plus the ClusterNetworkPolicies
+that select the pod).`;
+
+const TARGET = {
+  lab: { type: 'string' },
+  socket: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function agentsOf(values: { lab?: string; socket?: string }): Promise<AgentAddress[]> {
+  if (values.lab !== undefined && values.socket !== undefined)
+    throw new UsageError('--lab and --socket together', 'give one of them');
+  if (values.lab !== undefined) return labAgents(values.lab);
+  const socket = values.socket ?? DEFAULT_AGENT_SOCKET;
+  return [{ kind: 'unix', node: 'local', socket }];
+}
+
+export async function observeCommand(args: string[], io: Io): Promise<number> {
+  const filterOptions = Object.fromEntries(
+    FILTER_FLAGS.map((f) => [f, { type: 'string', multiple: true }] as const),
+  ) as Record<(typeof FILTER_FLAGS)[number], { type: 'string'; multiple: true }>;
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { ...TARGET, ...filterOptions, follow: { type: 'boolean', short: 'f' } },
+  });
+  if (values.help) {
+    io.out(OBSERVE_HELP);
+    return 0;
+  }
+  const format = outputFormat(values.output);
+  const given = values as unknown as Record<string, string[] | undefined>;
+  const flags = FILTER_FLAGS.flatMap((f) => (given[f] ?? []).map((v) => [f, v] as const));
+  const query = parseFlowQuery(flags, Date.now());
+  const agents = await agentsOf(values);
+  const print = (f: Parameters<typeof flowLine>[0]) =>
+    io.out(format === 'json' ? JSON.stringify(f) : flowLine(f));
+  if (!values.follow) {
+    const r = await listFlows(agents, query);
+    for (const f of r.flows) print(f);
+    for (const e of r.errors) io.err(`weft: agent ${e}`);
+    if (r.lost > 0 && format === 'table')
+      io.err(`weft: the agents lost ${r.lost} flow events (see weft status)`);
+    return r.errors.length === agents.length && agents.length > 0 ? 1 : 0;
+  }
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let failed = 0;
+  try {
+    for await (const f of followFlows(agents, query, abort.signal, (e) => {
+      failed++;
+      io.err(`weft: agent ${e}`);
+    }))
+      print(f);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return failed === agents.length && !abort.signal.aborted ? 1 : 0;
+}
+
+interface StatusBody {
+  ready: boolean;
+  health?: string;
+  lastSync?: { kind: string; ms: number; at: string; error?: string } | null;
+  counts?: { endpoints: number; policies: number; rules: number; setElements: number } | null;
+  flows?: { enabled: boolean; seen?: number; buffered?: number; lost?: number; error?: string };
+}
+
+/** Every agent's answer (or its error), in the agents' order. */
+async function gather<T>(
+  agents: readonly AgentAddress[],
+  path: string,
+): Promise<{ agent: AgentAddress; body?: T; error?: string }[]> {
+  return Promise.all(
+    agents.map(async (agent) => {
+      try {
+        return { agent, body: await agentJson<T>(agent, path) };
+      } catch (e) {
+        return { agent, error: e instanceof Error ? e.message : String(e) };
+      }
+    }),
+  );
+}
+
+export async function statusCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: TARGET });
+  if (values.help) {
+    io.out(STATUS_HELP);
+    return 0;
+  }
+  const format = outputFormat(values.output);
+  const results = await gather<StatusBody>(await agentsOf(values), '/v1/status');
+  if (format === 'json') {
+    const out = results.map((r) => ({
+      node: r.agent.node,
+      ...(r.body ? { status: r.body } : { error: r.error }),
+    }));
+    io.out(JSON.stringify({ agents: out }, null, 2));
+  } else {
+    const rows = results.map((r) => statusRow(r.agent.node, r.body, r.error));
+    io.out(
+      table(
+        [
+          'NODE',
+          'HEALTH',
+          'LAST SYNC',
+          'ENDPOINTS',
+          'POLICIES',
+          'RULES',
+          'ELEMENTS',
+          'FLOWS',
+          'LOST',
+        ],
+        rows,
+      ),
+    );
+    for (const r of results) {
+      const s = r.body?.lastSync;
+      if (s?.error) io.err(`weft: ${r.agent.node}: last sync failed: ${s.error}`);
+      if (r.body?.flows?.error) io.err(`weft: ${r.agent.node}: flows: ${r.body.flows.error}`);
+    }
+  }
+  return results.every((r) => r.body?.health === 'ok') ? 0 : 1;
+}
+
+function statusRow(node: string, s: StatusBody | undefined, error?: string): string[] {
+  if (!s) return [node, `unreachable: ${error ?? ''}`, '', '', '', '', '', '', ''];
+  const sync = s.lastSync
+    ? `${s.lastSync.kind} ${s.lastSync.ms.toFixed(1)} ms at ${s.lastSync.at}${s.lastSync.error ? ' (FAILED)' : ''}`
+    : 'none';
+  const c = s.counts;
+  const f = s.flows;
+  return [
+    node,
+    s.health ?? (s.ready ? 'ok' : 'starting'),
+    sync,
+    String(c?.endpoints ?? '-'),
+    String(c?.policies ?? '-'),
+    String(c?.rules ?? '-'),
+    String(c?.setElements ?? '-'),
+    f?.enabled ? `${f.seen ?? 0} (${f.buffered ?? 0} buffered)` : 'off',
+    f?.enabled ? String(f.lost ?? 0) : '-',
+  ];
+}
+
+interface EndpointBody {
+  namespace: string;
+  pod: string;
+  ips: string[];
+  labels: Record<string, string>;
+  ingress: DirectionBody;
+  egress: DirectionBody;
+}
+interface DirectionBody {
+  isolated: boolean;
+  isolatedBy: string[];
+  admin: string[];
+  baseline: string[];
+}
+
+function directionText(d: DirectionBody): string {
+  const parts = [d.isolated ? `isolated by ${d.isolatedBy.join(', ')}` : 'open'];
+  if (d.admin.length) parts.push(`admin: ${d.admin.join(', ')}`);
+  if (d.baseline.length) parts.push(`baseline: ${d.baseline.join(', ')}`);
+  return parts.join('; ');
+}
+
+export async function endpointsCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: TARGET });
+  if (values.help) {
+    io.out(ENDPOINTS_HELP);
+    return 0;
+  }
+  const format = outputFormat(values.output);
+  const results = await gather<EndpointBody[]>(await agentsOf(values), '/v1/endpoints/policy');
+  for (const r of results) if (r.error) io.err(`weft: agent ${r.agent.node}: ${r.error}`);
+  const all = results.flatMap((r) => (r.body ?? []).map((e) => ({ node: r.agent.node, ...e })));
+  if (format === 'json') io.out(JSON.stringify({ endpoints: all }, null, 2));
+  else
+    io.out(
+      table(
+        ['NODE', 'POD', 'IPS', 'LABELS', 'INGRESS', 'EGRESS'],
+        all.map((e) => [
+          e.node,
+          `${e.namespace}/${e.pod}`,
+          e.ips.join(','),
+          Object.entries(e.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+          directionText(e.ingress),
+          directionText(e.egress),
+        ]),
+      ),
+    );
+  return results.some((r) => r.error) ? 1 : 0;
+}
