@@ -17,7 +17,8 @@ fi
 echo "==> Debian packages"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nftables iproute2 conntrack iputils-ping procps tcpdump openssl >/dev/null
+  nftables iproute2 conntrack iputils-ping procps tcpdump \
+  openssl chromium >/dev/null   # the tests': certificates, and the web UI's page tests
 
 echo "==> npm dependencies"
 npm ci --no-audit --no-fund --loglevel=error
