@@ -44,6 +44,8 @@ export interface AgentOptions {
   /** Where the cluster state comes from; without one the agent only wires pods (no policy). */
   readonly source?: SourceSpec;
   readonly health?: { host: string; port: number };
+  /** The read-only observation API over TCP (`--observe`): flows, status, IR, metrics. */
+  readonly observe?: { host: string; port: number };
   /** Cross-node pod routes from the Node objects; 'none' leaves routing to someone else. */
   readonly routing: RoutingMode | 'none';
   readonly log: (line: string) => void;
@@ -196,6 +198,7 @@ export class Agent {
       },
       o.socket,
       o.health,
+      o.observe,
     );
     this.ready = true;
     this.readyMessage = `node ${o.nodeName}, pods from ${this.podCidrs.map(formatCidr).join(', ')}`;

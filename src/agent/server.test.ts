@@ -31,7 +31,7 @@ function call(
   });
 }
 
-test('the TCP listener answers health and metrics only; CNI, flows and the rest stay on the unix socket', async () => {
+test('TCP: health answers health and metrics, observe the read-only views; CNI stays on the unix socket', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-server-'));
   let cniCalls = 0;
   const servers = await listen(
@@ -49,9 +49,16 @@ test('the TCP listener answers health and metrics only; CNI, flows and the rest 
     },
     join(dir, 'agent.sock'),
     { host: '127.0.0.1', port: 0 },
+    { host: '127.0.0.1', port: 0 },
   );
   try {
     const tcp = { host: '127.0.0.1', port: (servers[1]?.address() as AddressInfo).port };
+    const observe = { host: '127.0.0.1', port: (servers[2]?.address() as AddressInfo).port };
+    assert.equal((await call(observe, 'GET', '/v1/flows')).status, 200, 'flows to observers');
+    assert.equal((await call(observe, 'GET', '/v1/status')).status, 200);
+    assert.equal((await call(observe, 'GET', '/metrics')).status, 200);
+    assert.equal((await call(observe, 'POST', '/v1/cni')).status, 404);
+    assert.equal((await call(observe, 'GET', '/v1/endpoints')).status, 404);
     const unix = { socketPath: join(dir, 'agent.sock') };
     assert.equal((await call(tcp, 'GET', '/healthz')).status, 200);
     assert.equal((await call(tcp, 'POST', '/v1/cni')).status, 404);

@@ -43,20 +43,40 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * What TCP serves: health and the read-only metrics. CNI, flows and
- * everything else stay on the root-only unix socket.
+ * What each TCP listener serves. `health` (--health): health and metrics,
+ * for the kubelet and Prometheus. `observe` (--observe): besides, the
+ * read-only views `weft observe`, `status`, `endpoints` and `ui` read —
+ * flows, status, IR, endpoints by policy, the source. CNI and the raw
+ * endpoint records stay on the root-only unix socket.
  */
-const TCP_PATHS = new Set(['/healthz', '/metrics']);
+const TCP_PATHS = {
+  health: new Set(['/healthz', '/metrics']),
+  observe: new Set([
+    '/healthz',
+    '/metrics',
+    '/v1/status',
+    '/v1/flows',
+    '/v1/ir',
+    '/v1/policy',
+    '/v1/endpoints/policy',
+    '/v1/source',
+  ]),
+} as const;
+
+type Listener = 'unix' | keyof typeof TCP_PATHS;
 
 async function handle(
   routes: Routes,
   req: IncomingMessage,
   res: ServerResponse,
-  tcp: boolean,
+  listener: Listener,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
-  if (tcp && !(req.method === 'GET' && path !== undefined && TCP_PATHS.has(path)))
-    return send(res, 404, { error: `no route ${req.method} ${path} on the TCP listener` });
+  if (
+    listener !== 'unix' &&
+    !(req.method === 'GET' && path !== undefined && TCP_PATHS[listener].has(path))
+  )
+    return send(res, 404, { error: `no route ${req.method} ${path} on the ${listener} listener` });
   if (req.method === 'POST' && path === '/v1/cni') {
     const body = JSON.parse(await readBody(req)) as {
       env?: Record<string, string>;
@@ -77,28 +97,41 @@ async function handle(
   send(res, 404, { error: `no route ${req.method} ${path}` });
 }
 
-/** The agent API on a unix socket (and optionally TCP, for health checks only). */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The agent API on a unix socket, and optionally over TCP: health and
+ * metrics (`tcp`), and the read-only observation views (`observe`).
+ */
 export async function listen(
   routes: Routes,
   socket: string,
-  tcp?: { host: string; port: number },
+  tcp?: HostPort,
+  observe?: HostPort,
 ): Promise<Server[]> {
-  const make = (isTcp: boolean) =>
+  const make = (listener: Listener) =>
     createServer((req, res) => {
-      handle(routes, req, res, isTcp).catch((e: unknown) => {
+      handle(routes, req, res, listener).catch((e: unknown) => {
         if (!res.headersSent) send(res, 500, { error: e instanceof Error ? e.message : String(e) });
       });
     });
   await mkdir(dirname(socket), { recursive: true });
   await rm(socket, { force: true });
-  const unix = make(false);
+  const unix = make('unix');
   await new Promise<void>((resolve, reject) => unix.once('error', reject).listen(socket, resolve));
   await chmod(socket, 0o600);
   const servers = [unix];
-  if (tcp) {
-    const t = make(true);
+  for (const [listener, at] of [
+    ['health', tcp],
+    ['observe', observe],
+  ] as const) {
+    if (!at) continue;
+    const t = make(listener);
     await new Promise<void>((resolve, reject) =>
-      t.once('error', reject).listen(tcp.port, tcp.host, resolve),
+      t.once('error', reject).listen(at.port, at.host, resolve),
     );
     servers.push(t);
   }

@@ -28,7 +28,10 @@ options:
   --state-dir DIR         IPAM allocations and endpoint records (default /var/lib/weft)
   --socket PATH           the CNI socket (default ${DEFAULT_AGENT_SOCKET})
   --mtu N                 pod interface MTU (default 1500)
-  --health HOST:PORT      also serve GET /healthz over TCP
+  --health HOST:PORT      also serve GET /healthz and /metrics over TCP
+  --observe HOST:PORT     also serve the read-only views over TCP (flows,
+                          status, IR, endpoints, metrics; never CNI), for
+                          weft observe/status/endpoints/ui --agent URL
   --routing MODE          cross-node pod routes from the Node objects: vxlan
                           (default), host-gw (nodes share one L2 segment) or none
   --flows on|off          record flows: drops (NFLOG) and connections (conntrack)
@@ -53,6 +56,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       socket: { type: 'string', default: DEFAULT_AGENT_SOCKET },
       mtu: { type: 'string', default: '1500' },
       health: { type: 'string' },
+      observe: { type: 'string' },
       routing: { type: 'string', default: 'vxlan' },
       flows: { type: 'string', default: 'on' },
       'flow-buffer': { type: 'string', default: String(DEFAULT_FLOWS.capacity) },
@@ -85,7 +89,8 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
     throw new UsageError(`--mtu ${values.mtu}: not an MTU`, 'use 576-9000');
-  const health = values.health ? hostPort(values.health) : undefined;
+  const health = values.health ? hostPort('health', values.health) : undefined;
+  const observe = values.observe ? hostPort('observe', values.observe) : undefined;
   const routing = values.routing;
   if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
     throw new UsageError(`--routing ${routing}: unknown mode`, 'use vxlan, host-gw or none');
@@ -101,6 +106,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     routing,
     ...(source ? { source } : {}),
     ...(health ? { health } : {}),
+    ...(observe ? { observe } : {}),
     log: (line) => io.err(`${new Date().toISOString()} ${line}`),
   });
   await agent.start();
@@ -163,11 +169,11 @@ function cidrFlag(text: string): Cidr {
   return c.cidr;
 }
 
-function hostPort(text: string): { host: string; port: number } {
+function hostPort(flag: string, text: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(text);
   const port = Number(m?.[2]);
   if (!m || !m[1] || port < 1 || port > 65535)
-    throw new UsageError(`--health ${text}: not HOST:PORT`, 'e.g. --health 127.0.0.1:9099');
+    throw new UsageError(`--${flag} ${text}: not HOST:PORT`, `e.g. --${flag} 127.0.0.1:9099`);
   return { host: m[1], port };
 }
 

@@ -12,12 +12,14 @@ import { flowLine } from './flow-output.js';
 import type { Io } from './main.js';
 import { outputFormat, table, UsageError } from './output.js';
 
-export const OBSERVE_HELP = `usage: weft observe [--lab NAME | --socket PATH] [filters] [--follow] [-o table|json]
+export const OBSERVE_HELP = `usage: weft observe [--lab NAME | --socket PATH | --agent URL...] [filters] [--follow] [-o table|json]
 
 Flows recorded by the node agents — connections that started and ended,
 packets that policy dropped — with the policy and rule that decided, merged
-by time across agents. Without --lab or --socket: the agent of this node
-(${DEFAULT_AGENT_SOCKET}).
+by time across agents. Without --lab, --socket or --agent: the agent of this
+node (${DEFAULT_AGENT_SOCKET}). --agent URL reads an agent's --observe
+listener (repeat it for several nodes; in a cluster, e.g. through
+\`kubectl -n kube-system port-forward pod/weft-xxxxx 9963\`).
 
 filters (repeat a flag to OR its values; different flags AND):
   --pod, --from-pod, --to-pod NS/NAME   pod (name prefix; namespace optional)
@@ -33,13 +35,13 @@ filters (repeat a flag to OR its values; different flags AND):
   --follow        keep printing flows as they happen (Ctrl-C stops)
   -o json         one JSON object a line (the agent API's Flow)`;
 
-export const STATUS_HELP = `usage: weft status [--lab NAME | --socket PATH] [-o table|json]
+export const STATUS_HELP = `usage: weft status [--lab NAME | --socket PATH | --agent URL...] [-o table|json]
 
 Each agent's health, its last policy sync and how long it took, the
 endpoints, policies, nft rules and set elements it holds, and its flow
 counts (recorded, buffered, lost).`;
 
-export const ENDPOINTS_HELP = `usage: weft endpoints [--lab NAME | --socket PATH] [-o table|json]
+export const ENDPOINTS_HELP = `usage: weft endpoints [--lab NAME | --socket PATH | --agent URL...] [-o table|json]
 
 Each node's pods: addresses, labels, and whether ingress and egress are
 isolated — and by which NetworkPolicies (plus the ClusterNetworkPolicies
@@ -48,16 +50,39 @@ that select the pod).`;
 const TARGET = {
   lab: { type: 'string' },
   socket: { type: 'string' },
+  agent: { type: 'string', multiple: true },
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-async function agentsOf(values: { lab?: string; socket?: string }): Promise<AgentAddress[]> {
-  if (values.lab !== undefined && values.socket !== undefined)
-    throw new UsageError('--lab and --socket together', 'give one of them');
+async function agentsOf(values: {
+  lab?: string;
+  socket?: string;
+  agent?: string[];
+}): Promise<AgentAddress[]> {
+  const given = [values.lab, values.socket, values.agent].filter((v) => v !== undefined);
+  if (given.length > 1)
+    throw new UsageError('--lab, --socket and --agent together', 'give one of them');
   if (values.lab !== undefined) return labAgents(values.lab);
+  if (values.agent !== undefined) return values.agent.map(agentUrl);
   const socket = values.socket ?? DEFAULT_AGENT_SOCKET;
   return [{ kind: 'unix', node: 'local', socket }];
+}
+
+/** An agent's --observe listener, e.g. http://10.0.0.5:9963 (after kubectl port-forward: 127.0.0.1). */
+function agentUrl(text: string): AgentAddress {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--agent ${text}: not a URL`, 'e.g. --agent http://10.0.0.5:9963');
+  }
+  if (url.protocol !== 'http:')
+    throw new UsageError(
+      `--agent ${text}: only http is served by the agent`,
+      'e.g. --agent http://10.0.0.5:9963',
+    );
+  return { kind: 'http', node: url.host, url: url.origin };
 }
 
 export async function observeCommand(args: string[], io: Io): Promise<number> {

@@ -82,6 +82,9 @@ export async function createNode(p: LabPaths, underlay: string, i: number): Prom
   };
 }
 
+/** The port of every lab agent's --observe listener (on its node address). */
+export const LAB_OBSERVE_PORT = 9963;
+
 export function startAgent(p: LabPaths, node: LabNode, routing: string): number {
   return spawnDetached(
     node.netns,
@@ -96,6 +99,9 @@ export function startAgent(p: LabPaths, node: LabNode, routing: string): number 
         node.stateDir,
         '--socket',
         node.socket,
+        // The read-only views over the underlay, as agents serve them in a cluster.
+        '--observe',
+        `${node.address}:${LAB_OBSERVE_PORT}`,
       ],
     ],
     node.log,

@@ -1,0 +1,99 @@
+// `weft observe`, `status` and `endpoints` over the agents' --observe
+// listeners (--agent URL), as an operator reaches a cluster's agents: from
+// inside a lab node, over the underlay, to both nodes' agents. What they
+// show equals what the unix sockets show.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../../src/agent/exec.js';
+import { LAB_OBSERVE_PORT } from '../../src/lab/infra.js';
+import type { LabState } from '../../src/lab/state.js';
+import { repoRoot } from '../../src/testing/paths.js';
+import { TestLab } from '../support/lab.js';
+
+interface FlowLine {
+  time: number;
+  node: string;
+  verdict: string;
+  source: { pod?: string; namespace?: string };
+  destination: { pod?: string; namespace?: string; port?: number };
+}
+
+const lines = (out: string): FlowLine[] =>
+  out
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as FlowLine);
+
+test('observe, status and endpoints through --agent URL equal the unix sockets', async (t) => {
+  const lab = TestLab.create(t);
+  const examples = join(repoRoot(), 'examples');
+  await lab.lab('up', '--nodes', '2', '-f', join(examples, 'demo.yaml'));
+  await lab.lab('apply', '-f', join(examples, 'policies.yaml'));
+  await lab.probe('--port', '5432/TCP');
+  const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as LabState;
+  const agents = state.nodes.flatMap((n) => ['--agent', `http://${n.address}:${LAB_OBSERVE_PORT}`]);
+  const inNode = async (...args: string[]) =>
+    run('ip', [
+      'netns',
+      'exec',
+      state.nodes[0]?.netns ?? '',
+      process.execPath,
+      join(repoRoot(), 'bin/weft.js'),
+      ...args,
+    ]);
+
+  const until = `${new Date(Date.now()).toISOString()}`;
+  const overHttp = lines(
+    await inNode('observe', ...agents, '--verdict', 'dropped', '--until', until, '-o', 'json'),
+  );
+  const overSocket = lines(
+    (
+      await lab.weft(
+        'observe',
+        '--lab',
+        lab.name,
+        '--verdict',
+        'dropped',
+        '--until',
+        until,
+        '-o',
+        'json',
+      )
+    ).stdout,
+  );
+  assert.ok(overHttp.length > 0, 'the probe left drops');
+  assert.ok(overHttp.every((f) => f.verdict === 'dropped'));
+  assert.deepEqual(
+    new Set(overHttp.map((f) => f.node)),
+    new Set(state.nodes.map((n) => n.name)),
+    'both agents answered',
+  );
+  const key = (f: FlowLine) => `${f.time} ${f.node} ${f.source.pod} ${f.destination.pod}`;
+  assert.deepEqual(overHttp.map(key), overSocket.map(key));
+
+  const status = JSON.parse(await inNode('status', ...agents, '-o', 'json')) as {
+    agents: { status?: { ready?: boolean } }[];
+  };
+  assert.equal(status.agents.length, 2);
+  assert.ok(
+    status.agents.every((a) => a.status?.ready === true),
+    JSON.stringify(status),
+  );
+  const endpoints = await inNode('endpoints', ...agents);
+  assert.match(endpoints, /shop\/db .*isolated by shop\/db-from-api/);
+
+  // The listener is read-only: no CNI through it.
+  const post = `fetch(process.argv[1], { method: 'POST', body: '{}' }).then((r) => console.log(r.status))`;
+  const cni = await run('ip', [
+    'netns',
+    'exec',
+    state.nodes[0]?.netns ?? '',
+    process.execPath,
+    '-e',
+    post,
+    `http://${state.nodes[1]?.address}:${LAB_OBSERVE_PORT}/v1/cni`,
+  ]);
+  assert.equal(cni.trim(), '404');
+});
