@@ -65,6 +65,12 @@ export interface RealNftOptions {
    * milliseconds, per transaction).
    */
   readonly processPerTransaction?: boolean;
+  /**
+   * The long-lived nft is replaced after this many transactions (default
+   * 1000): nft's interactive mode keeps every line it read, so its memory
+   * grows by a little with each one.
+   */
+  readonly sessionTransactions?: number;
 }
 
 /** The real nft binary. */
@@ -103,6 +109,8 @@ export class RealNft implements NftRunner {
       }
       throw new NftError(['-i'], null, `${e.message}; the script may or may not be applied`);
     }
+    if (this.session && this.session.transactions >= (this.options.sessionTransactions ?? 1000))
+      this.close();
     if (answer.kind === 'refused') await this.run(['-f', '-'], script);
   }
 

@@ -71,6 +71,11 @@ export class NftSession {
     this.queue = this.exchange('').catch(() => undefined);
   }
 
+  /** Scripts handed to nft so far. */
+  get transactions(): number {
+    return this.count - 1;
+  }
+
   /** The nft process, while it runs. */
   get pid(): number | undefined {
     return this.broken === undefined ? this.child.pid : undefined;

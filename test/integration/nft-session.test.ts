@@ -130,3 +130,23 @@ test('a process that applied through the long-lived nft ends by itself', async (
   assert.equal(exit, 0);
   assert.match(await sb.exec(ns, 'nft', ['list', 'tables']), /table inet weft/);
 });
+
+test('the long-lived nft is replaced after its number of transactions', async (t) => {
+  const sb = Sandbox.create(t);
+  const session = new RealNft({ netns: await sb.netns('sess'), sessionTransactions: 3 });
+  t.after(() => session.close());
+  await session.apply(SETUP);
+  const pids: (number | undefined)[] = [];
+  for (let i = 1; i <= 6; i++) {
+    await session.apply(`add element inet weft pods { 10.0.0.${i} }\n`);
+    pids.push(session.sessionPid);
+  }
+  // SETUP and elements 1-2 in one nft, 3-5 in the next, 6 in a third; after each 3rd, none runs.
+  const [a, none1, b, b2, none2, c] = pids;
+  assert.ok(a !== undefined && b !== undefined && c !== undefined, pids.join(' '));
+  assert.deepEqual([none1, none2], [undefined, undefined]);
+  assert.equal(b2, b);
+  assert.equal(new Set([a, b, c]).size, 3, 'three nft processes in turn');
+  const listed = await session.list();
+  for (let i = 1; i <= 6; i++) assert.match(listed, new RegExp(`10\\.0\\.0\\.${i}\\b`));
+});
