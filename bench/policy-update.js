@@ -145,7 +145,10 @@ async function main() {
     spawnSync(process.execPath, [join(root, 'bin/weft.js'), 'lab', 'down', '--name', name], {
       env,
     });
-    if (scratchMade) spawnSync('ip', ['netns', 'del', scratchNs]);
+    if (scratchMade) {
+      spawnSync('ip', ['netns', 'del', scratchNs]);
+      spawnSync('ip', ['netns', 'del', `${scratchNs}-p`]);
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -352,6 +355,7 @@ async function main() {
 
     // A scratch namespace for the nft part of the breakdown (never the lab's).
     spawnSync('ip', ['netns', 'add', scratchNs]);
+    spawnSync('ip', ['netns', 'add', `${scratchNs}-p`]);
     scratchMade = true;
 
     const summary = [];
@@ -484,6 +488,7 @@ async function main() {
         render: [],
         diff: [],
         nft: [],
+        nftProcess: [],
       };
       const fingerprint = () => {
         const parts = [];
@@ -493,7 +498,12 @@ async function main() {
         }
         return parts.join('\n');
       };
-      const table = new TableSync(new RealNft({ netns: scratchNs }));
+      // The agent's runner (one long-lived nft), and side by side one nft process per transaction.
+      const runner = new RealNft({ netns: scratchNs });
+      const table = new TableSync(runner);
+      const tableByProcess = new TableSync(
+        new RealNft({ netns: `${scratchNs}-p`, processPerTransaction: true }),
+      );
       const cache = ManifestCache ? new ManifestCache() : undefined;
       // As the agent does: only the policies selecting local pods, unchanged ones reused.
       const compiler = new PolicyCompiler();
@@ -525,6 +535,7 @@ async function main() {
         if (prev) partialTransaction(prev, next);
         const td = performance.now() - t;
         const applied = await table.apply(next);
+        const appliedByProcess = await tableByProcess.apply(next);
         prev = next;
         a = !a;
         if (r < warm) continue; // the first apply is the full one; both warm the JIT
@@ -535,18 +546,20 @@ async function main() {
         bd.render.push(tr);
         bd.diff.push(td);
         bd.nft.push(applied.ms - td);
+        bd.nftProcess.push(appliedByProcess.ms - td);
       }
+      runner.close?.();
       atomicWrite(toggleFile, toggleYaml(true));
       const m = Object.fromEntries(Object.entries(bd).map(([k, v]) => [k, median(v)]));
       console.log(
-        `  breakdown of one change, in-process, median of ${breakdownRuns}: fingerprint ${m.fingerprint.toFixed(1)} ms, reload ${cache ? '(ManifestCache, 1 file reparsed) ' : ''}${m.reload.toFixed(1)} ms [every file reparsed: ${m.fullParse.toFixed(1)} ms], compile ${m.compile.toFixed(1)} ms, render ${m.render.toFixed(1)} ms, validate+diff ${m.diff.toFixed(1)} ms, nft partial ${m.nft.toFixed(1)} ms; plus the 5 ms watch debounce`,
+        `  breakdown of one change, in-process, median of ${breakdownRuns}: fingerprint ${m.fingerprint.toFixed(1)} ms, reload ${cache ? '(ManifestCache, 1 file reparsed) ' : ''}${m.reload.toFixed(1)} ms [every file reparsed: ${m.fullParse.toFixed(1)} ms], compile ${m.compile.toFixed(1)} ms, render ${m.render.toFixed(1)} ms, validate+diff ${m.diff.toFixed(1)} ms, nft partial ${m.nft.toFixed(1)} ms [one nft process per transaction: ${m.nftProcess.toFixed(1)} ms]; plus the 5 ms watch debounce`,
       );
       summary.push({ K, all, agentMs, m });
     }
     console.log('\nsummary (write → flip):');
     for (const s of summary)
       console.log(
-        `  K=${String(s.K).padStart(5)}: p50 ${pct(s.all, 50)?.toFixed(1)} ms, p99 ${pct(s.all, 99)?.toFixed(1)} ms (n=${s.all.length}); agent sync p50 ${pct(s.agentMs, 50)?.toFixed(1)} ms; reload ${s.m.reload.toFixed(0)} / compile ${s.m.compile.toFixed(0)} / render ${s.m.render.toFixed(1)} / nft ${s.m.nft.toFixed(1)} ms`,
+        `  K=${String(s.K).padStart(5)}: p50 ${pct(s.all, 50)?.toFixed(1)} ms, p99 ${pct(s.all, 99)?.toFixed(1)} ms (n=${s.all.length}); agent sync p50 ${pct(s.agentMs, 50)?.toFixed(1)} ms; reload ${s.m.reload.toFixed(0)} / compile ${s.m.compile.toFixed(0)} / render ${s.m.render.toFixed(1)} / nft ${s.m.nft.toFixed(1)} ms (process per transaction ${s.m.nftProcess.toFixed(1)} ms)`,
       );
   } finally {
     cleanup();

@@ -44,20 +44,23 @@ function fakeNft(t: test.TestContext, body: string): { bin: string; dir: string 
 
 test('RealNft.apply: the script goes to `nft -f -` on stdin', async (t) => {
   const { bin, dir } = fakeNft(t, 'exit 0');
-  await new RealNft({ nft: bin }).apply(SCRIPT);
+  await new RealNft({ nft: bin, processPerTransaction: true }).apply(SCRIPT);
   assert.equal(readFileSync(join(dir, 'args'), 'utf8'), '-f -\n');
   assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), SCRIPT);
 });
 
 test('RealNft.apply: a refusal becomes an NftError with the line', async (t) => {
   const { bin } = fakeNft(t, `cat >&2 <<'EOF'\n${STDERR}EOF\nexit 1`);
-  await assert.rejects(new RealNft({ nft: bin }).apply(SCRIPT), (e: unknown) => {
-    assert.ok(e instanceof NftError);
-    assert.equal(e.exitCode, 1);
-    assert.equal(e.location?.line, 2);
-    assert.match(e.message, /at line 2: add rule inet weft ep_a ip saddr @gone accept$/);
-    return true;
-  });
+  await assert.rejects(
+    new RealNft({ nft: bin, processPerTransaction: true }).apply(SCRIPT),
+    (e: unknown) => {
+      assert.ok(e instanceof NftError);
+      assert.equal(e.exitCode, 1);
+      assert.equal(e.location?.line, 2);
+      assert.match(e.message, /at line 2: add rule inet weft ep_a ip saddr @gone accept$/);
+      return true;
+    },
+  );
 });
 
 test('RealNft.list: the listing, or empty when the table is absent', async (t) => {
@@ -72,4 +75,52 @@ test('RealNft.list: the listing, or empty when the table is absent', async (t) =
 
 test('RealNft: a missing binary is an NftError too', async () => {
   await assert.rejects(new RealNft({ nft: '/nonexistent/nft' }).apply(''), NftError);
+  await assert.rejects(
+    new RealNft({ nft: '/nonexistent/nft', processPerTransaction: true }).apply(''),
+    NftError,
+  );
+});
+
+/** A stand-in nft made of these shell lines, in a temp dir removed after the test. */
+function scriptNft(t: test.TestContext, lines: readonly string[]): { bin: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-nft-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'nft');
+  writeFileSync(bin, ['#!/bin/sh', ...lines, ''].join('\n'));
+  chmodSync(bin, 0o755);
+  return { bin, dir };
+}
+
+test('RealNft: an nft without interactive mode gets one process per transaction', async (t) => {
+  // As a build without its CLI answers `nft -i`.
+  const { bin, dir } = scriptNft(t, [
+    'dir=${0%/nft}',
+    'if [ "$1" = "-i" ]; then',
+    '  echo i >> "$dir/sessions"',
+    '  echo "Error: interactive CLI not supported in this build" >&2',
+    '  exit 1',
+    'fi',
+    'cat > "$dir/stdin"',
+  ]);
+  const nft = new RealNft({ nft: bin });
+  await nft.apply(SCRIPT);
+  assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), SCRIPT);
+  await nft.apply('add table inet weft\n');
+  assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), 'add table inet weft\n');
+  assert.equal(readFileSync(join(dir, 'sessions'), 'utf8'), 'i\n', 'interactive mode tried once');
+});
+
+test('RealNft: nft ending while it holds a script is an NftError saying so', async (t) => {
+  // Answers the first marker as nft does, then dies on the script line.
+  const { bin } = scriptNft(t, [
+    'read marker',
+    'printf \'Error: syntax error, unexpected newline\\n%s\\n         ^\\n\' "$marker" >&2',
+    'read script',
+    'exit 3',
+  ]);
+  await assert.rejects(new RealNft({ nft: bin }).apply(SCRIPT), (e: unknown) => {
+    assert.ok(e instanceof NftError);
+    assert.match(e.message, /exit 3.*may or may not be applied/);
+    return true;
+  });
 });

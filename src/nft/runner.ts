@@ -1,8 +1,11 @@
 /**
- * Runs nft: a whole transaction as one `nft -f -` (script on stdin, so one
- * atomic kernel transaction), and the listing of weft's table.
+ * Runs nft: a whole transaction as one atomic kernel transaction, and the
+ * listing of weft's table. Transactions go to one long-lived nft (see
+ * NftSession) unless told otherwise; a refused one is run again as
+ * `nft -f -` (script on stdin) so its error is that command's.
  */
 import { spawn } from 'node:child_process';
+import { NftSession, NftSessionBroken, type SessionAnswer } from './session.js';
 import { TABLE_FAMILY, TABLE_NAME } from './model.js';
 
 export interface NftRunner {
@@ -56,14 +59,70 @@ export interface RealNftOptions {
   readonly netns?: string;
   /** The nft binary; default `nft` from PATH. */
   readonly nft?: string;
+  /**
+   * Each transaction in a new `nft -f -` process instead of one long-lived
+   * `nft -i` (default false: the long-lived one saves starting nft, tens of
+   * milliseconds, per transaction).
+   */
+  readonly processPerTransaction?: boolean;
+  /**
+   * The long-lived nft is replaced after this many transactions (default
+   * 1000): nft's interactive mode keeps every line it read, so its memory
+   * grows by a little with each one.
+   */
+  readonly sessionTransactions?: number;
 }
 
 /** The real nft binary. */
 export class RealNft implements NftRunner {
+  private session: NftSession | undefined;
+  /** This nft has no usable interactive mode: one process per transaction. */
+  private noSession = false;
+
   constructor(private readonly options: RealNftOptions = {}) {}
 
+  /**
+   * One transaction. In the long-lived nft, a script it takes is applied and
+   * done; one it refuses was not applied (nft sends a whole script as one
+   * batch, which the kernel takes or refuses whole) and is run once more as
+   * `nft -f -`, whose error (or, if it goes through then, success) is the
+   * answer. When that nft breaks mid-transaction, whether the script was
+   * applied is unknown: the NftError says so, and the caller's next sync
+   * must be a full one (TableSync makes it so after any error).
+   */
   async apply(script: string): Promise<void> {
-    await this.run(['-f', '-'], script);
+    if (this.options.processPerTransaction || this.noSession) {
+      await this.run(['-f', '-'], script);
+      return;
+    }
+    let answer: SessionAnswer;
+    try {
+      this.session ??= new NftSession(this.command(['-i']));
+      answer = await this.session.apply(script);
+    } catch (e) {
+      this.close();
+      // Not handed to nft: run as before. Handed over, then broken: unknown.
+      if (!(e instanceof NftSessionBroken) || !e.sent) {
+        if (!(e instanceof NftSessionBroken) || e.neverAnswered) this.noSession = true;
+        await this.run(['-f', '-'], script);
+        return;
+      }
+      throw new NftError(['-i'], null, `${e.message}; the script may or may not be applied`);
+    }
+    if (this.session && this.session.transactions >= (this.options.sessionTransactions ?? 1000))
+      this.close();
+    if (answer.kind === 'refused') await this.run(['-f', '-'], script);
+  }
+
+  /** The long-lived nft's process, while there is one. */
+  get sessionPid(): number | undefined {
+    return this.session?.pid;
+  }
+
+  /** Ends the long-lived nft, if any (the next apply starts another). */
+  close(): void {
+    this.session?.close();
+    this.session = undefined;
   }
 
   async list(): Promise<string> {
@@ -75,12 +134,16 @@ export class RealNft implements NftRunner {
     }
   }
 
-  private run(args: readonly string[], input: string): Promise<string> {
+  /** The command line that runs nft with `args` (in the namespace, if any). */
+  private command(args: readonly string[]): readonly [string, readonly string[]] {
     const nft = this.options.nft ?? 'nft';
-    const [cmd, argv] =
-      this.options.netns === undefined
-        ? [nft, args]
-        : ['ip', ['netns', 'exec', this.options.netns, nft, ...args]];
+    return this.options.netns === undefined
+      ? [nft, args]
+      : ['ip', ['netns', 'exec', this.options.netns, nft, ...args]];
+  }
+
+  private run(args: readonly string[], input: string): Promise<string> {
+    const [cmd, argv] = this.command(args);
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';

@@ -141,3 +141,40 @@ test('after a pod change, only the policies whose selections it touches are comp
     `${recompiled.length} of ${third.policies.size}`,
   );
 });
+
+test('with the same scope, policies edited, added and removed give the IR a fresh compile gives', () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const base = clusterFrom(randomCluster({ seed, pods: 10, policies: 12, clusterPolicies: 3 }));
+    const other = clusterFrom(
+      randomCluster({ seed: seed + 500, pods: 10, policies: 12, clusterPolicies: 3 }),
+    );
+    const r = new Rng(seed);
+    const scopePods = new Set(base.pods.filter(() => r.chance(0.4)).map(podKey));
+    const scope = (p: Pod) => scopePods.has(podKey(p));
+    const compiler = new PolicyCompiler();
+    let nps = [...base.networkPolicies];
+    let cnps = [...base.clusterNetworkPolicies];
+    for (let step = 0; step < 12; step++) {
+      const current = { ...base, networkPolicies: nps, clusterNetworkPolicies: cnps };
+      assert.equal(
+        json(compiler.compile(current, scope)),
+        json(compilePolicies(current, scope)),
+        `seed ${seed} step ${step}`,
+      );
+      // One edit at a time, as a manifests change brings: replace, remove or add back.
+      nps = [...nps];
+      const i = r.int(Math.max(1, nps.length));
+      const edit = r.int(4);
+      if (edit === 0 && nps[i]) nps[i] = { ...nps[i], ingress: [] };
+      else if (edit === 1 && nps.length > 1) nps.splice(i, 1);
+      else if (edit === 2) {
+        const back = other.networkPolicies[r.int(other.networkPolicies.length)];
+        const taken = new Set(nps.map(podKey));
+        if (back && !taken.has(podKey(back))) {
+          nps.push(back);
+          nps.sort((a, b) => podKey(a).localeCompare(podKey(b)));
+        }
+      } else if (cnps.length > 0) cnps = cnps.map((c, k) => (k === 0 ? { ...c } : c));
+    }
+  }
+});

@@ -21,6 +21,7 @@ import type {
   SetId,
 } from './ir.js';
 import { PeerResolver, type ResolvedPeers, type Selected } from './peers.js';
+import { walkAgain, type Walked } from './walk.js';
 
 /** Which pods become endpoints; only policies that select one of them are compiled. */
 export type CompileScope = (pod: Pod) => boolean;
@@ -51,6 +52,14 @@ interface Compiled {
 
 type AnyPolicy = NetworkPolicy | ClusterNetworkPolicy;
 
+interface LastCompile {
+  readonly peers: PeerResolver;
+  readonly scopeKey: string;
+  readonly scoped: boolean;
+  /** Every policy, and the entry of each that adds to the IR. */
+  readonly walked: Walked<AnyPolicy, Compiled>;
+}
+
 /**
  * Compiles one cluster after another, reusing what did not change: a policy
  * object seen before keeps its compiled IR (the same objects, so later stages
@@ -65,18 +74,11 @@ export class PolicyCompiler {
   private compiled = new WeakMap<AnyPolicy, Compiled>();
   /** Endpoints of the last compile: an endpoint whose policies did not change stays the same object. */
   private endpoints = new Map<string, Endpoint>();
+  /** The last compile's policies, resolver and scope: an unchanged policy is not looked at again. */
+  private last: LastCompile | undefined;
 
   compile(cluster: Cluster, scope?: CompileScope): PolicyIr {
-    const inputs = selectionInputs(cluster);
-    let w = this.world;
-    if (!w || !sameNamespacesAndNodes(w.inputs, inputs)) {
-      w = { inputs, peers: new PeerResolver(cluster) };
-      this.compiled = new WeakMap();
-    } else if (!samePods(w.inputs.pods, inputs.pods)) {
-      w = { inputs, peers: w.peers.next(cluster, changedPods(w.inputs.pods, inputs.pods)) };
-    }
-    this.world = w;
-    const peers = w.peers;
+    const peers = this.resolver(cluster);
     const endpoints = new Map<string, MutableEndpoint>();
     // By key: a selection may hold an earlier version of a pod (see PeerResolver).
     const inScope = new Set<string>();
@@ -92,23 +94,45 @@ export class PolicyCompiler {
       ...cluster.networkPolicies,
       ...cluster.clusterNetworkPolicies,
     ];
-    for (const object of all) {
+    const scoped = scope !== undefined;
+    const l = this.last;
+    const last =
+      l?.peers === peers && l.scopeKey === scopeKey && l.scoped === scoped ? l : undefined;
+    const walked = walkAgain(all, last?.walked, (object) => {
       const c = this.entry(object, peers);
       if (c.selected?.scopeKey !== scopeKey || c.selected.from !== c.subjects.pods) {
         const pods = c.subjects.pods.filter((p) => inScope.has(podKey(p)));
         c.selected = { scopeKey, from: c.subjects.pods, pods };
       }
-      const selected = c.selected.pods;
       // Without a scope, every policy is compiled (`weft policy ir` shows them all).
-      if (selected.length === 0 && scope) continue;
-      c.parts ??= compileParts(object, c.subjects, peers);
+      return c.selected.pods.length === 0 && scope ? undefined : c;
+    });
+    this.last = { peers, scopeKey, scoped, walked };
+    walked.answers.forEach((c, j) => {
+      if (!c) return;
+      c.parts ??= compileParts(all[j] as AnyPolicy, c.subjects, peers);
       for (const p of c.parts.policies) {
         policies.set(p.id, p);
-        for (const pod of selected) endpoints.get(podKey(pod))?.[p.direction][c.tier].push(p.id);
+        for (const pod of c.selected?.pods ?? [])
+          endpoints.get(podKey(pod))?.[p.direction][c.tier].push(p.id);
       }
       for (const s of c.parts.sets) sets.set(s.id, s);
-    }
+    });
     return { endpoints: this.reuseEndpoints(endpoints), policies, sets };
+  }
+
+  /** The last resolver while namespaces, nodes and pods stay the same; else its next one, or a new one. */
+  private resolver(cluster: Cluster): PeerResolver {
+    const inputs = selectionInputs(cluster);
+    let w = this.world;
+    if (!w || !sameNamespacesAndNodes(w.inputs, inputs)) {
+      w = { inputs, peers: new PeerResolver(cluster) };
+      this.compiled = new WeakMap();
+    } else if (!samePods(w.inputs.pods, inputs.pods)) {
+      w = { inputs, peers: w.peers.next(cluster, changedPods(w.inputs.pods, inputs.pods)) };
+    }
+    this.world = w;
+    return w.peers;
   }
 
   private reuseEndpoints(fresh: Map<string, Endpoint>): Map<string, Endpoint> {

@@ -1,6 +1,8 @@
+import type { Stats } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { ClusterPatcher } from './assemble.js';
 import { loadDocumentsFast } from './fast-yaml.js';
 import { ErrorCodes, WeftError, type Issue } from '../../core/errors.js';
 import { buildCluster, validatePodAddresses } from '../../core/model/cluster.js';
@@ -130,30 +132,48 @@ function addList(
   });
 }
 
-/** Every manifest file under the paths: files as given, directories recursively, sorted. */
-async function collectFiles(paths: readonly string[], issues: Issue[]): Promise<string[]> {
-  const files: string[] = [];
+interface ManifestFile {
+  readonly path: string;
+  /** Its stat when it was found (size, time and inode tell a changed file). */
+  readonly stat: Stats;
+}
+
+type Found = { real: string; stat: Stats } | { error: unknown };
+
+async function find(path: string): Promise<Found> {
+  try {
+    const real = await realpath(path);
+    return { real, stat: await stat(real) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/**
+ * Every manifest file under the paths: files as given, directories
+ * recursively, sorted. The entries of a directory are looked up all at once,
+ * then taken in order.
+ */
+async function collectFiles(paths: readonly string[], issues: Issue[]): Promise<ManifestFile[]> {
+  const files: ManifestFile[] = [];
   const seen = new Set<string>();
-  const visit = async (path: string, explicit: boolean): Promise<void> => {
-    let real: string;
-    let isDir: boolean;
-    try {
-      real = await realpath(path);
-      isDir = (await stat(real)).isDirectory();
-    } catch (err) {
-      issues.push(readIssue(path, err));
+  const visit = async (path: string, explicit: boolean, found: Found): Promise<void> => {
+    if ('error' in found) {
+      issues.push(readIssue(path, found.error));
       return;
     }
-    if (seen.has(real)) return;
-    seen.add(real);
-    if (!isDir) {
-      if (explicit || MANIFEST_EXTENSIONS.has(extname(path).toLowerCase())) files.push(path);
+    if (seen.has(found.real)) return;
+    seen.add(found.real);
+    if (!found.stat.isDirectory()) {
+      if (explicit || MANIFEST_EXTENSIONS.has(extname(path).toLowerCase()))
+        files.push({ path, stat: found.stat });
       return;
     }
-    const entries = (await readdir(path)).sort();
-    for (const name of entries) await visit(join(path, name), false);
+    const entries = (await readdir(path)).sort().map((name) => join(path, name));
+    const all = await Promise.all(entries.map(find));
+    for (const [i, entry] of entries.entries()) await visit(entry, false, all[i] as Found);
   };
-  for (const p of paths) await visit(p, true);
+  for (const p of paths) await visit(p, true, await find(p));
   return files;
 }
 
@@ -181,7 +201,7 @@ export async function manifestFiles(paths: readonly string[]): Promise<string[]>
   const issues: Issue[] = [];
   const files = await collectFiles(paths, issues);
   if (issues.length > 0) throw new WeftError(issues);
-  return files;
+  return files.map((f) => f.path);
 }
 
 /**
@@ -203,16 +223,17 @@ interface CachedFile {
 
 /**
  * loadManifests that remembers each file's parse by its size, modification
- * time and inode: reloading a directory where one file changed parses one
- * file. The agent's source keeps one of these across reloads.
+ * time and inode, and the last good Cluster: reloading a directory where one
+ * file changed parses that file and patches the Cluster with its objects
+ * (see ClusterPatcher). The agent's source keeps one of these across reloads.
  */
 export class ManifestCache {
   private files = new Map<string, CachedFile>();
+  private readonly patcher = new ClusterPatcher();
 
   async load(paths: readonly string[]): Promise<{ cluster: Cluster; skipped: string[] }> {
     const issues: Issue[] = [];
     const files = await collectFiles(paths, issues);
-    const objects: ModelObject[] = [];
     const skipped: string[] = [];
     const next = new Map<string, CachedFile>();
     for (const file of files) {
@@ -220,26 +241,28 @@ export class ManifestCache {
       try {
         cached = await this.read(file);
       } catch (err) {
-        issues.push(readIssue(file, err));
+        issues.push(readIssue(file.path, err));
         continue;
       }
-      next.set(file, cached);
-      objects.push(...cached.contents.objects);
+      next.set(file.path, cached);
       issues.push(...cached.contents.issues);
       skipped.push(...cached.contents.skipped);
     }
     this.files = next;
-    const { cluster, issues: clusterIssues } = buildCluster(objects);
+    const byFile = new Map([...next].map(([file, c]) => [file, c.contents.objects]));
+    const patched = issues.length === 0 ? this.patcher.patch(byFile) : undefined;
+    if (patched) return { cluster: patched, skipped };
+    const { cluster, issues: clusterIssues } = buildCluster([...byFile.values()].flat());
     issues.push(...clusterIssues, ...validatePodAddresses(cluster));
     if (issues.length > 0) throw new WeftError(issues);
+    this.patcher.remember(byFile, cluster);
     return { cluster, skipped };
   }
 
-  private async read(file: string): Promise<CachedFile> {
-    const st = await stat(file);
+  private async read({ path, stat: st }: ManifestFile): Promise<CachedFile> {
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    const hit = this.files.get(file);
+    const hit = this.files.get(path);
     if (hit && hit.stamp === stamp) return hit;
-    return { stamp, contents: parseManifestText(await readFile(file, 'utf8'), file) };
+    return { stamp, contents: parseManifestText(await readFile(path, 'utf8'), path) };
   }
 }

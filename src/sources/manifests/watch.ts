@@ -21,10 +21,12 @@ async function directories(dir: string): Promise<string[]> {
 async function fingerprint(dirs: readonly string[]): Promise<string> {
   const parts: string[] = [];
   for (const d of dirs) {
-    for (const name of (await readdir(d).catch(() => [])).sort()) {
-      const s = await stat(join(d, name)).catch(() => undefined);
+    const names = (await readdir(d).catch(() => [])).sort();
+    const stats = await Promise.all(names.map((n) => stat(join(d, n)).catch(() => undefined)));
+    names.forEach((name, i) => {
+      const s = stats[i];
       if (s) parts.push(`${d}/${name}:${s.size}:${s.mtimeMs}`);
-    }
+    });
   }
   return parts.join('\n');
 }
