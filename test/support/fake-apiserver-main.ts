@@ -1,5 +1,7 @@
 // The fake API server as a process of its own, so that it can run inside a
-// network namespace next to an agent: `node fake-apiserver-main.js`. It
+// network namespace next to an agent: `node fake-apiserver-main.js --serve`
+// (without --serve it exits at once: `node --test dist-test/test/` runs every
+// file it finds, this one too). It
 // listens on 127.0.0.1 (of its namespace), prints `{"url":…}` once, then
 // takes one JSON command a line on stdin and answers one JSON line on stdout:
 //   {"id":1,"op":"create"|"update","resource":"pods","obj":{…}}
@@ -20,6 +22,7 @@ interface Command {
   readonly fault?: Fault;
 }
 
+if (process.argv[2] !== '--serve') process.exit(0);
 const server = await FakeApiServer.start({ record: false });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 

@@ -22,7 +22,7 @@ export class RemoteApiServer {
 
   static async start(sb: Sandbox, ns: string): Promise<RemoteApiServer> {
     const script = join(repoRoot(), 'dist-test/test/support/fake-apiserver-main.js');
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script], {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, '--serve'], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     sb.own(child);
