@@ -58,7 +58,11 @@ export class NftSession {
   /** Starts `cmd argv…`, which must be nft in interactive mode (`nft -i`, maybe via `ip netns exec`). */
   constructor([cmd, argv]: readonly [string, readonly string[]]) {
     if (/["\n]/.test(this.dir)) throw new Error(`cannot include scripts from ${this.dir}`);
-    this.child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // HOME=/dev/null: nft's interactive mode keeps no history file (~/.nft.history).
+    this.child = spawn(cmd, argv, {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, HOME: '/dev/null' },
+    });
     this.child.on('error', (e) => this.fail(`nft -i could not run: ${e.message}`));
     this.child.on('exit', (code, signal) =>
       this.fail(`nft -i ended (${signal ?? `exit ${code ?? '?'}`}): ${this.stderr.trim()}`),
