@@ -10,7 +10,7 @@
  * interactive mode at all (a build without its CLI exits instead).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,8 @@ interface Waiting {
 
 export class NftSession {
   private readonly child: ChildProcessByStdio<Writable, null, Readable>;
-  /** Where the scripts are written, one file per transaction; removed on close. */
-  private readonly dir = mkdtempSync(join(tmpdir(), 'weft-nft-'));
+  /** Where the scripts are written, one new file (removed after) per transaction. */
+  private readonly dir = tmpdir();
   private stderr = '';
   private waiting: Waiting | undefined;
   /** Why the session broke, if it did. */
@@ -96,13 +96,13 @@ export class NftSession {
     this.fail('nft -i closed');
     this.child.stdin.end();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   private async applyNow(script: string): Promise<SessionAnswer> {
     if (this.broken) throw this.brokenError(false);
-    const file = join(this.dir, `${this.count + 1}.nft`);
-    await writeFile(file, script, { mode: 0o600 });
+    // A name nobody can guess, created here and nowhere else (`wx`: never through a link).
+    const file = join(this.dir, `weft-nft-${randomBytes(12).toString('hex')}.nft`);
+    await writeFile(file, script, { mode: 0o600, flag: 'wx' });
     try {
       const output = await this.exchange(`include "${file}"\n`);
       // nft prints `[FILE:LINE:COL: ]Error: …` for what it refuses, and nothing (or a warning) otherwise.
