@@ -103,7 +103,7 @@ export class RealNft implements NftRunner {
       this.close();
       // Not handed to nft: run as before. Handed over, then broken: unknown.
       if (!(e instanceof NftSessionBroken) || !e.sent) {
-        if (!(e instanceof NftSessionBroken) || e.neverAnswered) this.noSession = true;
+        if (e instanceof NftSessionBroken && e.neverAnswered) this.noSession = true;
         await this.run(['-f', '-'], script);
         return;
       }

@@ -10,7 +10,7 @@
  * interactive mode at all (a build without its CLI exits instead).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,8 @@ interface Waiting {
 
 export class NftSession {
   private readonly child: ChildProcessByStdio<Writable, null, Readable>;
-  /** Where the scripts are written, one file per transaction; removed on close. */
-  private readonly dir = mkdtempSync(join(tmpdir(), 'weft-nft-'));
+  /** Where the scripts are written, one new file (removed after) per transaction. */
+  private readonly dir = tmpdir();
   private stderr = '';
   private waiting: Waiting | undefined;
   /** Why the session broke, if it did. */
@@ -58,7 +58,11 @@ export class NftSession {
   /** Starts `cmd argv…`, which must be nft in interactive mode (`nft -i`, maybe via `ip netns exec`). */
   constructor([cmd, argv]: readonly [string, readonly string[]]) {
     if (/["\n]/.test(this.dir)) throw new Error(`cannot include scripts from ${this.dir}`);
-    this.child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // HOME=/dev/null: nft's interactive mode keeps no history file (~/.nft.history).
+    this.child = spawn(cmd, argv, {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, HOME: '/dev/null' },
+    });
     this.child.on('error', (e) => this.fail(`nft -i could not run: ${e.message}`));
     this.child.on('exit', (code, signal) =>
       this.fail(`nft -i ended (${signal ?? `exit ${code ?? '?'}`}): ${this.stderr.trim()}`),
@@ -92,13 +96,13 @@ export class NftSession {
     this.fail('nft -i closed');
     this.child.stdin.end();
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   private async applyNow(script: string): Promise<SessionAnswer> {
     if (this.broken) throw this.brokenError(false);
-    const file = join(this.dir, `${this.count + 1}.nft`);
-    await writeFile(file, script, { mode: 0o600 });
+    // A name nobody can guess, created here and nowhere else (`wx`: never through a link).
+    const file = join(this.dir, `weft-nft-${randomBytes(12).toString('hex')}.nft`);
+    await writeFile(file, script, { mode: 0o600, flag: 'wx' });
     try {
       const output = await this.exchange(`include "${file}"\n`);
       // nft prints `[FILE:LINE:COL: ]Error: …` for what it refuses, and nothing (or a warning) otherwise.

@@ -58,14 +58,13 @@ export class ClusterPatcher {
   patch(files: ReadonlyMap<string, readonly ModelObject[]>): Cluster | undefined {
     const good = this.good;
     if (!good) return undefined;
-    const removed: ModelObject[] = [];
-    const added: ModelObject[] = [];
-    for (const [file, objects] of good.files) {
-      if (files.get(file) !== objects) removed.push(...objects);
-    }
-    for (const [file, objects] of files) {
-      if (good.files.get(file) !== objects) added.push(...objects);
-    }
+    // Not push(...objects): a file may hold more objects than a call takes arguments.
+    const removed = [...good.files]
+      .filter(([file, objects]) => files.get(file) !== objects)
+      .flatMap(([, objects]) => objects);
+    const added = [...files]
+      .filter(([file, objects]) => good.files.get(file) !== objects)
+      .flatMap(([, objects]) => objects);
     if (!noDuplicates(good.keys, removed, added)) return undefined;
     const cluster = patchCluster(good.cluster, removed, added, good.inUse);
     if (!cluster) return undefined;
