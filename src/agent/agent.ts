@@ -209,9 +209,11 @@ export class Agent {
     return startSource(
       spec,
       (c) => {
+        const nodesBefore = this.cluster?.nodes;
         this.cluster = c;
         this.clusterChanged?.();
-        this.routes?.trigger();
+        // Routes depend on the Nodes alone; the sources keep the same array while no Node changes.
+        if (c.nodes !== nodesBefore) this.routes?.trigger();
         this.publishAnnotations();
         // Before the first sync in start(), a change needs no sync of its own.
         if (!this.started || !this.dataplane) return;
