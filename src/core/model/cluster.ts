@@ -16,19 +16,21 @@ import {
 const NAME_LABEL = 'kubernetes.io/metadata.name';
 const TIER_ORDER: Readonly<Record<Tier, number>> = { Admin: 0, Baseline: 1 };
 
-function objectKey(o: ModelObject): string {
+/** `Kind/namespace/name`, or `Kind/name` for a cluster-scoped object: what a duplicate shares. */
+export function objectKey(o: ModelObject): string {
   return 'namespace' in o ? `${o.kind}/${o.namespace}/${o.name}` : `${o.kind}/${o.name}`;
 }
 
-function byNamespaceName(
+/** The order of namespaced lists in a Cluster: namespace, then name. */
+export function byNamespaceName(
   a: { namespace: string; name: string },
   b: { namespace: string; name: string },
 ): number {
-  return compare(a.namespace, b.namespace) || compare(a.name, b.name);
+  return compareText(a.namespace, b.namespace) || compareText(a.name, b.name);
 }
 
 /** Plain code-unit order: deterministic whatever the locale. */
-function compare(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -91,12 +93,14 @@ export function buildCluster(objects: readonly ModelObject[]): {
   }
   pods.sort(byNamespaceName);
   networkPolicies.sort(byNamespaceName);
-  nodes.sort((a, b) => compare(a.name, b.name));
+  nodes.sort((a, b) => compareText(a.name, b.name));
   clusterNetworkPolicies.sort(
     (a, b) =>
-      TIER_ORDER[a.tier] - TIER_ORDER[b.tier] || a.priority - b.priority || compare(a.name, b.name),
+      TIER_ORDER[a.tier] - TIER_ORDER[b.tier] ||
+      a.priority - b.priority ||
+      compareText(a.name, b.name),
   );
-  const sortedNamespaces = new Map([...namespaces.entries()].sort(([a], [b]) => compare(a, b)));
+  const sortedNamespaces = new Map([...namespaces.entries()].sort(([a], [b]) => compareText(a, b)));
   return {
     cluster: { namespaces: sortedNamespaces, pods, nodes, networkPolicies, clusterNetworkPolicies },
     issues,

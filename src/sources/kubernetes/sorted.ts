@@ -1,4 +1,5 @@
 import type { ModelObject } from '../../core/model/types.js';
+import { compareText } from '../../core/model/cluster.js';
 
 /**
  * The objects of one kind, kept in buildCluster's order (namespace, then
@@ -16,12 +17,8 @@ export interface Replacement {
   readonly after?: Ordered;
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 export function order(a: Ordered, b: Ordered): number {
-  return compare(a.namespace ?? '', b.namespace ?? '') || compare(a.name, b.name);
+  return compareText(a.namespace ?? '', b.namespace ?? '') || compareText(a.name, b.name);
 }
 
 /** Insertions and removals beyond which one sort beats moving the tail each time. */

@@ -1,4 +1,11 @@
-import { buildCluster, validatePodAddresses } from '../../core/model/cluster.js';
+import {
+  buildCluster,
+  byNamespaceName,
+  compareText,
+  implicitNamespace,
+  objectKey,
+  validatePodAddresses,
+} from '../../core/model/cluster.js';
 import type {
   Cluster,
   ClusterNetworkPolicy,
@@ -82,10 +89,6 @@ export class ClusterPatcher {
   }
 }
 
-function objectKey(o: ModelObject): string {
-  return 'namespace' in o ? `${o.kind}/${o.namespace}/${o.name}` : `${o.kind}/${o.name}`;
-}
-
 function count(inUse: Map<string, number>, o: ModelObject, by: 1 | -1): void {
   if (o.kind !== 'Pod' && o.kind !== 'NetworkPolicy') return;
   const n = (inUse.get(o.namespace) ?? 0) + by;
@@ -107,18 +110,6 @@ function noDuplicates(
     fresh.add(key);
   }
   return true;
-}
-
-/** Plain code-unit order, as buildCluster sorts. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function byNamespaceName(
-  a: { namespace: string; name: string },
-  b: { namespace: string; name: string },
-): number {
-  return compare(a.namespace, b.namespace) || compare(a.name, b.name);
 }
 
 /** Where `o` goes in the sorted `list`: the first index whose element is not before it. */
@@ -181,7 +172,7 @@ function patchCluster(
     byNamespaceName,
   );
   const nodes = merged<Node>(before.nodes, removed, added, 'Node', (a, b) =>
-    compare(a.name, b.name),
+    compareText(a.name, b.name),
   );
   // Few of them, and buildCluster's own order (tier, priority, name).
   const clusterNetworkPolicies = touched.has('ClusterNetworkPolicy')
@@ -241,14 +232,5 @@ function nextNamespaces(
     const old = before.get(name);
     all.set(name, old?.implicit ? old : implicitNamespace(name));
   }
-  return new Map([...all.entries()].sort(([a], [b]) => compare(a, b)));
-}
-
-function implicitNamespace(name: string): Namespace {
-  return {
-    kind: 'Namespace',
-    name,
-    labels: { 'kubernetes.io/metadata.name': name },
-    implicit: true,
-  };
+  return new Map([...all.entries()].sort(([a], [b]) => compareText(a, b)));
 }
