@@ -148,6 +148,21 @@ function get(socket: string, path: string): Promise<{ status: number; text: stri
   });
 }
 
+/** One connection the policies drop: obs/stranger to obs/server on 80/TCP. */
+function probeStranger(lab: TestLab): Promise<string> {
+  return lab.lab(
+    'probe',
+    '--from',
+    'obs/stranger',
+    '--to',
+    'obs/server',
+    '--port',
+    '80/TCP',
+    '--timeout-ms',
+    '300',
+  );
+}
+
 async function upLab(t: test.TestContext): Promise<TestLab> {
   const lab = TestLab.create(t);
   const file = join(lab.root, 'obs.yaml');
@@ -162,17 +177,7 @@ test('observe: a denied connection within a second, naming pods and policy; an a
   t.after(() => live.stop());
   await new Promise((r) => setTimeout(r, 1500)); // the follower connects
   const t0 = Date.now();
-  await lab.lab(
-    'probe',
-    '--from',
-    'obs/stranger',
-    '--to',
-    'obs/server',
-    '--port',
-    '80/TCP',
-    '--timeout-ms',
-    '300',
-  );
+  await probeStranger(lab);
   const seen = await until('the stranger drop in observe --follow', 3000, async () =>
     live.lines.find(
       (l) => isPod(l.flow.source, 'obs/stranger') && isPod(l.flow.destination, 'obs/server'),
@@ -435,17 +440,7 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
     assert.ok(started > N / 10, `${node}: the pipeline kept up with some of it (${started})`);
   }
   // Flows still come through afterwards.
-  await lab.lab(
-    'probe',
-    '--from',
-    'obs/stranger',
-    '--to',
-    'obs/server',
-    '--port',
-    '80/TCP',
-    '--timeout-ms',
-    '300',
-  );
+  await probeStranger(lab);
   await until('a drop after the burst', 5000, async () => {
     const f = await observe(lab, '--from-pod', 'obs/stranger', '--verdict', 'dropped');
     return f.length ? f : undefined;
