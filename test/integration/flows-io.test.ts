@@ -1,7 +1,7 @@
 // The flow readers against the real kernel: packets dropped by an nft rule
 // with `log group G` come out of NflogReader decoded, with their prefix; a
 // TCP connection through a router shows up in ConntrackReader as NEW then
-// DESTROY with counters; a burst of 50k logged packets neither crashes the
+// DESTROY with counters, and a sweep ends expired entries at once; a burst of 50k logged packets neither crashes the
 // reader nor grows its memory, and every event is accounted for.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { run } from '../../src/agent/exec.js';
 import type { ConntrackEvent } from '../../src/flows/conntrack.js';
 import { ConntrackReader } from '../../src/flows/conntrack-reader.js';
+import { sweepExpiredConnections } from '../../src/flows/conntrack-sweep.js';
 import { NflogReader } from '../../src/flows/nflog-reader.js';
 import { ifindex, node, veth, within } from '../support/netpair.js';
 import { Sandbox } from '../support/sandbox.js';
@@ -241,6 +242,49 @@ s.on('close', () => console.log(got));
   assert.ok((p.bytes ?? 0) >= 3000 + 3 * 40, `server bytes ${p.bytes}`);
   assert.equal(reader.stats().malformed, 0);
   assert.equal(reader.stats().kernelOverflows, 0);
+});
+
+test('conntrack sweep: an expired entry ends at the sweep; live ones stay', async (t) => {
+  const sb = Sandbox.create(t);
+  const ns = await sb.netns('sw');
+  await nft(
+    sb,
+    ns,
+    'table inet flowtest {\n chain out {\n  type filter hook output priority filter; policy accept;\n  ct state new counter\n }\n}\n',
+  );
+  const reader = await ConntrackReader.start({ netns: ns });
+  t.after(() => reader.close());
+  const got = collect(reader);
+  // Live entries with a long timeout (the collector then comes by rarely),
+  // then one that expires after a second.
+  await sb.exec(ns, 'sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=600']);
+  for (let i = 0; i < 4; i++) await node(sb, ns, UDP_SEND, '127.0.0.1', '9000', String(43000 + i));
+  await sb.exec(ns, 'sysctl', ['-qw', 'net.netfilter.nf_conntrack_udp_timeout=1']);
+  await node(sb, ns, UDP_SEND, '127.0.0.1', '9000', '43100');
+  const ofPort = (type: ConntrackEvent['type'], port: number) => () =>
+    got.events.find((e) => e.item.type === type && e.item.original.sport === port);
+  await within(1000, 'NEW of the short entry', ofPort('new', 43100));
+  await new Promise((r) => setTimeout(r, 1500)); // expired, still in the table
+
+  const swept = Date.now();
+  await sweepExpiredConnections({ netns: ns });
+  const end = await within(1000, 'DESTROY of the expired entry after the sweep', () =>
+    ofPort('destroy', 43100)(),
+  );
+  assert.ok(end.arrived - swept < 1000, `ended ${end.arrived - swept} ms after the sweep`);
+  const live = await sb.exec(ns, 'conntrack', ['-L', '-p', 'udp']);
+  for (let i = 0; i < 4; i++)
+    assert.match(live, new RegExp(`sport=${43000 + i} `), `live entry ${43000 + i} stays`);
+  assert.equal(
+    got.events.filter((e) => e.item.type === 'destroy').length,
+    1,
+    'only the expired one ended',
+  );
+
+  await assert.rejects(
+    sweepExpiredConnections({ netns: ns, conntrack: '/nonexistent/conntrack' }),
+    /nonexistent\/conntrack/,
+  );
 });
 
 function heapAfterGc(): number {

@@ -224,9 +224,10 @@ test('observe: a denied connection within a second, naming pods and policy; an a
     name: 'deny-intruder',
   });
 
-  // Allowed: a start on both nodes (egress out of node-1, ingress into node-2), then the end.
+  // Allowed: a start on both nodes (egress out of node-1, ingress into node-2), then the end:
+  // TIME_WAIT (10 s in the agents' namespaces) plus at most one sweep (5 s) after the close.
   await lab.lab('probe', '--from', 'obs/friend', '--to', 'obs/server', '--port', '80/TCP');
-  const flows = await until('start and end of friend -> server', 45_000, async () => {
+  const flows = await until('start and end of friend -> server', 30_000, async () => {
     const f = await observe(
       lab,
       '--from-pod',

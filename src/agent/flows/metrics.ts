@@ -39,6 +39,7 @@ export class AgentMetrics {
     Gauge
   >;
   private readonly lost: Counter;
+  private readonly sweepFailures: Counter;
   private readonly ipamAllocated: Gauge;
   private readonly ipamCapacity: Gauge;
 
@@ -58,6 +59,10 @@ export class AgentMetrics {
       'weft_flow_events_lost_total',
       'Flow events lost: queue = the agent was behind, kernel = socket overflows (each one or more events), malformed.',
       ['source', 'where'],
+    );
+    this.sweepFailures = r.counter(
+      'weft_flow_conntrack_sweep_failures_total',
+      'Sweeps of expired conntrack entries that failed (connection ends then wait for the kernel, up to a minute).',
     );
     this.syncs = r.histogram(
       'weft_policy_sync_duration_seconds',
@@ -134,6 +139,7 @@ export class AgentMetrics {
       this.lost.set({ source: 'conntrack', where: 'queue' }, l.conntrackQueue);
       this.lost.set({ source: 'conntrack', where: 'kernel' }, l.conntrackKernel);
       this.lost.set({ source: 'any', where: 'malformed' }, l.malformed);
+      this.sweepFailures.set({}, f.sweepFailures);
     }
     const m = process.memoryUsage();
     g.memory.set({ type: 'rss' }, m.rss);

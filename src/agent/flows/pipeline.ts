@@ -3,6 +3,7 @@ import { Ring } from '../../core/flows/ring.js';
 import type { Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
 import { ConntrackReader } from '../../flows/conntrack-reader.js';
+import { sweepExpiredConnections } from '../../flows/conntrack-sweep.js';
 import type { ConntrackEvent } from '../../flows/conntrack.js';
 import { NflogReader, type DropEvent } from '../../flows/nflog-reader.js';
 import { setSysctl } from '../netlink.js';
@@ -35,6 +36,12 @@ export interface FlowPipelineOptions {
    * 0 leaves the kernel's setting (120 s).
    */
   readonly endTimeoutSeconds: number;
+  /**
+   * Every this many ms the agent walks its conntrack table so expired entries
+   * end now (see conntrack-sweep.ts); 0: only the kernel's collector, which
+   * can be a minute late.
+   */
+  readonly sweepMs: number;
   readonly snapshot: () => FlowSnapshot;
   readonly log: (line: string) => void;
   /** Called for every flow recorded (metrics). */
@@ -66,6 +73,8 @@ export interface FlowStats {
   readonly lost: number;
   readonly losses: FlowLoss;
   readonly readers: { readonly nflog: string; readonly conntrack: string };
+  /** Sweeps of the conntrack table that failed (the last reason is logged). */
+  readonly sweepFailures: number;
 }
 
 type Listener = (f: Flow, seq: number) => void;
@@ -95,7 +104,9 @@ export class FlowPipeline {
     malformed: 0,
   };
   private readonly state = { nflog: 'starting', conntrack: 'starting' };
-  private timer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private sweeping = false;
+  private sweepFailures = 0;
   private readonly loops: Promise<void>[] = [];
 
   private constructor(private readonly o: FlowPipelineOptions) {
@@ -116,11 +127,8 @@ export class FlowPipeline {
     p.nflog = await NflogReader.start({ group: o.group });
     p.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
     p.loops.push(p.consume('nflog'), p.consume('conntrack'));
-    p.timer = setInterval(
-      () => void p.nflog?.tcpdumpStats().catch(() => undefined),
-      TCPDUMP_STATS_MS,
-    );
-    p.timer.unref();
+    p.every(TCPDUMP_STATS_MS, () => void p.nflog?.tcpdumpStats().catch(() => undefined));
+    if (o.sweepMs > 0) p.every(o.sweepMs, () => void p.sweep());
     return p;
   }
 
@@ -161,12 +169,13 @@ export class FlowPipeline {
       lost,
       losses,
       readers: { ...this.state },
+      sweepFailures: this.sweepFailures,
     };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    for (const t of this.timers) clearInterval(t);
     for (const fn of this.stopListeners) fn();
     this.stopListeners.clear();
     await Promise.all([this.nflog?.close(), this.conntrack?.close()]);
@@ -179,6 +188,28 @@ export class FlowPipeline {
     this.seen++;
     this.o.onFlow?.(f);
     for (const l of this.listeners) l(f, seq);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** One sweep at a time; the first failure and every 100th are logged. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      await sweepExpiredConnections();
+    } catch (e) {
+      if (this.sweepFailures++ % 100 === 0)
+        this.o.log(
+          `flows: connection ends may come late (up to a minute): ${e instanceof Error ? e.message : String(e)}`,
+        );
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   private currentMaker(): FlowMaker {

@@ -24,6 +24,8 @@ export interface FlowsConfig {
   /** Logged drops per second per endpoint, direction and reason. */
   readonly ratePerSecond: number;
   readonly endTimeoutSeconds: number;
+  /** How often expired connections are swept out of conntrack (0: never). */
+  readonly sweepMs: number;
 }
 
 export const DEFAULT_FLOWS: FlowsConfig = {
@@ -32,6 +34,7 @@ export const DEFAULT_FLOWS: FlowsConfig = {
   group: 1987,
   ratePerSecond: 100,
   endTimeoutSeconds: 10,
+  sweepMs: 5000,
 };
 
 export interface AgentView {
@@ -107,6 +110,7 @@ export class Observability {
       capacity: this.config.capacity,
       group: this.config.group,
       endTimeoutSeconds: this.config.endTimeoutSeconds,
+      sweepMs: this.config.sweepMs,
       snapshot: () => ({
         cluster: v.cluster(),
         ir: v.dataplane()?.ir,
