@@ -93,7 +93,11 @@ export class Agent {
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
         o.log,
-        { logDrops: this.obs.logDrops, onSync: (r) => this.obs.onSync(r) },
+        {
+          logDrops: this.obs.logDrops,
+          onSync: (r) => this.obs.onSync(r),
+          hold: () => this.obs.hold(),
+        },
       );
     }
   }

@@ -36,6 +36,8 @@ export interface DataplaneOptions {
   readonly logDrops?: DropLogOptions;
   /** Called after every sync attempt (an `error` when it failed). */
   readonly onSync?: (r: SyncResult & { readonly error?: string }) => void;
+  /** Called as a sync starts; what it returns, as the sync ends (the flow pipeline waits meanwhile). */
+  readonly hold?: () => () => void;
 }
 
 export function tableCounts(table: NftTable, ir: PolicyIr, local: number): TableCounts {
@@ -108,6 +110,7 @@ export class Dataplane {
     const t0 = performance.now();
     const { cluster, endpoints } = this.state();
     if (!cluster) return { kind: 'noop', ms: 0 };
+    const release = this.options.hold?.();
     try {
       const merged = this.localPods.merge(cluster, this.nodeName, endpoints);
       const local = new Set(
@@ -140,6 +143,8 @@ export class Dataplane {
       this.log(`policy: sync failed, retrying in ${RETRY_MS} ms with a full sync: ${error}`);
       setTimeout(() => void this.sync().catch(() => undefined), RETRY_MS).unref();
       throw e;
+    } finally {
+      release?.();
     }
   }
 }

@@ -117,6 +117,15 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
     };
   }
 
+  /** Reads nothing more until resume(); events wait in the pipe and the kernel's socket buffer. */
+  pause(): void {
+    this.tool.pause();
+  }
+
+  resume(): void {
+    this.tool.resume();
+  }
+
   async close(): Promise<ConntrackStats> {
     await this.tool.close();
     return this.stats();

@@ -152,6 +152,15 @@ export class NflogReader implements AsyncIterable<DropEvent> {
     });
   }
 
+  /** Reads nothing more until resume(); events wait in the pipe and the kernel's socket buffer. */
+  pause(): void {
+    this.tool.pause();
+  }
+
+  resume(): void {
+    this.tool.resume();
+  }
+
   /** Stops tcpdump (it writes out what it holds first); the iteration then ends. */
   async close(): Promise<NflogStats> {
     await this.tool.close();

@@ -98,6 +98,15 @@ export class Tool {
     return this.running && this.child.kill(sig);
   }
 
+  /** Stops reading its output (the tool then blocks on a full pipe, the kernel buffers); resume() goes on. */
+  pause(): void {
+    this.child.stdout.pause();
+  }
+
+  resume(): void {
+    this.child.stdout.resume();
+  }
+
   /** Stops the tool (SIGTERM, then SIGKILL after `graceMs`); resolves once it has exited. */
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;

@@ -242,6 +242,21 @@ s.on('close', () => console.log(got));
   assert.ok((p.bytes ?? 0) >= 3000 + 3 * 40, `server bytes ${p.bytes}`);
   assert.equal(reader.stats().malformed, 0);
   assert.equal(reader.stats().kernelOverflows, 0);
+
+  // Paused, the reader hands out nothing; resumed, it hands out what waited, nothing lost.
+  reader.pause();
+  assert.equal((await node(sb, c, ECHO_3000, rs.b4, '7070', '42002')).trim(), '3000');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(
+    got.events.find((e) => e.item.original.sport === 42002),
+    undefined,
+    'nothing read while paused',
+  );
+  reader.resume();
+  await within(1000, 'NEW event after resume', () =>
+    got.events.find((e) => e.item.type === 'new' && e.item.original.sport === 42002),
+  );
+  assert.equal(reader.stats().kernelOverflows, 0);
 });
 
 test('conntrack sweep: an expired entry ends at the sweep; live ones stay', async (t) => {

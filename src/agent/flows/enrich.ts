@@ -32,9 +32,18 @@ const PROTOCOL_BY_NUMBER: Readonly<Record<number, FlowProtocol>> = {
   58: 'ICMPv6',
 };
 
+/** Decisions remembered per FlowMaker (cleared when full). */
+const DECISION_CACHE = 16_384;
+
 export class FlowMaker {
   private readonly evaluator: Evaluator | undefined;
   private readonly byTag = new Map<string, Endpoint>();
+  /**
+   * The evaluator's answers for this IR, by endpoint, direction, addresses,
+   * protocol and port: connections between the same pods to the same port
+   * (every new source port) ask the same question.
+   */
+  private readonly decisions = new Map<string, Decision | undefined>();
 
   constructor(
     readonly node: string,
@@ -123,12 +132,24 @@ export class FlowMaker {
     protocol: FlowProtocol,
     port: number | undefined,
   ): Decision | undefined {
+    if (!this.evaluator) return undefined;
+    const key = `${endpoint.key} ${direction} ${src} ${dst} ${protocol} ${port ?? ''}`;
+    if (this.decisions.has(key)) return this.decisions.get(key);
     const s = parseIp(src);
     const d = parseIp(dst);
-    if (!this.evaluator || !s || !d) return undefined;
     // ICMP and other protocols match no port rule, as in nft (`th dport` needs a port).
-    const flow: TraceFlow = { src: s, dst: d, protocol: protocol as Protocol, port: port ?? 0 };
-    return this.evaluator.decide(endpoint, direction, direction === 'egress' ? d : s, flow);
+    const decision =
+      s && d
+        ? this.evaluator.decide(endpoint, direction, direction === 'egress' ? d : s, {
+            src: s,
+            dst: d,
+            protocol: protocol as Protocol,
+            port: port ?? 0,
+          } satisfies TraceFlow)
+        : undefined;
+    if (this.decisions.size >= DECISION_CACHE) this.decisions.clear();
+    this.decisions.set(key, decision);
+    return decision;
   }
 
   private dropDecision(

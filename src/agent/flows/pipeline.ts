@@ -18,10 +18,12 @@ import { AddressBook, type LocalPod } from './resolve.js';
  * loss is counted.
  */
 
-export interface FlowSnapshot {
-  readonly cluster: Cluster | undefined;
-  readonly ir: PolicyIr | undefined;
-  readonly local: readonly LocalPod[];
+/** What flows resolve against; read on every event, so cluster() and ir() must be cheap. */
+export interface FlowView {
+  readonly cluster: () => Cluster | undefined;
+  readonly ir: () => PolicyIr | undefined;
+  /** This node's pods with their addresses; read only when the view changed. */
+  readonly local: () => readonly LocalPod[];
 }
 
 export interface FlowPipelineOptions {
@@ -42,7 +44,7 @@ export interface FlowPipelineOptions {
    * can be a minute late.
    */
   readonly sweepMs: number;
-  readonly snapshot: () => FlowSnapshot;
+  readonly view: FlowView;
   readonly log: (line: string) => void;
   /** Called for every flow recorded (metrics). */
   readonly onFlow?: (f: Flow) => void;
@@ -80,6 +82,10 @@ export interface FlowStats {
 type Listener = (f: Flow, seq: number) => void;
 
 const RESTART_MS = 1000;
+/** The longest stretch of event work before the pipeline lets other work in. */
+const SLICE_MS = 2;
+/** A hold that was never released ends by itself after this long. */
+const HOLD_MAX_MS = 1000;
 const TCPDUMP_STATS_MS = 5000;
 /** The conntrack event socket buffer: a burst waits here while the pipeline catches up. */
 const CONNTRACK_BUFFER = 32 << 20;
@@ -89,7 +95,8 @@ export class FlowPipeline {
   private readonly listeners = new Set<Listener>();
   private readonly stopListeners = new Set<() => void>();
   private maker: FlowMaker | undefined;
-  private makerFrom: { cluster: unknown; ir: unknown } | undefined;
+  private makerFrom:
+    { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown; local: string } | undefined;
   private dirty = true;
   private seen = 0;
   private stopped = false;
@@ -106,6 +113,11 @@ export class FlowPipeline {
   private readonly state = { nflog: 'starting', conntrack: 'starting' };
   private readonly timers: NodeJS.Timeout[] = [];
   private sweeping = false;
+  private sliceStart = 0;
+  private holds = 0;
+  /** Settles when the last hold is released (what the consumers wait for). */
+  private released: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
   private sweepFailures = 0;
   private readonly loops: Promise<void>[] = [];
 
@@ -130,6 +142,35 @@ export class FlowPipeline {
     p.every(TCPDUMP_STATS_MS, () => void p.nflog?.tcpdumpStats().catch(() => undefined));
     if (o.sweepMs > 0) p.every(o.sweepMs, () => void p.sweep());
     return p;
+  }
+
+  /**
+   * Holds event work back while the caller does something that must not
+   * wait (a policy sync): the readers stop reading, events wait in the pipes
+   * and the kernel's buffers. Returns the release; a hold ends by itself
+   * after HOLD_MAX_MS.
+   */
+  hold(): () => void {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      if (--this.holds > 0) return;
+      this.nflog?.resume();
+      this.conntrack?.resume();
+      const wake = this.wake;
+      this.released = undefined;
+      this.wake = undefined;
+      wake?.();
+    };
+    const timer = setTimeout(release, HOLD_MAX_MS);
+    timer.unref();
+    if (this.holds++ === 0) {
+      this.nflog?.pause();
+      this.conntrack?.pause();
+    }
+    return release;
   }
 
   /** The cluster, IR or local endpoints changed: resolve against the new ones. */
@@ -176,10 +217,29 @@ export class FlowPipeline {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.holds = 0;
+    this.wake?.();
     for (const fn of this.stopListeners) fn();
     this.stopListeners.clear();
     await Promise.all([this.nflog?.close(), this.conntrack?.close()]);
     await Promise.all(this.loops);
+  }
+
+  /**
+   * Queued events come out of the readers as resolved promises, so a burst
+   * (a sweep ends thousands of connections at once) would be worked off
+   * without ever returning to the event loop, and a policy sync waiting for
+   * its turn would wait for all of it. Every SLICE_MS of work, the loop
+   * yields once.
+   */
+  private async slice(): Promise<void> {
+    if (this.holds > 0) {
+      this.released ??= new Promise<void>((r) => (this.wake = r));
+      await this.released;
+    } else if (performance.now() - this.sliceStart >= SLICE_MS)
+      await new Promise((r) => setImmediate(r));
+    else return;
+    this.sliceStart = performance.now();
   }
 
   /** Records a flow: into the ring, to the listeners. */
@@ -213,11 +273,30 @@ export class FlowPipeline {
   }
 
   private currentMaker(): FlowMaker {
-    const s = this.o.snapshot();
+    const v = this.o.view;
+    const cluster = v.cluster();
+    const ir = v.ir();
     const from = this.makerFrom;
-    if (this.dirty || !this.maker || from?.cluster !== s.cluster || from?.ir !== s.ir) {
-      this.maker = new FlowMaker(this.o.node, new AddressBook(s.cluster, s.local), s.ir);
-      this.makerFrom = { cluster: s.cluster, ir: s.ir };
+    if (this.dirty || !this.maker || from?.cluster !== cluster || from?.ir !== ir) {
+      const local = v.local();
+      const localText = local.map((l) => `${l.key}=${l.addresses.join(',')}`).join(' ');
+      // The patched Cluster keeps its pod and node lists while none of them changes:
+      // a policy change then keeps the address book.
+      const book =
+        this.maker &&
+        from?.pods === cluster?.pods &&
+        from?.nodes === cluster?.nodes &&
+        from?.local === localText
+          ? this.maker.book
+          : new AddressBook(cluster, local);
+      this.maker = new FlowMaker(this.o.node, book, ir);
+      this.makerFrom = {
+        cluster,
+        ir,
+        pods: cluster?.pods,
+        nodes: cluster?.nodes,
+        local: localText,
+      };
       this.dirty = false;
     }
     return this.maker;
@@ -237,8 +316,16 @@ export class FlowPipeline {
     while (!this.stopped) {
       try {
         this.state[which] = 'running';
-        if (which === 'nflog') for await (const ev of this.nflog as NflogReader) this.onDrop(ev);
-        else for await (const ev of this.conntrack as ConntrackReader) this.onConnection(ev);
+        if (which === 'nflog')
+          for await (const ev of this.nflog as NflogReader) {
+            this.onDrop(ev);
+            await this.slice();
+          }
+        else
+          for await (const ev of this.conntrack as ConntrackReader) {
+            this.onConnection(ev);
+            await this.slice();
+          }
         if (this.stopped) return;
         throw new Error('the reader ended');
       } catch (e) {

@@ -26,9 +26,14 @@ export interface LocalPod {
   readonly addresses: readonly string[];
 }
 
+/** Text addresses whose canonical key is remembered (cleared when full). */
+const KEY_CACHE = 65_536;
+
 export class AddressBook {
   private readonly pods = new Map<string, PodInfo>();
   private readonly hosts = new Map<string, string>();
+  /** Kernel text address → ipKey (the same few addresses come back event after event). */
+  private readonly keys = new Map<string, string>();
 
   constructor(cluster: Cluster | undefined, local: readonly LocalPod[]) {
     const localKeys = new Map(local.map((l) => [l.key, l]));
@@ -50,8 +55,7 @@ export class AddressBook {
 
   /** The endpoint at `ip` (a text address as the kernel printed it). */
   endpoint(ip: string, port: number | undefined): FlowEndpoint {
-    const addr = parseIp(ip);
-    const key = addr ? ipKey(addr) : ip;
+    const key = this.keyOf(ip);
     const p = this.pods.get(key);
     const at = port === undefined ? { ip } : { ip, port };
     if (p)
@@ -70,9 +74,20 @@ export class AddressBook {
 
   /** The `namespace/name` of this node's pod at `ip`, if it is one. */
   localPod(ip: string): string | undefined {
-    const addr = parseIp(ip);
-    const p = addr ? this.pods.get(ipKey(addr)) : undefined;
+    const p = this.pods.get(this.keyOf(ip));
     return p?.local ? `${p.namespace}/${p.pod}` : undefined;
+  }
+
+  /** The address's map key; the text itself when it does not parse (it then matches nothing). */
+  private keyOf(ip: string): string {
+    let key = this.keys.get(ip);
+    if (key === undefined) {
+      const addr = parseIp(ip);
+      key = addr ? ipKey(addr) : ip;
+      if (this.keys.size >= KEY_CACHE) this.keys.clear();
+      this.keys.set(ip, key);
+    }
+    return key;
   }
 }
 

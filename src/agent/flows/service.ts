@@ -111,16 +111,22 @@ export class Observability {
       group: this.config.group,
       endTimeoutSeconds: this.config.endTimeoutSeconds,
       sweepMs: this.config.sweepMs,
-      snapshot: () => ({
-        cluster: v.cluster(),
-        ir: v.dataplane()?.ir,
-        local: v
-          .records()
-          .flatMap((r) => (r.pod ? [{ key: podKey(r.pod), addresses: r.addresses }] : [])),
-      }),
+      view: {
+        cluster: () => v.cluster(),
+        ir: () => v.dataplane()?.ir,
+        local: () =>
+          v
+            .records()
+            .flatMap((r) => (r.pod ? [{ key: podKey(r.pod), addresses: r.addresses }] : [])),
+      },
       log: v.log,
       onFlow: (f) => this.metrics.onFlow(f),
     });
+  }
+
+  /** Flow work waits until the returned function is called (a policy sync runs meanwhile). */
+  hold(): () => void {
+    return this.pipeline?.hold() ?? (() => undefined);
   }
 
   /** After every sync: metrics, and flows resolve against the new state. */
