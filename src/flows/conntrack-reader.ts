@@ -68,7 +68,11 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(opts: ConntrackReaderOptions) {
-    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192);
+    // A consumer that falls behind stops the reading: the burst waits in the kernel's buffer.
+    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192, {
+      full: () => this.tool.pauseFor('queue', true),
+      room: () => this.tool.pauseFor('queue', false),
+    });
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -119,11 +123,11 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
 
   /** Reads nothing more until resume(); events wait in the pipe and the kernel's socket buffer. */
   pause(): void {
-    this.tool.pause();
+    this.tool.pauseFor('caller', true);
   }
 
   resume(): void {
-    this.tool.resume();
+    this.tool.pauseFor('caller', false);
   }
 
   async close(): Promise<ConntrackStats> {

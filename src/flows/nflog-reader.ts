@@ -91,7 +91,11 @@ export class NflogReader implements AsyncIterable<DropEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(private readonly opts: NflogReaderOptions) {
-    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192);
+    // A consumer that falls behind stops the reading: the burst waits in the kernel's buffer.
+    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192, {
+      full: () => this.tool.pauseFor('queue', true),
+      room: () => this.tool.pauseFor('queue', false),
+    });
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -154,11 +158,11 @@ export class NflogReader implements AsyncIterable<DropEvent> {
 
   /** Reads nothing more until resume(); events wait in the pipe and the kernel's socket buffer. */
   pause(): void {
-    this.tool.pause();
+    this.tool.pauseFor('caller', true);
   }
 
   resume(): void {
-    this.tool.resume();
+    this.tool.pauseFor('caller', false);
   }
 
   /** Stops tcpdump (it writes out what it holds first); the iteration then ends. */

@@ -48,3 +48,25 @@ test('one consumer at a time; capacity must be positive', async () => {
   assert.deepEqual(await a, { value: 7, done: false });
   assert.throws(() => new BoundedQueue(0), /positive integer/);
 });
+
+test('with a flow, the producer is told to stop at three quarters and to go on at a quarter', async () => {
+  const calls: string[] = [];
+  const q = new BoundedQueue<number>(8, {
+    full: () => calls.push('full'),
+    room: () => calls.push('room'),
+  });
+  for (let i = 1; i <= 5; i++) q.push(i);
+  assert.deepEqual(calls, [], 'five of eight: not yet');
+  q.push(6);
+  assert.deepEqual(calls, ['full'], 'six of eight');
+  q.push(7);
+  q.push(8);
+  assert.equal(q.push(9), false, 'past capacity it still discards');
+  assert.deepEqual(calls, ['full'], 'told once');
+  for (let i = 0; i < 5; i++) await q.next();
+  assert.deepEqual(calls, ['full'], 'three of eight left: not yet');
+  await q.next();
+  assert.deepEqual(calls, ['full', 'room'], 'two of eight left');
+  await q.next();
+  assert.deepEqual(calls, ['full', 'room'], 'told once');
+});

@@ -1,8 +1,19 @@
 /**
+ * Tells the producer to stop and go on: `full` when the queue holds three
+ * quarters of its capacity, `room` when it is down to a quarter again.
+ */
+export interface QueueFlow {
+  readonly full: () => void;
+  readonly room: () => void;
+}
+
+/**
  * A bounded queue between a producer that must never block (a reader
  * draining a subprocess) and one async consumer. When the consumer falls
  * behind and the queue is full, new items are discarded and counted: memory
- * stays bounded, and the loss is known.
+ * stays bounded, and the loss is known. With a QueueFlow the producer is
+ * asked to stop reading well before that, so a burst waits upstream (in a
+ * pipe, in the kernel's socket buffer) instead of being discarded here.
  */
 export class BoundedQueue<T> implements AsyncIterable<T> {
   private readonly slots: (T | undefined)[];
@@ -15,8 +26,12 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   private droppedCount = 0;
   private deliveredCount = 0;
   private highWater = 0;
+  private stopped = false;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    private readonly flow?: QueueFlow,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError(`queue capacity must be a positive integer, got ${capacity}`);
     this.slots = new Array<T | undefined>(capacity).fill(undefined);
@@ -39,6 +54,10 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     this.slots[(this.head + this.size) % this.capacity] = item;
     this.size++;
     if (this.size > this.highWater) this.highWater = this.size;
+    if (this.flow && !this.stopped && this.size * 4 >= this.capacity * 3) {
+      this.stopped = true;
+      this.flow.full();
+    }
     return true;
   }
 
@@ -81,6 +100,10 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
       this.head = (this.head + 1) % this.capacity;
       this.size--;
       this.deliveredCount++;
+      if (this.stopped && this.size * 4 <= this.capacity) {
+        this.stopped = false;
+        this.flow?.room();
+      }
       return Promise.resolve({ value: item, done: false });
     }
     if (this.ended) {

@@ -39,6 +39,7 @@ export class Tool {
   private readonly stderrTail: string[] = [];
   private stderrPartial = '';
   private closing = false;
+  private readonly pausedBy = new Set<string>();
   private exitInfo: { code: number | null; signal: string | null } | undefined;
   private readonly exited: Promise<void>;
 
@@ -98,13 +99,16 @@ export class Tool {
     return this.running && this.child.kill(sig);
   }
 
-  /** Stops reading its output (the tool then blocks on a full pipe, the kernel buffers); resume() goes on. */
-  pause(): void {
-    this.child.stdout.pause();
-  }
-
-  resume(): void {
-    this.child.stdout.resume();
+  /**
+   * Stops reading the tool's output while any reason holds (the tool then
+   * blocks on a full pipe, the kernel buffers its events); reading goes on
+   * once every reason is lifted.
+   */
+  pauseFor(reason: string, paused: boolean): void {
+    if (paused) this.pausedBy.add(reason);
+    else this.pausedBy.delete(reason);
+    if (this.pausedBy.size > 0) this.child.stdout.pause();
+    else this.child.stdout.resume();
   }
 
   /** Stops the tool (SIGTERM, then SIGKILL after `graceMs`); resolves once it has exited. */

@@ -33,7 +33,7 @@ const PROTOCOL_BY_NUMBER: Readonly<Record<number, FlowProtocol>> = {
 };
 
 /** Decisions remembered per FlowMaker (cleared when full). */
-const DECISION_CACHE = 16_384;
+const DECISION_CACHE = 2048;
 
 export class FlowMaker {
   private readonly evaluator: Evaluator | undefined;
