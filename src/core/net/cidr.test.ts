@@ -2,6 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  CidrClaims,
   cidrContains,
   cidrContainsCidr,
   cidrFirst,
@@ -342,4 +343,45 @@ test('property: mergeCidrs covers exactly the union, minimally', () => {
     }),
     RUNS,
   );
+});
+
+test('property: CidrClaims refuses exactly the blocks that overlap one claimed, and names one of them', () => {
+  fc.assert(
+    fc.property(clusterArb, ({ c, list }) => {
+      const claims = new CidrClaims();
+      const kept: Cidr[] = [];
+      for (const block of [c, ...list]) {
+        // Judged by address ranges, independently of cidrOverlaps.
+        const overlapping = kept.filter(
+          (k) =>
+            k.family === block.family &&
+            k.base <= cidrLast(block).value &&
+            block.base <= cidrLast(k).value,
+        );
+        const clash = claims.claim(block);
+        if (overlapping.length === 0) {
+          assert.equal(clash, undefined, `${formatCidr(block)} overlaps nothing claimed`);
+          kept.push(block);
+        } else {
+          assert.ok(clash !== undefined, `${formatCidr(block)} overlaps a claimed block`);
+          assert.ok(
+            overlapping.includes(clash),
+            `${formatCidr(clash)} is one of those it overlaps`,
+          );
+        }
+      }
+    }),
+    RUNS,
+  );
+});
+
+test('CidrClaims: examples', () => {
+  const claims = new CidrClaims();
+  assert.equal(claims.claim(cidr('10.244.1.0/24')), undefined);
+  assert.equal(claims.claim(cidr('10.244.2.0/24')), undefined);
+  assert.deepEqual(claims.claim(cidr('10.244.1.0/24')), cidr('10.244.1.0/24'), 'the same block');
+  assert.deepEqual(claims.claim(cidr('10.244.1.128/25')), cidr('10.244.1.0/24'), 'inside one');
+  assert.ok(claims.claim(cidr('10.244.0.0/16')), 'around both');
+  assert.equal(claims.claim(cidr('10.245.0.0/16')), undefined);
+  assert.equal(claims.claim(cidr('fd00:10:244:1::/64')), undefined, 'another family');
 });

@@ -93,6 +93,41 @@ export function cidrOverlaps(a: Cidr, b: Cidr): boolean {
   return cidrContainsCidr(a, b) || cidrContainsCidr(b, a);
 }
 
+/**
+ * A set of non-overlapping CIDR blocks, claimed one after another: a block
+ * that overlaps one already claimed is refused and that one named. Each claim
+ * costs one map lookup per prefix length (33 for IPv4), not one comparison
+ * per block already claimed.
+ */
+export class CidrClaims {
+  /** Claimed blocks by their key. */
+  private readonly claimed = new Map<string, Cidr>();
+  /** Every block that contains a claimed one (the claimed block itself too) → a claimed one inside. */
+  private readonly covering = new Map<string, Cidr>();
+
+  /** Claims `c`; when it overlaps a claimed block, claims nothing and returns that block. */
+  claim(c: Cidr): Cidr | undefined {
+    // A claimed block that contains c (or is c): one of c's truncations.
+    for (let p = 0; p <= c.prefix; p++) {
+      const hit = this.claimed.get(truncatedKey(c, p));
+      if (hit) return hit;
+    }
+    // A claimed block inside c.
+    const inside = this.covering.get(truncatedKey(c, c.prefix));
+    if (inside) return inside;
+    this.claimed.set(truncatedKey(c, c.prefix), c);
+    for (let p = 0; p <= c.prefix; p++) {
+      const k = truncatedKey(c, p);
+      if (!this.covering.has(k)) this.covering.set(k, c);
+    }
+    return undefined;
+  }
+}
+
+function truncatedKey(c: Cidr, prefix: number): string {
+  return `${c.family}/${(c.base & ~hostMask(c.family, prefix)).toString(36)}/${prefix}`;
+}
+
 /** Orders by family (IPv4 first), then base address, then shorter prefix first. */
 export function compareCidr(a: Cidr, b: Cidr): number {
   const byBase = compareIp(cidrFirst(a), cidrFirst(b));

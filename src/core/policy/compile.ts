@@ -1,4 +1,5 @@
 import { assertNever } from '../labels.js';
+import { byNamespaceName } from '../model/cluster.js';
 import {
   podKey,
   type ClusterNetworkPolicy,
@@ -81,11 +82,14 @@ export class PolicyCompiler {
     const peers = this.resolver(cluster);
     const endpoints = new Map<string, MutableEndpoint>();
     // By key: a selection may hold an earlier version of a pod (see PeerResolver).
-    const inScope = new Set<string>();
+    // namespace → names: a membership test without building a key per pod.
+    const inScope = new Map<string, Set<string>>();
     for (const pod of peers.sel.pods) {
       if (scope && !scope(pod)) continue;
       endpoints.set(podKey(pod), newEndpoint(pod, peers));
-      inScope.add(podKey(pod));
+      let names = inScope.get(pod.namespace);
+      if (!names) inScope.set(pod.namespace, (names = new Set()));
+      names.add(pod.name);
     }
     const scopeKey = [...endpoints.keys()].join(' ');
     const policies = new Map<string, IrPolicy>();
@@ -101,7 +105,11 @@ export class PolicyCompiler {
     const walked = walkAgain(all, last?.walked, (object) => {
       const c = this.entry(object, peers);
       if (c.selected?.scopeKey !== scopeKey || c.selected.from !== c.subjects.pods) {
-        const pods = c.subjects.pods.filter((p) => inScope.has(podKey(p)));
+        // A NetworkPolicy selects pods of its own namespace only.
+        const pods =
+          object.kind === 'NetworkPolicy' && !inScope.has(object.namespace)
+            ? []
+            : c.subjects.pods.filter((p) => inScope.get(p.namespace)?.has(p.name) === true);
         c.selected = { scopeKey, from: c.subjects.pods, pods };
       }
       // Without a scope, every policy is compiled (`weft policy ir` shows them all).
@@ -206,18 +214,41 @@ function samePods(a: readonly Pod[], b: readonly Pod[]): boolean {
   return same(a, b, (p, q) => p === q);
 }
 
-/** Old and new versions of every pod that appeared, went or changed (objects are replaced, never mutated). */
+/**
+ * Old and new versions of every pod that appeared, went or changed (objects
+ * are replaced, never mutated). Both lists are walked side by side in
+ * namespace/name order, as the sources keep them, so an unchanged pod costs
+ * one identity check. Any order gives a correct answer: a pod not matched by
+ * identity is always listed, at worst with unchanged ones (more work, never
+ * a missed change).
+ */
 function changedPods(before: readonly Pod[], after: readonly Pod[]): Pod[] {
-  const old = new Map(before.map((p) => [podKey(p), p]));
   const out: Pod[] = [];
-  for (const p of after) {
-    const o = old.get(podKey(p));
-    old.delete(podKey(p));
-    if (o === p) continue;
-    out.push(p);
-    if (o) out.push(o);
+  let i = 0;
+  let j = 0;
+  while (i < before.length && j < after.length) {
+    const o = before[i] as Pod;
+    const p = after[j] as Pod;
+    if (o === p) {
+      i++;
+      j++;
+      continue;
+    }
+    const order = byNamespaceName(o, p);
+    if (order === 0) {
+      out.push(p, o);
+      i++;
+      j++;
+    } else if (order < 0) {
+      out.push(o);
+      i++;
+    } else {
+      out.push(p);
+      j++;
+    }
   }
-  out.push(...old.values());
+  for (; i < before.length; i++) out.push(before[i] as Pod);
+  for (; j < after.length; j++) out.push(after[j] as Pod);
   return out;
 }
 

@@ -9,7 +9,7 @@
  * Pod CIDRs may be IPv4 and IPv6; over VXLAN both are carried, host-gw routes
  * IPv4 only (its next hop is the peer's IPv4 underlay address).
  */
-import { cidrFirst, cidrOverlaps, compareCidr, formatCidr } from '../net/cidr.js';
+import { CidrClaims, cidrFirst, compareCidr, formatCidr } from '../net/cidr.js';
 import { formatIp, ipEquals } from '../net/ip.js';
 import type { Cidr, IpAddr } from '../net/types.js';
 import type { Node } from '../model/types.js';
@@ -156,7 +156,8 @@ function byName(a: Node, b: Node): number {
  * underlay address clashes with one already taken.
  */
 function selectPeers(self: Node | undefined, nodes: readonly Node[], warnings: string[]): Peer[] {
-  const claimed: Cidr[] = [...(self?.podCidrs ?? [])];
+  const claimed = new CidrClaims();
+  for (const c of self?.podCidrs ?? []) claimed.claim(c);
   const macs = new Map<string, string>();
   if (self) macs.set(vtepMac(self.name), self.name);
   const selfUnderlay = self && underlayOf(self);
@@ -182,14 +183,13 @@ function selectPeers(self: Node | undefined, nodes: readonly Node[], warnings: s
     macs.set(mac, node.name);
     const cidrs: Cidr[] = [];
     for (const cidr of [...node.podCidrs].sort(compareCidr)) {
-      const clash = claimed.find((c) => cidrOverlaps(c, cidr));
+      const clash = claimed.claim(cidr);
       if (clash !== undefined) {
         warnings.push(
           `node ${node.name}: pod CIDR ${formatCidr(cidr)} overlaps ${formatCidr(clash)}; not routed`,
         );
         continue;
       }
-      claimed.push(cidr);
       cidrs.push(cidr);
     }
     if (cidrs.length > 0) peers.push({ name: node.name, underlay, mac, cidrs });
