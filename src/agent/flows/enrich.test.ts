@@ -65,7 +65,7 @@ function maker(): FlowMaker {
     { key: 'shop/web-7d9f-abcde', addresses: ['10.244.1.5/32'] },
     { key: 'shop/db', addresses: ['10.244.1.6/32'] },
   ];
-  return new FlowMaker('node-1', new AddressBook(cluster, records), ir);
+  return new FlowMaker('node-1', AddressBook.of(cluster, records), ir);
 }
 
 function drop(prefix: string, src: string, dst: string, dport: number): DropEvent {

@@ -8,7 +8,7 @@ import type { ConntrackEvent } from '../../flows/conntrack.js';
 import { NflogReader, type DropEvent } from '../../flows/nflog-reader.js';
 import { setSysctl } from '../netlink.js';
 import { FlowMaker } from './enrich.js';
-import { AddressBook, type LocalPod } from './resolve.js';
+import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
 
 /**
  * The agent's flow pipeline: drops from the nftables log (NFLOG group),
@@ -95,8 +95,7 @@ export class FlowPipeline {
   private readonly listeners = new Set<Listener>();
   private readonly stopListeners = new Set<() => void>();
   private maker: FlowMaker | undefined;
-  private makerFrom:
-    { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown; local: string } | undefined;
+  private makerFrom: { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown } | undefined;
   private dirty = true;
   private seen = 0;
   private stopped = false;
@@ -278,25 +277,15 @@ export class FlowPipeline {
     const ir = v.ir();
     const from = this.makerFrom;
     if (this.dirty || !this.maker || from?.cluster !== cluster || from?.ir !== ir) {
-      const local = v.local();
-      const localText = local.map((l) => `${l.key}=${l.addresses.join(',')}`).join(' ');
-      // The patched Cluster keeps its pod and node lists while none of them changes:
-      // a policy change then keeps the address book.
-      const book =
-        this.maker &&
-        from?.pods === cluster?.pods &&
-        from?.nodes === cluster?.nodes &&
-        from?.local === localText
-          ? this.maker.book
-          : new AddressBook(cluster, local);
-      this.maker = new FlowMaker(this.o.node, book, ir);
-      this.makerFrom = {
-        cluster,
-        ir,
-        pods: cluster?.pods,
-        nodes: cluster?.nodes,
-        local: localText,
-      };
+      // The patched Cluster keeps its pod and node lists while none of them
+      // changes: a policy change, or a pod's ADD, then keeps the cluster's addresses.
+      const known = this.maker?.book.cluster;
+      const addresses =
+        known && from?.pods === cluster?.pods && from?.nodes === cluster?.nodes
+          ? known
+          : new ClusterAddresses(cluster);
+      this.maker = new FlowMaker(this.o.node, new AddressBook(addresses, v.local()), ir);
+      this.makerFrom = { cluster, ir, pods: cluster?.pods, nodes: cluster?.nodes };
       this.dirty = false;
     }
     return this.maker;

@@ -7,16 +7,19 @@ import type { FlowEndpoint, Workload } from '../../core/flows/types.js';
 /**
  * Who is behind an address, as this node's agent knows it: a pod of the
  * cluster model (this node's own pods with the addresses their CNI ADD gave
- * them), a node (`host`), or anything else (`world`). Built once per cluster
- * snapshot and set of local endpoints; lookups are one map access.
+ * them), a node (`host`), or anything else (`world`). Lookups are one map
+ * access. What the cluster says (ClusterAddresses) is built once per pod and
+ * node list; this node's own pods lie on top of it, so a pod's ADD or DEL
+ * does not walk the cluster again.
  */
 
 interface PodInfo {
+  /** `namespace/name` */
+  readonly key: string;
   readonly namespace: string;
   readonly pod: string;
   readonly labels: Labels;
   readonly workload?: Workload;
-  readonly local: boolean;
 }
 
 export interface LocalPod {
@@ -26,37 +29,58 @@ export interface LocalPod {
   readonly addresses: readonly string[];
 }
 
-/** Text addresses whose canonical key is remembered (cleared when full). */
-const KEY_CACHE = 65_536;
+/** The cluster's pods and nodes by address. */
+export class ClusterAddresses {
+  readonly pods = new Map<string, PodInfo>();
+  readonly byKey = new Map<string, PodInfo>();
+  readonly hosts = new Map<string, string>();
 
-export class AddressBook {
-  private readonly pods = new Map<string, PodInfo>();
-  private readonly hosts = new Map<string, string>();
-  /** Kernel text address → ipKey (the same few addresses come back event after event). */
-  private readonly keys = new Map<string, string>();
-
-  constructor(cluster: Cluster | undefined, local: readonly LocalPod[]) {
-    const localKeys = new Map(local.map((l) => [l.key, l]));
+  constructor(readonly cluster: Cluster | undefined) {
     for (const n of cluster?.nodes ?? [])
       for (const a of n.addresses) this.hosts.set(ipKey(a), n.name);
     for (const p of cluster?.pods ?? []) {
       if (p.hostNetwork) continue;
-      const key = podKey(p);
-      const own = localKeys.get(key);
-      const info = podInfo(p, own !== undefined);
-      const ips = own ? own.addresses.map((a) => a.split('/')[0] as string) : [];
-      for (const ip of ips) {
-        const addr = parseIp(ip);
-        if (addr) this.pods.set(ipKey(addr), info);
-      }
+      const info = podInfo(p);
+      this.byKey.set(info.key, info);
       for (const a of p.ips) if (!this.pods.has(ipKey(a))) this.pods.set(ipKey(a), info);
     }
+  }
+}
+
+/** Text addresses whose canonical key is remembered (cleared when full). */
+const KEY_CACHE = 65_536;
+
+export class AddressBook {
+  /** This node's pods at the addresses their endpoint records hold. */
+  private readonly own = new Map<string, PodInfo>();
+  private readonly localKeys = new Set<string>();
+  /** Kernel text address → ipKey (the same few addresses come back event after event). */
+  private readonly keys = new Map<string, string>();
+
+  constructor(
+    readonly cluster: ClusterAddresses,
+    local: readonly LocalPod[],
+  ) {
+    for (const l of local) {
+      const info = cluster.byKey.get(l.key);
+      if (!info) continue;
+      this.localKeys.add(l.key);
+      for (const text of l.addresses) {
+        const addr = parseIp(text.split('/')[0] as string);
+        if (addr) this.own.set(ipKey(addr), info);
+      }
+    }
+  }
+
+  /** A book over a cluster model built for it alone (tests, one-off use). */
+  static of(cluster: Cluster | undefined, local: readonly LocalPod[]): AddressBook {
+    return new AddressBook(new ClusterAddresses(cluster), local);
   }
 
   /** The endpoint at `ip` (a text address as the kernel printed it). */
   endpoint(ip: string, port: number | undefined): FlowEndpoint {
     const key = this.keyOf(ip);
-    const p = this.pods.get(key);
+    const p = this.own.get(key) ?? this.cluster.pods.get(key);
     const at = port === undefined ? { ip } : { ip, port };
     if (p)
       return {
@@ -67,15 +91,16 @@ export class AddressBook {
         labels: p.labels,
         ...(p.workload ? { workload: p.workload } : {}),
       };
-    const node = this.hosts.get(key);
+    const node = this.cluster.hosts.get(key);
     if (node !== undefined) return { kind: 'host', ...at, node };
     return { kind: 'world', ...at };
   }
 
   /** The `namespace/name` of this node's pod at `ip`, if it is one. */
   localPod(ip: string): string | undefined {
-    const p = this.pods.get(this.keyOf(ip));
-    return p?.local ? `${p.namespace}/${p.pod}` : undefined;
+    const key = this.keyOf(ip);
+    const p = this.own.get(key) ?? this.cluster.pods.get(key);
+    return p && this.localKeys.has(p.key) ? p.key : undefined;
   }
 
   /** The address's map key; the text itself when it does not parse (it then matches nothing). */
@@ -91,13 +116,13 @@ export class AddressBook {
   }
 }
 
-function podInfo(p: Pod, local: boolean): PodInfo {
+function podInfo(p: Pod): PodInfo {
   const workload = workloadOf(p);
   return {
+    key: podKey(p),
     namespace: p.namespace,
     pod: p.name,
     labels: p.labels,
-    local,
     ...(workload ? { workload } : {}),
   };
 }
