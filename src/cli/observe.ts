@@ -132,6 +132,8 @@ export async function observeCommand(args: string[], io: Io): Promise<number> {
 }
 
 interface StatusBody {
+  /** The agent's node name (for --agent URL, the address is all the CLI knew). */
+  node?: string;
   ready: boolean;
   health?: string;
   lastSync?: { kind: string; ms: number; at: string; error?: string } | null;
@@ -163,14 +165,15 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
   }
   const format = outputFormat(values.output);
   const results = await gather<StatusBody>(await agentsOf(values), '/v1/status');
+  const nodeOf = (r: (typeof results)[number]) => r.body?.node ?? r.agent.node;
   if (format === 'json') {
     const out = results.map((r) => ({
-      node: r.agent.node,
+      node: nodeOf(r),
       ...(r.body ? { status: r.body } : { error: r.error }),
     }));
     io.out(JSON.stringify({ agents: out }, null, 2));
   } else {
-    const rows = results.map((r) => statusRow(r.agent.node, r.body, r.error));
+    const rows = results.map((r) => statusRow(nodeOf(r), r.body, r.error));
     io.out(
       table(
         [
@@ -189,8 +192,8 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     );
     for (const r of results) {
       const s = r.body?.lastSync;
-      if (s?.error) io.err(`weft: ${r.agent.node}: last sync failed: ${s.error}`);
-      if (r.body?.flows?.error) io.err(`weft: ${r.agent.node}: flows: ${r.body.flows.error}`);
+      if (s?.error) io.err(`weft: ${nodeOf(r)}: last sync failed: ${s.error}`);
+      if (r.body?.flows?.error) io.err(`weft: ${nodeOf(r)}: flows: ${r.body.flows.error}`);
     }
   }
   return results.every((r) => r.body?.health === 'ok') ? 0 : 1;

@@ -74,13 +74,41 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
   assert.deepEqual(overHttp.map(key), overSocket.map(key));
 
   const status = JSON.parse(await inNode('status', ...agents, '-o', 'json')) as {
-    agents: { status?: { ready?: boolean } }[];
+    agents: {
+      node: string;
+      status?: {
+        ready?: boolean;
+        lastSync?: { kind: string; ms: number };
+        counts?: { endpoints: number; policies: number; rules: number };
+        flows?: { enabled: boolean; seen: number; lost: number };
+      };
+    }[];
   };
-  assert.equal(status.agents.length, 2);
-  assert.ok(
-    status.agents.every((a) => a.status?.ready === true),
-    JSON.stringify(status),
+  assert.deepEqual(
+    status.agents.map((a) => a.node),
+    state.nodes.map((n) => n.name),
+    'node names, not addresses',
   );
+  for (const a of status.agents) {
+    const s = a.status;
+    assert.equal(s?.ready, true, JSON.stringify(a));
+    assert.ok(s.lastSync && s.lastSync.ms >= 0, `${a.node}: a last sync with its duration`);
+    const own = Object.values(state.pods).filter((p) => p.node === a.node).length;
+    assert.equal(s.counts?.endpoints, own, `${a.node}: one endpoint per pod of the node`);
+    assert.ok((s.counts?.rules ?? 0) > 0, `${a.node}: rules counted`);
+    assert.ok(s.flows?.enabled && s.flows.seen > 0, `${a.node}: flows recorded`);
+    assert.equal(typeof s.flows?.lost, 'number');
+  }
+  // The table says the same, a line a node.
+  const table = await inNode('status', ...agents);
+  for (const a of status.agents)
+    assert.match(
+      table,
+      new RegExp(
+        `^${a.node} +ok +(full|partial|noop) [\\d.]+ ms at \\S+ +${a.status?.counts?.endpoints} +${a.status?.counts?.policies} +${a.status?.counts?.rules} +\\d+ +\\d+ \\(\\d+ buffered\\) +\\d+$`,
+        'm',
+      ),
+    );
   const endpoints = await inNode('endpoints', ...agents);
   assert.match(endpoints, /shop\/db .*isolated by shop\/db-from-api/);
 
