@@ -21,7 +21,10 @@ export interface ConntrackReaderOptions {
   readonly netns?: string;
   /** Events to subscribe to (default NEW and DESTROY). */
   readonly events?: readonly ConntrackEventName[];
-  /** Events held for a slow consumer before new ones are discarded (default 8192). */
+  /**
+   * Events held for a slow consumer (default 8192). At three quarters the
+   * reader stops reading until a quarter is left; past it new ones are discarded.
+   */
   readonly queueCapacity?: number;
   /** Netlink socket buffer, bytes (`-b`, default 8 MiB). */
   readonly bufferBytes?: number;

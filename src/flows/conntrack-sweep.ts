@@ -26,7 +26,7 @@ export interface SweepOptions {
   readonly timeoutMs?: number;
 }
 
-export const SWEEP_ARGS: readonly string[] = ['-L', '--mark', '1/0'];
+const SWEEP_ARGS: readonly string[] = ['-L', '--mark', '1/0'];
 
 /** One sweep of the namespace's conntrack table; rejects with conntrack's own words. */
 export function sweepExpiredConnections(opts: SweepOptions = {}): Promise<void> {

@@ -22,7 +22,10 @@ export interface NflogReaderOptions {
   readonly netns?: string;
   /** Bytes of each logged packet to capture, headers included (default 256). */
   readonly snaplen?: number;
-  /** Events held for a slow consumer before new ones are discarded (default 8192). */
+  /**
+   * Events held for a slow consumer (default 8192). At three quarters the
+   * reader stops reading until a quarter is left; past it new ones are discarded.
+   */
   readonly queueCapacity?: number;
   /** tcpdump `-B`: the socket buffer in KiB (default 4096; the kernel caps it at net.core.rmem_max). */
   readonly bufferKiB?: number;

@@ -14,8 +14,9 @@ import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
  * The agent's flow pipeline: drops from the nftables log (NFLOG group),
  * connection starts and ends from conntrack events, both in the agent's own
  * network namespace, turned into flow records and kept in a bounded ring.
- * Readers never block: a consumer that falls behind loses events, and every
- * loss is counted.
+ * The agent never blocks on them: a reader that is ahead stops reading (the
+ * kernel buffers), what the kernel cannot hold is lost, and every loss is
+ * counted.
  */
 
 /** What flows resolve against; read on every event, so cluster() and ir() must be cheap. */
