@@ -248,12 +248,14 @@ async function measure(state, pids, mode) {
   return { mode, p50: pct(lat, 50), p99: pct(lat, 99), cpu, peak, seen, lost, secs };
 }
 
+/** The agents of the current round (this process's children after the first). */
+let pids = [];
 try {
   const file = join(dir, 'bench.yaml');
   writeFileSync(file, MANIFESTS);
   weft('lab', 'up', '--name', name, '--nodes', '2', '-f', file);
   const state = JSON.parse(readFileSync(join(labRoot, name, 'state.json'), 'utf8'));
-  let pids = state.nodes.map((n) => n.agentPid);
+  pids = state.nodes.map((n) => n.agentPid);
   const results = [];
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of ['on', 'off']) {
@@ -304,6 +306,9 @@ try {
     );
   }
 } finally {
+  // Stopped here, where this process can reap them: `lab down` waits for its
+  // processes to be gone, and a child nobody reaps stays a zombie.
+  for (const pid of pids) await stopPid(pid);
   spawnSync(process.execPath, [weftBin, 'lab', 'down', '--name', name], { env });
   rmSync(dir, { recursive: true, force: true });
 }
