@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
-import { BoundedQueue } from './queue.js';
-import { awaitStart, ReaderError, Tool } from './subprocess.js';
+import type { BoundedQueue } from './queue.js';
+import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 
 /**
  * Connection events from the kernel's connection tracker, read with
@@ -71,11 +71,7 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(opts: ConntrackReaderOptions) {
-    // A consumer that falls behind stops the reading: the burst waits in the kernel's buffer.
-    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192, {
-      full: () => this.tool.pauseFor('queue', true),
-      room: () => this.tool.pauseFor('queue', false),
-    });
+    this.queue = toolQueue(opts.queueCapacity ?? 8192, () => this.tool);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;

@@ -1,8 +1,8 @@
 import { AF_INET, AF_INET6, decodeNflog } from './nflog.js';
 import { decodeIpPacket, type DecodedPacket } from './packet.js';
 import { LINKTYPE_NFLOG, PcapFormatError, PcapStreamParser, type PcapRecord } from './pcap.js';
-import { BoundedQueue } from './queue.js';
-import { awaitStart, ReaderError, Tool } from './subprocess.js';
+import type { BoundedQueue } from './queue.js';
+import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 
 /**
  * Packets logged by nftables `log group G prefix "…"` statements, read with
@@ -94,11 +94,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(private readonly opts: NflogReaderOptions) {
-    // A consumer that falls behind stops the reading: the burst waits in the kernel's buffer.
-    this.queue = new BoundedQueue(opts.queueCapacity ?? 8192, {
-      full: () => this.tool.pauseFor('queue', true),
-      room: () => this.tool.pauseFor('queue', false),
-    });
+    this.queue = toolQueue(opts.queueCapacity ?? 8192, () => this.tool);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;

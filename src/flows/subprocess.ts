@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { BoundedQueue } from './queue.js';
 
 /**
  * A long-running tool (tcpdump, conntrack) whose stdout is a stream of
@@ -174,4 +175,17 @@ export async function awaitStart(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A reader's event queue: from three quarters full until a quarter is left,
+ * the tool's output is not read, so a burst waits in the pipe and the
+ * kernel's socket buffer. `tool` is looked up when needed (the queue is made
+ * before the tool starts).
+ */
+export function toolQueue<T>(capacity: number, tool: () => Tool): BoundedQueue<T> {
+  return new BoundedQueue<T>(capacity, {
+    full: () => tool().pauseFor('queue', true),
+    room: () => tool().pauseFor('queue', false),
+  });
 }
