@@ -53,8 +53,8 @@ spec:
 
 const LOADGEN_DB = 'tools/app=loadgen->shop/app=db';
 const API_DB = 'shop/app=api->shop/app=db';
-/** Where screenshots go when asked for (`WEFT_UI_SHOTS=docs/ui` renews the docs' own). */
-const SHOTS = process.env['WEFT_UI_SHOTS'];
+/** The screenshots of the main views, for docs/ui.md and the README (`WEFT_UI_SHOTS=DIR` elsewhere). */
+const SHOTS = process.env['WEFT_UI_SHOTS'] ?? join(repoRoot(), 'docs', 'ui');
 
 /** `weft ui --lab NAME --listen 127.0.0.1:0`; resolves with its URL once it serves. */
 function startUi(lab: TestLab): Promise<{ url: string; child: ChildProcess }> {
@@ -102,7 +102,6 @@ async function until(page: Page, selector: string, ms: number, step: () => Promi
 async function shot(page: Page, name: string): Promise<void> {
   const png = await page.screenshot();
   assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${name}: a PNG`);
-  if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
   writeFileSync(join(SHOTS, `${name}.png`), png);
 }
