@@ -60,6 +60,7 @@ export interface Metadata {
   readonly labels: Labels;
   /** The ownerReference with `controller: true`, if any. */
   readonly owner?: { readonly kind: string; readonly name: string };
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** Server-populated or irrelevant metadata weft tolerates and does not read. */
@@ -105,7 +106,7 @@ export function readMetadata(
     if (why) m.ctx.invalid(m.field('namespace'), `${JSON.stringify(namespace)} ${why}`);
   }
   const labels = parseLabels(m, 'labels');
-  m.stringMap('annotations');
+  const annotations = m.stringMap('annotations');
   const owner = readControllerOwner(m);
   m.ignore(...TOLERATED_METADATA);
   m.done();
@@ -114,6 +115,7 @@ export function readMetadata(
     labels,
     ...(namespace !== undefined ? { namespace } : {}),
     ...(owner ? { owner } : {}),
+    ...(annotations ? { annotations } : {}),
   };
 }
 

@@ -11,6 +11,9 @@ import {
 } from './parse-common.js';
 import type { ContainerPort, Namespace, Node, Origin, Pod } from './types.js';
 
+/** The Node annotation an agent publishes its --observe URL in, for its peers' UI. */
+export const OBSERVE_URL_ANNOTATION = 'weft.dev/observe-url';
+
 /**
  * Namespace, Pod and Node are ordinary workload manifests carrying many
  * fields weft has no use for: only the fields weft reads are validated, the
@@ -194,12 +197,14 @@ export function parseNode(root: ObjectReader, origin?: Origin): Node {
     const ip = readIp(r.ctx, r.field('address'), address);
     if (ip && !addresses.some((a) => ipEquals(a, ip))) addresses.push(ip);
   }
+  const observeUrl = meta.annotations?.[OBSERVE_URL_ANNOTATION];
   return {
     kind: 'Node',
     name: meta.name,
     labels: meta.labels,
     addresses,
     podCidrs,
+    ...(observeUrl !== undefined ? { observeUrl } : {}),
     ...(origin ? { origin } : {}),
   };
 }

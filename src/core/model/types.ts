@@ -58,6 +58,12 @@ export interface Node {
   readonly addresses: readonly IpAddr[];
   /** `spec.podCIDRs` (or `spec.podCIDR`). */
   readonly podCidrs: readonly Cidr[];
+  /**
+   * The annotation `weft.dev/observe-url`: where this node's agent serves its
+   * read-only views to its peers (the agent publishes it). As written; its
+   * readers check it.
+   */
+  readonly observeUrl?: string;
   readonly origin?: Origin;
 }
 

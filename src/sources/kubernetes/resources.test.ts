@@ -98,7 +98,7 @@ test("projection: a Pod that ended has no addresses (its IP may be another pod's
   }
 });
 
-test('projection: a Node keeps labels, pod CIDRs and its traffic addresses', () => {
+test('projection: a Node keeps labels, pod CIDRs, its traffic addresses and weft.dev/observe-url', () => {
   const full = {
     apiVersion: 'v1',
     kind: 'Node',
@@ -107,7 +107,7 @@ test('projection: a Node keeps labels, pod CIDRs and its traffic addresses', () 
       labels: { zone: 'a' },
       resourceVersion: '9',
       uid: 'u',
-      annotations: { a: 'b' },
+      annotations: { a: 'b', 'weft.dev/observe-url': 'http://192.168.1.10:9963' },
     },
     spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'], providerID: 'x', taints: [] },
     status: {
@@ -129,7 +129,13 @@ test('projection: a Node keeps labels, pod CIDRs and its traffic addresses', () 
     ],
   });
   assert.deepEqual(projected['spec'], { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] });
-  assert.deepEqual(parseObject(projected), parseObject(full));
+  assert.deepEqual((projected['metadata'] as { annotations: unknown }).annotations, {
+    'weft.dev/observe-url': 'http://192.168.1.10:9963',
+  });
+  const parsed = parseObject(projected);
+  assert.deepEqual(parsed, parseObject(full));
+  const node = parsed.object;
+  assert.equal(node?.kind === 'Node' && node.observeUrl, 'http://192.168.1.10:9963');
 });
 
 test('projection: a policy keeps its whole spec, so a mistake in it is still reported', () => {

@@ -1,4 +1,5 @@
 import { isPlainObject } from '../../core/model/fields.js';
+import { OBSERVE_URL_ANNOTATION } from '../../core/model/parse-workloads.js';
 
 /**
  * The API resources weft watches, and for each the projection that keeps only
@@ -97,6 +98,13 @@ const NODE_ADDRESS_TYPES = new Set(['InternalIP', 'ExternalIP']);
 
 export function projectNode(raw: Raw): Raw {
   const out = typeMeta(raw);
+  // Of the annotations, only the one the Node parser reads.
+  const meta = raw['metadata'];
+  const annotations = isPlainObject(meta) ? meta['annotations'] : undefined;
+  if (isPlainObject(out['metadata']) && isPlainObject(annotations)) {
+    const kept = pick(annotations, [OBSERVE_URL_ANNOTATION]);
+    if (Object.keys(kept).length > 0) out['metadata'] = { ...out['metadata'], annotations: kept };
+  }
   const spec = raw['spec'];
   if (spec !== undefined)
     out['spec'] = isPlainObject(spec) ? pick(spec, ['podCIDR', 'podCIDRs']) : spec;
