@@ -28,6 +28,9 @@ import { CniHandler } from './cni-handler.js';
 import { run } from './exec.js';
 import { setSysctl } from './netlink.js';
 import { listen } from './server.js';
+import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
+import { observeClientAllowed, publishedObserveUrl } from '../ui/peers.js';
+import type { AgentUi } from '../ui/agent-ui.js';
 import { VERSION } from '../version.js';
 
 /** How long an ADD waits for the source to show its Pod. */
@@ -46,6 +49,8 @@ export interface AgentOptions {
   readonly health?: { host: string; port: number };
   /** The read-only observation API over TCP (`--observe`): flows, status, IR, metrics. */
   readonly observe?: { host: string; port: number };
+  /** The web UI (`--ui`): this agent's flows and its peers', the policy view. */
+  readonly ui?: { host: string; port: number };
   /** Cross-node pod routes from the Node objects; 'none' leaves routing to someone else. */
   readonly routing: RoutingMode | 'none';
   readonly log: (line: string) => void;
@@ -56,6 +61,7 @@ export interface AgentOptions {
 /** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
 export class Agent {
   private servers: Server[] = [];
+  private ui: AgentUi | undefined;
   private source: ClusterSource | undefined;
   private annotations: NodeAnnotationPublisher | undefined;
   private routes: RouteSync | undefined;
@@ -183,6 +189,7 @@ export class Agent {
           ...this.obs.status(this.ready),
         }),
         raw: this.obs.handlers(),
+        observeFrom: (remote) => observeClientAllowed(remote, this.cluster?.nodes ?? []),
         get: {
           '/v1/endpoints': () => endpoints.list(),
           '/v1/endpoints/policy': () => this.obs.endpoints(),
@@ -204,6 +211,17 @@ export class Agent {
       o.health,
       o.observe,
     );
+    if (o.ui) {
+      const { startAgentUi } = await import('../ui/agent-ui.js');
+      const { uiUrl } = await import('../ui/server.js');
+      this.ui = await startAgentUi({
+        node: o.nodeName,
+        socket: o.socket,
+        listen: o.ui,
+        cluster: () => this.cluster,
+      });
+      o.log(`web UI at ${uiUrl(this.ui.server)}`);
+    }
     this.ready = true;
     this.readyMessage = `node ${o.nodeName}, pods from ${this.podCidrs.map(formatCidr).join(', ')}`;
     o.log(`ready: ${this.readyMessage}; CNI socket ${o.socket}`);
@@ -266,11 +284,13 @@ export class Agent {
     const node = this.cluster?.nodes.find((n) => n.name === o.nodeName);
     const underlay = node ? underlayOf(node) : undefined;
     const sorted = [...this.podCidrs].sort((a, b) => a.family - b.family);
+    const observeUrl = publishedObserveUrl(o.observe, underlay);
     const a: NodeAnnotations = {
       'weft.dev/routing': o.routing,
       'weft.dev/pod-cidrs': sorted.map(formatCidr).join(','),
       'weft.dev/agent-version': VERSION,
       ...(underlay ? { 'weft.dev/underlay-address': formatIp(underlay) } : {}),
+      ...(observeUrl ? { [OBSERVE_URL_ANNOTATION]: observeUrl } : {}),
       ...(o.routing === 'vxlan'
         ? {
             'weft.dev/vtep-mac': vtepMac(o.nodeName),
@@ -309,6 +329,8 @@ export class Agent {
     this.source?.close();
     this.annotations?.close();
     await this.routes?.stop();
+    await this.ui?.stop();
+    this.ui = undefined;
     await this.obs.stop();
     await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
     this.servers = [];

@@ -16,6 +16,8 @@ export interface Routes {
   readonly raw?: Readonly<
     Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>
   >;
+  /** Whom the observe listener answers, by remote address (default: anyone who reaches it). */
+  readonly observeFrom?: (remote: string) => boolean;
 }
 
 const MAX_BODY = 1 << 20;
@@ -77,6 +79,13 @@ async function handle(
     !(req.method === 'GET' && path !== undefined && TCP_PATHS[listener].has(path))
   )
     return send(res, 404, { error: `no route ${req.method} ${path} on the ${listener} listener` });
+  const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '');
+  if (listener === 'observe' && routes.observeFrom && !routes.observeFrom(remote))
+    return send(res, 403, {
+      error:
+        `the observe listener answers this cluster's nodes and loopback only, and ${remote} is neither ` +
+        '(read it from a node, or through kubectl port-forward)',
+    });
   if (req.method === 'POST' && path === '/v1/cni') {
     const body = JSON.parse(await readBody(req)) as {
       env?: Record<string, string>;

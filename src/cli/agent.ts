@@ -8,6 +8,7 @@ import { weftConflist } from '../core/cni/conflist.js';
 import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
+import { parseHostPort } from './host-port.js';
 
 export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [--source SOURCE] [options]
 
@@ -31,7 +32,14 @@ options:
   --health HOST:PORT      also serve GET /healthz and /metrics over TCP
   --observe HOST:PORT     also serve the read-only views over TCP (flows,
                           status, IR, endpoints, metrics; never CNI), for
-                          weft observe/status/endpoints/ui --agent URL
+                          weft observe/status/endpoints/ui --agent URL. On
+                          an address other than loopback, the agent publishes
+                          it on its Node (weft.dev/observe-url) for its
+                          peers' --ui
+  --ui HOST:PORT          also serve the web UI: the service map and flow
+                          table of this node and of every peer that publishes
+                          its --observe URL, and the policy view. It follows
+                          the agents only while a page is open
   --routing MODE          cross-node pod routes from the Node objects: vxlan
                           (default), host-gw (nodes share one L2 segment) or none
   --flows on|off          record flows: drops (NFLOG) and connections (conntrack)
@@ -57,6 +65,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       mtu: { type: 'string', default: '1500' },
       health: { type: 'string' },
       observe: { type: 'string' },
+      ui: { type: 'string' },
       routing: { type: 'string', default: 'vxlan' },
       flows: { type: 'string', default: 'on' },
       'flow-buffer': { type: 'string', default: String(DEFAULT_FLOWS.capacity) },
@@ -89,8 +98,13 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
     throw new UsageError(`--mtu ${values.mtu}: not an MTU`, 'use 576-9000');
-  const health = values.health ? hostPort('health', values.health) : undefined;
-  const observe = values.observe ? hostPort('observe', values.observe) : undefined;
+  const health = values.health
+    ? parseHostPort('health', values.health, '127.0.0.1:9099')
+    : undefined;
+  const observe = values.observe
+    ? parseHostPort('observe', values.observe, '0.0.0.0:9963')
+    : undefined;
+  const ui = values.ui ? parseHostPort('ui', values.ui, '127.0.0.1:9964') : undefined;
   const routing = values.routing;
   if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
     throw new UsageError(`--routing ${routing}: unknown mode`, 'use vxlan, host-gw or none');
@@ -107,6 +121,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     ...(source ? { source } : {}),
     ...(health ? { health } : {}),
     ...(observe ? { observe } : {}),
+    ...(ui ? { ui } : {}),
     log: (line) => io.err(`${new Date().toISOString()} ${line}`),
   });
   await agent.start();
@@ -167,14 +182,6 @@ function cidrFlag(text: string): Cidr {
       'write it as ADDRESS/PREFIX, e.g. 10.244.1.0/24',
     );
   return c.cidr;
-}
-
-function hostPort(flag: string, text: string): { host: string; port: number } {
-  const m = /^(.*):(\d+)$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m || !m[1] || port < 1 || port > 65535)
-    throw new UsageError(`--${flag} ${text}: not HOST:PORT`, `e.g. --${flag} 127.0.0.1:9099`);
-  return { host: m[1], port };
 }
 
 export async function cniCommand(args: string[], io: Io): Promise<number> {

@@ -179,8 +179,21 @@ test('weft cni config prints the 1.1.0 conflist; weft agent --help documents eve
     '--socket',
     '--mtu',
     '--health',
+    '--observe',
+    '--ui',
   ]) {
     assert.ok(help.out.includes(flag), `agent --help mentions ${flag}`);
   }
   assert.equal((await run('agent')).code, 2, 'agent without --node-name is a usage error');
+  const badUi = await run(
+    'agent',
+    '--node-name',
+    'n1',
+    '--pod-cidr',
+    '10.0.0.0/24',
+    '--ui',
+    '9964',
+  );
+  assert.equal(badUi.code, 2);
+  assert.match(badUi.err, /--ui 9964: not HOST:PORT/);
 });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import type { AddressInfo } from 'node:net';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
+import { parseHostPort } from './host-port.js';
 
 const HELP = `usage: weft ui (--lab NAME | --agent URL... | --socket PATH...) [--listen HOST:PORT]
 
@@ -26,29 +26,21 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function parseListen(text: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535)
-    throw new UsageError(`--listen ${text}: not HOST:PORT`, 'e.g. --listen 127.0.0.1:8099');
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
-}
-
 export async function uiCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
   if (values.help) {
     io.out(HELP);
     return 0;
   }
-  const listen = parseListen(values.listen);
+  const listen = parseHostPort('listen', values.listen, '127.0.0.1:8099', true);
   const buffer = Number(values.buffer);
   if (!Number.isInteger(buffer) || buffer < 100 || buffer > 1_000_000)
     throw new UsageError(`--buffer ${values.buffer}`, 'give 100 to 1000000 flows');
   const { followFlows, labAgents } = await import('../ui/flow-source.js');
   const { parseFlowQuery } = await import('../core/flows/filter.js');
   const { FlowFeed } = await import('../ui/feed.js');
-  const { agentPolicySource } = await import('../ui/policy-source.js');
-  const { createUiServer } = await import('../ui/server.js');
+  const { agentPolicySource, labCluster } = await import('../ui/policy-source.js');
+  const { createUiServer, uiUrl } = await import('../ui/server.js');
   const given = [
     ...(values.agent ?? []).map((url) => ({ kind: 'http' as const, node: url, url })),
     ...(values.socket ?? []).map((socket) => ({ kind: 'unix' as const, node: socket, socket })),
@@ -60,20 +52,23 @@ export async function uiCommand(args: string[], io: Io): Promise<number> {
     );
   const agents = values.lab !== undefined ? await labAgents(values.lab) : given;
   const all = parseFlowQuery([], Date.now());
-  const feed = new FlowFeed((signal) => followFlows(agents, all, signal), buffer);
+  const feed = new FlowFeed((signal) => followFlows(agents, all, signal), {
+    capacity: buffer,
+  });
   const title = values.lab !== undefined ? `lab ${values.lab}` : `${agents.length} agent(s)`;
   const server = createUiServer({
     feed,
-    policy: agentPolicySource(agents, values.lab),
+    policy: agentPolicySource(
+      () => agents,
+      values.lab !== undefined ? labCluster(values.lab) : undefined,
+    ),
     title,
   });
   await new Promise<void>((resolve, reject) =>
     server.once('error', reject).listen(listen.port, listen.host, resolve),
   );
   feed.start();
-  const { port } = server.address() as AddressInfo;
-  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  io.out(`weft ui: ${title} at http://${host}:${port}/ (Ctrl-C stops)`);
+  io.out(`weft ui: ${title} at ${uiUrl(server)} (Ctrl-C stops)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

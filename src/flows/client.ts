@@ -128,59 +128,82 @@ export async function listFlows(
 }
 
 /**
+ * Flows pushed by any number of readers, let out in time order once each has
+ * waited out the reorder window (so a slower agent's flows slot in before).
+ */
+export class ReorderWindow {
+  private readonly held: { flow: Flow; arrived: number }[] = [];
+  private wake: (() => void) | undefined;
+
+  push(flow: Flow): void {
+    this.held.push({ flow, arrived: Date.now() });
+    this.poke();
+  }
+
+  /** Wakes the drain to look again (a reader ended, or the caller aborted). */
+  poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /**
+   * The flows in order, until `signal` aborts, or `ended()` holds (no reader
+   * left): then what is still held comes out at once and the iteration ends.
+   */
+  async *drain(signal: AbortSignal, ended: () => boolean): AsyncIterable<Flow> {
+    const held = this.held;
+    const onAbort = () => this.poke();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const now = Date.now();
+        const done = ended();
+        const ripe = done
+          ? held.length
+          : held.filter((h) => h.arrived <= now - REORDER_WINDOW_MS).length;
+        if (ripe > 0) {
+          held.sort((x, y) => x.flow.time - y.flow.time);
+          // Everything that arrived within the window is ordered with the ripe ones.
+          const cut = done ? held.length : releasable(held, now);
+          for (const h of held.splice(0, cut)) yield h.flow;
+          continue;
+        }
+        if (done) return;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, held.length ? REORDER_WINDOW_MS / 5 : 1000).unref();
+        });
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/**
  * Live flows of every agent, merged by time (small reorder window), until
  * signal aborts. An agent whose stream fails is reported to `onError` and
  * the others go on; the iteration ends when every stream has ended.
  */
-export async function* followFlows(
+export function followFlows(
   agents: readonly AgentAddress[],
   query: FlowQuery,
   signal: AbortSignal,
   onError: (message: string) => void = () => undefined,
 ): AsyncIterable<Flow> {
-  const held: { flow: Flow; arrived: number }[] = [];
+  const window = new ReorderWindow();
   let open_ = agents.length;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
   for (const a of agents)
-    void readStream(a, query, signal, (flow) => {
-      held.push({ flow, arrived: Date.now() });
-      poke();
-    })
+    void readStream(a, query, signal, (flow) => window.push(flow))
       .catch((e: unknown) => {
         if (!signal.aborted) onError(describe(a, e));
       })
       .finally(() => {
         open_--;
-        poke();
+        window.poke();
       });
-  const onAbort = () => poke();
-  signal.addEventListener('abort', onAbort);
-  try {
-    while (!signal.aborted) {
-      const now = Date.now();
-      const ripe =
-        open_ === 0 ? held.length : held.filter((h) => h.arrived <= now - REORDER_WINDOW_MS).length;
-      if (ripe > 0) {
-        held.sort((x, y) => x.flow.time - y.flow.time);
-        // Everything that arrived within the window is ordered with the ripe ones.
-        const cut = open_ === 0 ? held.length : releasable(held, now);
-        for (const h of held.splice(0, cut)) yield h.flow;
-        continue;
-      }
-      if (open_ === 0) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, held.length ? REORDER_WINDOW_MS / 5 : 1000).unref();
-      });
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  return window.drain(signal, () => open_ === 0);
 }
 
 /** In a time-sorted list: the prefix up to the last flow that has waited out the window. */
@@ -192,14 +215,17 @@ function releasable(held: readonly { flow: Flow; arrived: number }[], now: numbe
   return cut;
 }
 
-async function readStream(
+/** Follows one agent's live flows (its buffer first) until the stream ends or signal aborts. */
+export async function readStream(
   a: AgentAddress,
   query: FlowQuery,
   signal: AbortSignal,
   onFlow: (f: Flow) => void,
+  onOpen: () => void = () => undefined,
 ): Promise<void> {
   const r = await open(a, flowsPath(query, true), signal);
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${await readAll(r.body)}`);
+  onOpen();
   let partial = '';
   r.body.setEncoding('utf8');
   try {

@@ -84,6 +84,13 @@ export async function createNode(p: LabPaths, underlay: string, i: number): Prom
 
 /** The port of every lab agent's --observe listener (on its node address). */
 export const LAB_OBSERVE_PORT = 9963;
+/** The port of every lab agent's web UI (--ui, on its node address). */
+export const LAB_UI_PORT = 9964;
+
+/** The --observe URL a lab node's agent serves, as its Node's weft.dev/observe-url names it. */
+export function labObserveUrl(node: { readonly address: string }): string {
+  return `http://${node.address}:${LAB_OBSERVE_PORT}`;
+}
 
 export function startAgent(p: LabPaths, node: LabNode, routing: string): number {
   return spawnDetached(
@@ -102,6 +109,9 @@ export function startAgent(p: LabPaths, node: LabNode, routing: string): number 
         // The read-only views over the underlay, as agents serve them in a cluster.
         '--observe',
         `${node.address}:${LAB_OBSERVE_PORT}`,
+        // The web UI, as an agent serves it in a cluster (peers from the Nodes).
+        '--ui',
+        `${node.address}:${LAB_UI_PORT}`,
       ],
     ],
     node.log,

@@ -2,11 +2,13 @@ import { mkdir, rm } from 'node:fs/promises';
 import { run } from '../agent/exec.js';
 import { loadManifests } from '../sources/manifests/load.js';
 import { parseObject } from '../core/model/parse.js';
+import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
 import { podKey, type Cluster, type Pod } from '../core/model/types.js';
 import {
   createNode,
   createUnderlay,
   getJson,
+  labObserveUrl,
   listNetns,
   pidsIn,
   startAgent,
@@ -273,7 +275,12 @@ function nodeObject(n: LabNode): StoredObject {
     raw: {
       apiVersion: 'v1',
       kind: 'Node',
-      metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name } },
+      metadata: {
+        name: n.name,
+        labels: { 'kubernetes.io/hostname': n.name },
+        // What the node's agent would publish in a cluster: where its peers' UI reads its flows.
+        annotations: { [OBSERVE_URL_ANNOTATION]: labObserveUrl(n) },
+      },
       spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr] },
       status: { addresses: [{ type: 'InternalIP', address: n.address }] },
     },

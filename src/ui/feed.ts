@@ -9,15 +9,43 @@ export interface Entry {
   readonly flow: Flow;
 }
 
+/** How one agent's stream is doing, as the page's header shows it. */
+export interface SourceStatus {
+  readonly node: string;
+  /** The unix socket or URL it is read from. */
+  readonly address: string;
+  readonly connected: boolean;
+  readonly flows: number;
+  /** Why it is not connected (it is read again after PEER_RETRY_MS), or why it cannot be followed. */
+  readonly error?: string;
+}
+
 export interface FeedStatus {
   readonly connected: boolean;
+  /** The feed waits for a page: nobody has used it for its idle time. */
+  readonly idle?: boolean;
   readonly received: number;
   readonly buffered: number;
   /** The last error of the stream, if it broke; the feed reconnects after RETRY_MS. */
   readonly error?: string;
+  /** Each agent the flows come from, where the stream tells. */
+  readonly sources?: readonly SourceStatus[];
 }
 
 export const RETRY_MS = 1000;
+
+export interface FeedOptions {
+  /** Flows kept (oldest dropped first). */
+  readonly capacity?: number;
+  /**
+   * Follow only while used: the stream is opened at the first `touch()` and
+   * closed once nothing touched the feed, and no page streamed from it, for
+   * this long. Without it the feed follows from `start()` on.
+   */
+  readonly idleMs?: number;
+  /** Per-agent status for `status()`. */
+  readonly sources?: () => readonly SourceStatus[];
+}
 
 /**
  * The UI server's copy of the agents' flows: one follow stream, a bounded
@@ -33,25 +61,61 @@ export class FlowFeed {
   private error: string | undefined;
   private readonly abort = new AbortController();
   private done: Promise<void> = Promise.resolve();
+  private readonly capacity: number;
+  private started = false;
+  /** Set while the stream is followed; aborting it idles the feed. */
+  private pass: AbortController | undefined;
+  private lastUse = 0;
+  private idleTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly stream: FlowStream,
-    private readonly capacity = 20_000,
-  ) {}
+    private readonly options: FeedOptions = {},
+  ) {
+    this.capacity = options.capacity ?? 20_000;
+  }
 
   start(): void {
-    this.done = this.run();
+    this.started = true;
+    const { idleMs } = this.options;
+    if (idleMs === undefined) return this.follow();
+    this.idleTimer = setInterval(
+      () => {
+        if (this.pass && this.listeners.size === 0 && Date.now() - this.lastUse > idleMs)
+          this.pass.abort();
+      },
+      Math.max(10, idleMs / 4),
+    );
+    (this.idleTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** A page used the feed: follow the stream if it idles. */
+  touch(): void {
+    this.lastUse = Date.now();
+    if (this.started && !this.pass && !this.abort.signal.aborted) this.follow();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.idleTimer);
     this.abort.abort();
+    this.pass?.abort();
     await this.done;
   }
 
-  private async run(): Promise<void> {
-    const signal = this.abort.signal;
-    let after: number | undefined;
-    while (!signal.aborted) {
+  private follow(): void {
+    const pass = new AbortController();
+    this.pass = pass;
+    const previous = this.done;
+    this.done = previous
+      .then(() => this.run(pass.signal))
+      .finally(() => {
+        if (this.pass === pass) this.pass = undefined;
+      });
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    let after = this.buffer.at(-1)?.flow.time;
+    while (!signal.aborted && !this.abort.signal.aborted) {
       try {
         this.connected = true;
         for await (const flow of this.stream(signal)) {
@@ -92,11 +156,14 @@ export class FlowFeed {
   }
 
   status(): FeedStatus {
+    const sources = this.options.sources?.();
     return {
       connected: this.connected,
+      ...(this.options.idleMs !== undefined && !this.pass ? { idle: true } : {}),
       received: this.nextId - 1,
       buffered: this.buffer.length,
       ...(this.error ? { error: this.error } : {}),
+      ...(sources ? { sources } : {}),
     };
   }
 }

@@ -14,13 +14,18 @@ export interface PolicySource {
 
 const CACHE_MS = 1000;
 
-/** Reads `/v1/ir` of every agent (at most once a second); in a lab also its manifests. */
-export function agentPolicySource(agents: readonly AgentAddress[], lab?: string): PolicySource {
+/**
+ * Reads `/v1/ir` of every agent (at most once a second); the cluster's objects
+ * from `cluster` (an agent's own model, or a lab's manifests).
+ */
+export function agentPolicySource(
+  agents: () => readonly AgentAddress[],
+  cluster: () => Promise<Cluster | undefined> = () => Promise.resolve(undefined),
+): PolicySource {
   let cached: { at: number; value: Promise<{ irs: NodeIr[]; errors: string[] }> } | undefined;
-  let cachedCluster: { at: number; value: Promise<Cluster> } | undefined;
   const fetchIrs = async () => {
     const answers = await Promise.allSettled(
-      agents.map(async (a) => {
+      agents().map(async (a) => {
         const json = await agentJson<IrJson | null>(a, '/v1/ir');
         if (!json) throw new Error(`agent ${a.node} has no policy IR yet (not synced)`);
         return { node: a.node, ir: irFromJson(json) };
@@ -40,14 +45,19 @@ export function agentPolicySource(agents: readonly AgentAddress[], lab?: string)
       if (!cached || now - cached.at > CACHE_MS) cached = { at: now, value: fetchIrs() };
       return cached.value;
     },
-    async cluster() {
-      if (lab === undefined) return undefined;
-      const now = Date.now();
-      if (!cachedCluster || now - cachedCluster.at > CACHE_MS) {
-        const { Lab } = await import('../lab/lab.js');
-        cachedCluster = { at: now, value: new Lab(lab, () => undefined).cluster() };
-      }
-      return cachedCluster.value;
-    },
+    cluster,
+  };
+}
+
+/** A lab's objects, as its manifests say (read at most once a second). */
+export function labCluster(lab: string): () => Promise<Cluster> {
+  let cached: { at: number; value: Promise<Cluster> } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > CACHE_MS) {
+      const { Lab } = await import('../lab/lab.js');
+      cached = { at: now, value: new Lab(lab, () => undefined).cluster() };
+    }
+    return cached.value;
   };
 }

@@ -109,7 +109,7 @@ async function serve(t: TestContext, flows: Flow[]) {
   writeFileSync(join(assets, 'app.js'), 'console.log(1)');
   writeFileSync(join(assets, 'app.css'), 'body{}');
   const fake = fakeStream(flows);
-  const feed = new FlowFeed(fake.stream, 100);
+  const feed = new FlowFeed(fake.stream, { capacity: 100 });
   feed.start();
   const server = createUiServer({ feed, policy, title: 'test', assets });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -254,14 +254,17 @@ test('trace and policy view answer from the per-node IRs', async (t) => {
 
 test('the feed reconnects after a broken stream without repeating flows', async () => {
   let calls = 0;
-  const feed = new FlowFeed(async function* (signal) {
-    calls++;
-    // Each connection replays the agents' buffer, then (first time only) breaks.
-    yield allowed;
-    yield dropped;
-    if (calls === 1) throw new Error('agent went away');
-    await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
-  }, 100);
+  const feed = new FlowFeed(
+    async function* (signal) {
+      calls++;
+      // Each connection replays the agents' buffer, then (first time only) breaks.
+      yield allowed;
+      yield dropped;
+      if (calls === 1) throw new Error('agent went away');
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
+    },
+    { capacity: 100 },
+  );
   feed.start();
   for (let i = 0; i < 400 && calls < 2; i++) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 20));
@@ -270,5 +273,47 @@ test('the feed reconnects after a broken stream without repeating flows', async 
   assert.deepEqual(
     feed.entries().map((e) => e.flow.time),
     [allowed.time, dropped.time],
+  );
+});
+
+test('an idle-timed feed follows only while used: opened at the first touch, closed when unused, reopened without repeats', async () => {
+  let opens = 0;
+  let open = false;
+  const feed = new FlowFeed(
+    async function* (signal) {
+      opens++;
+      open = true;
+      yield allowed;
+      if (opens > 1) yield dropped;
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
+      open = false;
+    },
+    { idleMs: 80 },
+  );
+  const waitFor = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ok(), what);
+  };
+  feed.start();
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(opens, 0, 'nothing is followed before a page uses the feed');
+  assert.equal(feed.status().idle, true);
+  feed.touch();
+  await waitFor('followed once touched', () => open && feed.entries().length === 1);
+  assert.equal(feed.status().idle, undefined);
+  // A page streaming from the feed keeps it open past the idle time.
+  const unsubscribe = feed.subscribe(() => undefined);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.ok(open, 'a subscriber keeps the stream open');
+  unsubscribe();
+  await waitFor('closed once unused', () => !open && feed.status().idle === true);
+  feed.touch();
+  await waitFor('reopened', () => feed.entries().length === 2);
+  await feed.stop();
+  assert.equal(opens, 2);
+  assert.deepEqual(
+    feed.entries().map((e) => e.flow.time),
+    [allowed.time, dropped.time],
+    'the replayed flow is not repeated',
   );
 });

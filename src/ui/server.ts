@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +107,8 @@ export function createUiServer(o: UiOptions): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://ui.local');
     const path = url.pathname;
+    // A page is open: an idling feed follows its agents again.
+    o.feed.touch();
     const fail = (e: unknown) => {
       if (res.headersSent) return void res.end();
       if (e instanceof WeftError) return sendJson(res, 400, { error: e.message, issues: e.issues });
@@ -122,4 +125,10 @@ export function createUiServer(o: UiOptions): Server {
       })
       .catch(fail);
   });
+}
+
+/** Where the UI answers, as a URL. */
+export function uiUrl(server: Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}/`;
 }

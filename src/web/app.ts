@@ -12,10 +12,20 @@ async function status(): Promise<void> {
   try {
     const s = await getJson<{ title: string; feed: FeedStatus }>('/api/status');
     sourceName.textContent = s.title;
-    feed.className = `feed ${s.feed.error ? 'broken' : s.feed.connected ? 'live' : 'idle'}`;
+    const sources = s.feed.sources ?? [];
+    const up = sources.filter((x) => x.connected).length;
+    const broken = s.feed.error !== undefined || up < sources.length;
+    feed.className = `feed ${broken ? 'broken' : s.feed.connected ? 'live' : 'idle'}`;
     feed.textContent = s.feed.error
       ? `flows: ${s.feed.error}`
-      : `live \u00b7 ${s.feed.received} flows`;
+      : s.feed.idle
+        ? 'connecting to the agents\u2026'
+        : `live \u00b7 ${sources.length ? `${up} of ${sources.length} agents \u00b7 ` : ''}${s.feed.received} flows`;
+    // Which agent is not streaming, and why, on hover.
+    feed.title = sources
+      .filter((x) => !x.connected)
+      .map((x) => `${x.node}: ${x.error ?? 'connecting'}`)
+      .join('\n');
   } catch (e) {
     feed.className = 'feed broken';
     feed.textContent = `server unreachable: ${(e as Error).message}`;

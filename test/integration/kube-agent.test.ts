@@ -110,6 +110,8 @@ test('agent --source kubernetes: Node pod CIDRs, annotations, API policy enforce
       '--routing=vxlan',
       `--socket=${socket}`,
       `--state-dir=${join(dir, 'state')}`,
+      // Every address: the agent publishes its node's, for its peers' UI.
+      '--observe=0.0.0.0:9963',
     ],
     (l) => output.push(l),
   );
@@ -155,6 +157,7 @@ test('agent --source kubernetes: Node pod CIDRs, annotations, API policy enforce
     'weft.dev/underlay-address': NODE_IP,
     'weft.dev/vtep-mac': await deviceMac(ns, 'weft-vxlan'),
     'weft.dev/vtep-addresses': '10.66.0.0',
+    'weft.dev/observe-url': `http://${NODE_IP}:9963`,
   });
 
   // Two pods from the Node's CIDR; the kubelet's part (status.podIPs) done by hand.

@@ -1,13 +1,13 @@
 // `weft observe`, `status` and `endpoints` over the agents' --observe
 // listeners (--agent URL), as an operator reaches a cluster's agents: from
 // inside a lab node, over the underlay, to both nodes' agents. What they
-// show equals what the unix sockets show.
+// show equals what the unix sockets show. A pod is refused.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/agent/exec.js';
-import { LAB_OBSERVE_PORT } from '../../src/lab/infra.js';
+import { labObserveUrl } from '../../src/lab/infra.js';
 import type { LabState } from '../../src/lab/state.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
@@ -33,7 +33,7 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
   await lab.lab('apply', '-f', join(examples, 'policies.yaml'));
   await lab.probe('--port', '5432/TCP');
   const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as LabState;
-  const agents = state.nodes.flatMap((n) => ['--agent', `http://${n.address}:${LAB_OBSERVE_PORT}`]);
+  const agents = state.nodes.flatMap((n) => ['--agent', labObserveUrl(n)]);
   const inNode = async (...args: string[]) =>
     run('ip', [
       'netns',
@@ -121,7 +121,25 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
     process.execPath,
     '-e',
     post,
-    `http://${state.nodes[1]?.address}:${LAB_OBSERVE_PORT}/v1/cni`,
+    `${labObserveUrl(state.nodes[1] ?? { address: '' })}/v1/cni`,
   ]);
   assert.equal(cni.trim(), '404');
+
+  // And it answers the cluster's nodes only: a pod gets 403, not the flows.
+  const pod = Object.values(state.pods).find((p) => !p.hostNetwork);
+  assert.ok(pod);
+  const get = `fetch(process.argv[1]).then(async (r) => console.log(r.status, await r.text()))`;
+  const fromPod = await run('ip', [
+    'netns',
+    'exec',
+    pod.netns,
+    process.execPath,
+    '-e',
+    get,
+    `${labObserveUrl(state.nodes[0] ?? { address: '' })}/v1/flows`,
+  ]);
+  assert.match(
+    fromPod,
+    new RegExp(`^403 .*loopback only, and ${pod.ips[0]?.replace(/\./g, '\\.')} is neither`),
+  );
 });

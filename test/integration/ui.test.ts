@@ -2,13 +2,17 @@
 // --lab`, and the page driven in headless Chromium. Traffic appears on the map
 // within seconds; a policy that denies it turns the edge to dropped; the
 // detail panel and the trace name the policy; filters narrow the map; the
-// policy view lists the policy and the verdict. Screenshots go to docs/ui/.
+// policy view lists the policy and the verdict. Then the page as an agent
+// serves it (`weft agent --ui`), opened from inside a node as in a cluster:
+// its own flows and its peer's. Screenshots go to docs/ui/.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
+import { LAB_UI_PORT } from '../../src/lab/infra.js';
+import type { LabState } from '../../src/lab/state.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
 
@@ -228,4 +232,59 @@ test('weft ui against a lab: live map, drop after a policy, detail, trace, filte
 
   assert.deepEqual(pageErrors, [], 'the page threw no error');
   assert.deepEqual(outside, [], 'the page asked nothing outside the UI server');
+});
+
+test('the agent serves the page too: its node and its peers, from inside the cluster', async (t) => {
+  const lab = TestLab.create(t);
+  const file = join(lab.root, 'shop.yaml');
+  writeFileSync(file, MANIFESTS + '---' + DENY);
+  await lab.lab('up', '--nodes', '2', '-f', file);
+  const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as LabState;
+  const node1 = state.nodes.find((n) => n.name === 'node-1');
+  assert.ok(node1);
+  // The browser runs on node-1, as an operator's port-forward reaches the agent there.
+  const inNode = join(lab.root, 'chromium-in-node-1');
+  writeFileSync(inNode, `#!/bin/sh\nexec ip netns exec ${node1.netns} ${CHROMIUM} "$@"\n`);
+  chmodSync(inNode, 0o755);
+  const browser = await chromium.launch({ executablePath: inNode, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const url = `http://${node1.address}:${LAB_UI_PORT}`;
+  const outside: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(url)) outside.push(r.url());
+  });
+  await page.goto(`${url}/`);
+  await page.waitForResponse((r) => r.url().includes('/api/map'));
+
+  // The drop is recorded by node-2's agent (db's ingress): node-1's page shows it from its peer.
+  await until(page, `[data-edge="${LOADGEN_DB}"][data-verdict="dropped"]`, 15_000, () =>
+    traffic(lab, 'tools/loadgen', 'shop/db', '5432/TCP'),
+  );
+  await until(page, `[data-edge="${API_DB}"][data-verdict="forwarded"]`, 10_000, () =>
+    traffic(lab, 'shop/api', 'shop/db', '5432/TCP'),
+  );
+  await page.locator('#feed', { hasText: /2 of 2 agents/ }).waitFor({ timeout: 5000 });
+  assert.match(await page.locator('#source').innerText(), /served by node node-1/);
+  await page.locator(`[data-edge="${LOADGEN_DB}"] .hit`).click({ force: true });
+  const panel = page.locator(`[data-detail="edge:${LOADGEN_DB}"]`);
+  await panel.waitFor();
+  assert.match(await panel.innerText(), /NetworkPolicy shop\/db-only-api/);
+  const cells = await page.$$eval('tr[data-flow] td', (tds) => tds.map((td) => td.textContent));
+  const nodes = new Set(cells.map((c) => /^(node-\d) (in|out)$/.exec(c ?? '')?.[1]));
+  assert.ok(nodes.has('node-1') && nodes.has('node-2'), 'flows of both agents in the table');
+  await shot(page, 'agent');
+
+  // The policy view reads the agent's own model of the cluster.
+  await page.goto(`${url}/policy?workload=${encodeURIComponent('shop/app=db')}`);
+  await page.waitForSelector('[data-matrix]');
+  assert.equal(
+    await page.locator('tr[data-peer="tools/loadgen"] td[data-cell="in 5432/TCP"]').innerText(),
+    '\u2717',
+  );
+
+  assert.deepEqual(pageErrors, [], 'the page threw no error');
+  assert.deepEqual(outside, [], 'the page asked nothing outside the agent');
 });

@@ -1,11 +1,13 @@
+import { OBSERVE_URL_ANNOTATION } from '../../core/model/parse-workloads.js';
 import { KubeClient } from './client.js';
 import type { KubeConfig } from './config.js';
 import { KubeError, KubeErrorCodes } from './errors.js';
 import { backoffDelay } from './protocol.js';
 
 /**
- * The agent's own Node annotations under `weft.dev/`: what it runs with and
- * what a peer needs to reach its pods (the VTEP MAC, the underlay address).
+ * The agent's own Node annotations under `weft.dev/`: what it runs with, what
+ * a peer needs to reach its pods (the VTEP MAC, the underlay address), and
+ * where its read-only views are served to its peers' UI (`observe-url`).
  * weft derives a peer's VTEP MAC from its node name, so no agent waits for
  * another's annotations; they let operators and tools see and check what each
  * node programs (`kubectl get node NAME -o yaml`).
@@ -26,6 +28,7 @@ export const NODE_ANNOTATION_KEYS = [
   'weft.dev/underlay-address',
   'weft.dev/pod-cidrs',
   'weft.dev/agent-version',
+  OBSERVE_URL_ANNOTATION,
 ] as const;
 export type NodeAnnotationKey = (typeof NODE_ANNOTATION_KEYS)[number];
 export type NodeAnnotations = Partial<Record<NodeAnnotationKey, string>>;
