@@ -19,12 +19,10 @@ export interface AgentUiOptions {
   readonly listen: { readonly host: string; readonly port: number };
   /** The agent's model of the cluster: its Nodes name the peers, its objects feed the policy view. */
   readonly cluster: () => Cluster | undefined;
-  readonly idleMs?: number;
 }
 
 export interface AgentUi {
   readonly server: Server;
-  readonly feed: FlowFeed;
   stop(): Promise<void>;
 }
 
@@ -40,7 +38,7 @@ export async function startAgentUi(o: AgentUiOptions): Promise<AgentUi> {
   const follower = new PeerFollower(agents, parseFlowQuery([], Date.now()));
   const feed = new FlowFeed((signal) => follower.follow(signal), {
     capacity: AGENT_UI_BUFFER,
-    idleMs: o.idleMs ?? AGENT_UI_IDLE_MS,
+    idleMs: AGENT_UI_IDLE_MS,
     sources: () => follower.status(),
   });
   const server = createUiServer({
@@ -57,7 +55,6 @@ export async function startAgentUi(o: AgentUiOptions): Promise<AgentUi> {
   feed.start();
   return {
     server,
-    feed,
     async stop() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
