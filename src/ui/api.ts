@@ -1,5 +1,5 @@
 import { ErrorCodes, WeftError } from '../core/errors.js';
-import { applyFlowQuery, parseFlowQuery, type FlowQuery } from '../core/flows/filter.js';
+import { matchesFlow, parseFlowQuery, type FlowQuery } from '../core/flows/filter.js';
 import { layoutServiceMap } from '../core/flows/map-layout.js';
 import { buildServiceMap, podNodeRef, type NodeRef } from '../core/flows/service-map.js';
 import type { Flow, Workload } from '../core/flows/types.js';
@@ -32,14 +32,10 @@ export function queryOf(
 }
 
 export function matching(feed: FlowFeed, q: FlowQuery): Entry[] {
-  const entries = feed.entries().filter((e) => matchesEntry(q, e));
+  const entries = feed.entries().filter((e) => matchesFlow(q, e.flow));
   return q.last !== undefined && entries.length > q.last
     ? entries.slice(entries.length - q.last)
     : entries;
-}
-
-function matchesEntry(q: FlowQuery, e: Entry): boolean {
-  return applyFlowQuery({ ...q, last: undefined }, [e.flow]).length === 1;
 }
 
 export function mapAnswer(feed: FlowFeed, q: FlowQuery) {
@@ -74,12 +70,20 @@ async function knownPods(feed: FlowFeed, policy: PolicySource, irs: NodeIrs) {
   for (const { flow } of feed.entries())
     for (const e of [flow.source, flow.destination])
       if (e.kind === 'pod') pods.set(`${e.namespace}/${e.pod}`, e);
-  return { pods, cluster };
+  return pods;
 }
 
 export async function workloadsAnswer(feed: FlowFeed, policy: PolicySource) {
   const { irs, errors } = await policy.irs();
-  const { pods } = await knownPods(feed, policy, new NodeIrs(irs));
+  return { workloads: await workloadsOf(feed, policy, new NodeIrs(irs)), errors };
+}
+
+async function workloadsOf(
+  feed: FlowFeed,
+  policy: PolicySource,
+  irs: NodeIrs,
+): Promise<WorkloadSummary[]> {
+  const pods = await knownPods(feed, policy, irs);
   const byId = new Map<string, { ref: NodeRef; pods: string[] }>();
   for (const [key, facts] of pods) {
     const ref = podNodeRef(facts);
@@ -87,10 +91,9 @@ export async function workloadsAnswer(feed: FlowFeed, policy: PolicySource) {
     w.pods.push(key);
     byId.set(ref.id, w);
   }
-  const workloads: WorkloadSummary[] = [...byId.values()]
+  return [...byId.values()]
     .map((w) => ({ ...w.ref, pods: w.pods.sort() }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { workloads, errors };
 }
 
 const MAX_PROBES = 8;
@@ -103,7 +106,7 @@ export async function policyAnswer(
   const id = params.get('workload') ?? '';
   const { irs: list, errors } = await policy.irs();
   const irs = new NodeIrs(list);
-  const { workloads } = await workloadsAnswer(feed, policy);
+  const workloads = await workloadsOf(feed, policy, irs);
   const workload = workloads.find((w) => w.id === id);
   if (!workload)
     throw usage(

@@ -1,2 +1,10 @@
 // The UI's one door to the agents' flow API: the flows client.
-export { followFlows, labAgents, listFlows, type AgentAddress } from '../flows/client.js';
+export {
+  agentJson,
+  followFlows,
+  labAgents,
+  listFlows,
+  readStream,
+  ReorderWindow,
+  type AgentAddress,
+} from '../flows/client.js';

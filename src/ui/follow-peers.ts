@@ -1,6 +1,6 @@
 import type { FlowQuery } from '../core/flows/filter.js';
 import type { Flow } from '../core/flows/types.js';
-import { ReorderWindow, readStream, type AgentAddress } from '../flows/client.js';
+import { ReorderWindow, readStream, type AgentAddress } from './flow-source.js';
 import type { SourceStatus } from './feed.js';
 import type { PeerProblem } from './peers.js';
 

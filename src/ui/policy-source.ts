@@ -1,8 +1,7 @@
 import { irFromJson, type IrJson } from '../core/policy/ir-json.js';
 import type { Cluster } from '../core/model/types.js';
 import type { NodeIr } from '../core/policy/node-irs.js';
-import { agentJson } from './agent-http.js';
-import type { AgentAddress } from './flow-source.js';
+import { agentJson, type AgentAddress } from './flow-source.js';
 
 /** Where the UI reads policy from: the agents' IRs, and (in a lab) the cluster model. */
 export interface PolicySource {
@@ -26,7 +25,9 @@ export function agentPolicySource(
   const fetchIrs = async () => {
     const answers = await Promise.allSettled(
       agents().map(async (a) => {
-        const json = await agentJson<IrJson | null>(a, '/v1/ir');
+        const json = await agentJson<IrJson | null>(a, '/v1/ir').catch((e: Error) => {
+          throw new Error(`agent ${a.node}: ${e.message}`);
+        });
         if (!json) throw new Error(`agent ${a.node} has no policy IR yet (not synced)`);
         return { node: a.node, ir: irFromJson(json) };
       }),

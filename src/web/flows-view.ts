@@ -1,15 +1,11 @@
 // The main view: filters, the service map, the detail panel and the live flow table.
 import type { MapLayout } from '../core/flows/map-layout.js';
 import type { MapEdge, MapNode, ServiceMap } from '../core/flows/service-map.js';
-import type { Flow } from '../core/flows/types.js';
+import type { Entry } from '../ui/feed.js';
 import { edgeDetail, flowDetail, nodeDetail } from './detail.js';
 import { clockTime, decisionText, endpointName, getJson, h } from './dom.js';
 import { renderMap } from './map.js';
 
-interface Entry {
-  readonly id: number;
-  readonly flow: Flow;
-}
 interface MapAnswer {
   readonly map: ServiceMap;
   readonly layout: MapLayout;
