@@ -70,6 +70,23 @@ test('retries through 500s and a missing Node, and names the fix for 403', async
   );
 });
 
+test('the same annotations again neither patch again nor reset the backoff', async (t) => {
+  const server = await startServer(t);
+  const slow = { initialMs: 1000, maxMs: 1000 };
+  const p = new NodeAnnotationPublisher(httpConfig(server), 'n1', () => undefined, slow);
+  t.after(() => p.close());
+  // No Node n1: every patch fails (404) and is retried after the backoff.
+  p.publish({ 'weft.dev/routing': 'vxlan' });
+  await waitFor('a 404 seen', () => /does not exist/.test(p.status().lastError ?? ''));
+  for (let i = 0; i < 20; i++) {
+    p.publish({ 'weft.dev/routing': 'vxlan' });
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(p.status().attempts, 1, 'one patch, its retry still waiting out the backoff');
+  p.publish({ 'weft.dev/routing': 'host-gw' });
+  await waitFor('a changed set patched at once', () => p.status().attempts === 2);
+});
+
 test('the fake API server takes merge patches strictly', async (t) => {
   const server = await startServer(t);
   server.create('nodes', node('n1', '10.1.0.0/24'));

@@ -77,7 +77,8 @@ export class NodeAnnotationPublisher {
   /** Makes these the Node's weft annotations, now and after any failure. */
   publish(annotations: NodeAnnotations): void {
     if (this.abort.signal.aborted) return;
-    if (this.published && sameAnnotations(annotations, this.wanted)) return;
+    // The same again (the agent publishes on every Cluster): a retry already has it.
+    if (sameAnnotations(annotations, this.wanted)) return;
     this.wanted = { ...annotations };
     this.published = false;
     this.failures = 0;
@@ -130,7 +131,6 @@ export class NodeAnnotationPublisher {
       this.published = wanted === this.wanted;
       if (this.lastError) this.log(`node annotations: published after ${this.attempts} attempts`);
       this.lastError = undefined;
-      if (!this.published) this.kick();
     } catch (e) {
       if (this.abort.signal.aborted) return;
       this.failures++;
