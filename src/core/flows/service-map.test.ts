@@ -139,6 +139,19 @@ test('a start let out by the source node and dropped by the destination node is 
   );
 });
 
+test('a start dropped elsewhere whose drop the other node named differently makes no edge of its own', () => {
+  // The destination's node did not know the source pod yet: an address.
+  const asAddress: FlowEndpoint = { kind: 'world', ip: loadgen.ip, port: 41000 };
+  const map = buildServiceMap([
+    flow(1000, asAddress, db, 'drop', { direction: 'ingress', decidedBy: denyDb }),
+    flow(1000, loadgen, db, 'start', { direction: 'egress' }),
+  ]);
+  assert.deepEqual(
+    map.edges.map((e) => [e.id, e.verdict, e.dropped]),
+    [[`world->shop/app=db`, 'dropped', 1]],
+  );
+});
+
 test('an edge takes the verdict of its latest start or drop, not of a late end', () => {
   const map = buildServiceMap([
     flow(5000, { ...web, port: 40001 }, db, 'drop', { decidedBy: denyDb }),

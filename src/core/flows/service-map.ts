@@ -211,6 +211,8 @@ export function buildServiceMap(flows: readonly Flow[]): ServiceMap {
   return {
     nodes: [...nodes.values()].map(finishNode).sort((a, b) => byText(a.id, b.id)),
     edges: [...edges.entries()]
+      // An edge of nothing but starts dropped elsewhere has no verdict of its own.
+      .filter(([, e]) => e.latest !== undefined)
       .map(([id, e]) => finishEdge(id, e))
       .sort((a, b) => byText(a.id, b.id)),
   };
