@@ -326,10 +326,27 @@ export class FlowPipeline {
           `flows: ${which} reader stopped (${msg}); starting it again in ${RESTART_MS} ms`,
         );
         this.retire(which);
-        await new Promise((r) => setTimeout(r, RESTART_MS));
-        await this.restart(which).catch((err: unknown) => {
-          this.state[which] = `failed: ${err instanceof Error ? err.message : String(err)}`;
-        });
+      }
+      if (!(await this.startAgain(which))) return;
+    }
+  }
+
+  /**
+   * Starts a reader that stopped, every RESTART_MS until it starts (true) or
+   * the pipeline stops (false); why it cannot start is logged and its state.
+   */
+  private async startAgain(which: 'nflog' | 'conntrack'): Promise<boolean> {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, RESTART_MS));
+      if (this.stopped) return false;
+      try {
+        await this.restart(which);
+        return true;
+      } catch (err) {
+        const state = `failed: ${err instanceof Error ? err.message : String(err)}`;
+        if (this.state[which] !== state)
+          this.o.log(`flows: ${which} reader could not start (${state}); trying again`);
+        this.state[which] = state;
       }
     }
   }
