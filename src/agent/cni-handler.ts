@@ -39,7 +39,7 @@ export class CniHandler {
   private async dispatch(req: CniRequest): Promise<string> {
     switch (req.command) {
       case 'VERSION':
-        return JSON.stringify(versionResult());
+        return JSON.stringify(versionResult(req.cniVersion));
       case 'STATUS':
         if (!this.ready())
           throw new CniError(CniErrorCodes.PLUGIN_NOT_AVAILABLE, 'the weft agent is starting');

@@ -157,15 +157,17 @@ test('policy lint exits 1 on warnings and names the fix', async (t) => {
   assert.equal((await run('policy', 'lint', '-f', examples)).code, 0);
 });
 
-test('weft cni config prints the 1.1.0 conflist; weft agent --help documents every flag', async () => {
+test('weft cni config prints the conflist with its negotiable versions; weft agent --help documents every flag', async () => {
   const r = await run('cni', 'config', '--mtu', '1400');
   assert.equal(r.code, 0, r.err);
   const conf = JSON.parse(r.out) as {
     cniVersion: string;
+    cniVersions: string[];
     name: string;
     plugins: { type: string; mtu?: number }[];
   };
-  assert.equal(conf.cniVersion, '1.1.0');
+  assert.equal(conf.cniVersion, '1.0.0');
+  assert.deepEqual(conf.cniVersions, ['0.4.0', '1.0.0', '1.1.0']);
   assert.equal(conf.plugins[0]?.type, 'weft');
   assert.equal(conf.plugins[0]?.mtu, 1400);
   assert.equal((await run('cni', 'config', '--mtu', '10')).code, 2);

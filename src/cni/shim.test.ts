@@ -126,15 +126,19 @@ async function stop(server: Server): Promise<void> {
   await once(server, 'close');
 }
 
-test('VERSION works without an agent and lists the versions up to 1.1.0', async () => {
-  for (const stdin of ['', '{"cniVersion":"1.0.0"}']) {
+test('VERSION works without an agent, lists the versions up to 1.1.0, answers in the version asked', async () => {
+  for (const [stdin, version] of [
+    ['', '1.1.0'],
+    ['{"cniVersion":"1.0.0"}', '1.0.0'],
+    ['{"cniVersion":"0.4.0"}', '0.4.0'],
+  ] as const) {
     const run = await runCni(
       { CNI_COMMAND: 'VERSION', WEFT_CNI_SOCKET: join(dir, 'none.sock') },
       stdin,
     );
     assert.equal(run.exitCode, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), {
-      cniVersion: '1.1.0',
+      cniVersion: version,
       supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
     });
   }

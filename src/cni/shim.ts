@@ -204,7 +204,8 @@ async function runShim(env: Env, stdin: string): Promise<CniWireResponse> {
   const peek = peekConfig(stdin);
   try {
     const command = checkCommand(env['CNI_COMMAND']);
-    if (command === 'VERSION') return { exitCode: 0, stdout: JSON.stringify(versionResult()) };
+    if (command === 'VERSION')
+      return { exitCode: 0, stdout: JSON.stringify(versionResult(peek.cniVersion)) };
     return await forward(command, env, stdin, peek);
   } catch (e) {
     const err =

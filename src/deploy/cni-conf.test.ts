@@ -58,7 +58,8 @@ test('install waits for the agent to be ready, then writes the conflist', async 
   assert.equal(asked, 3);
   assert.deepEqual(readdirSync(conf), ['10-weft.conflist']);
   assert.deepEqual(JSON.parse(readFileSync(join(conf, '10-weft.conflist'), 'utf8')), {
-    cniVersion: '1.1.0',
+    cniVersion: '1.0.0',
+    cniVersions: ['0.4.0', '1.0.0', '1.1.0'],
     name: 'weft',
     plugins: [{ type: 'weft', mtu: 1450, agentSocket: socket }],
   });

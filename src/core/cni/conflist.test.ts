@@ -6,7 +6,8 @@ import { parseNetConf } from './netconf.js';
 
 test('the default conflist', () => {
   assert.deepEqual(weftConflist(), {
-    cniVersion: '1.1.0',
+    cniVersion: '1.0.0',
+    cniVersions: ['0.4.0', '1.0.0', '1.1.0'],
     name: 'weft',
     plugins: [{ type: 'weft' }],
   });
@@ -19,13 +20,15 @@ test('mtu and agentSocket go into the plugin entry', () => {
   ]);
 });
 
-test('the plugin config a runtime derives from it parses', () => {
+test('the plugin config a runtime derives from it parses in every listed version', () => {
   const list = weftConflist({ mtu: 1450 });
   const plugin = list.plugins[0];
   assert.ok(plugin);
-  const conf = parseNetConf({ cniVersion: list.cniVersion, name: list.name, ...plugin });
-  assert.equal(conf.mtu, 1450);
-  assert.equal(conf.cniVersion, '1.1.0');
+  for (const cniVersion of [list.cniVersion, ...list.cniVersions]) {
+    const conf = parseNetConf({ cniVersion, name: list.name, ...plugin });
+    assert.equal(conf.mtu, 1450);
+    assert.equal(conf.cniVersion, cniVersion);
+  }
 });
 
 test('bad options fail with error 7', () => {

@@ -4,9 +4,17 @@
  */
 import { definedOnly } from './json-fields.js';
 import { parseNetConf } from './netconf.js';
-import { CURRENT_VERSION, type CniVersion } from './result.js';
+import type { CniVersion } from './result.js';
 
 export const CONFLIST_FILE = '10-weft.conflist';
+
+/**
+ * What a runtime reads: one before libcni 1.2 (containerd 1.6/1.7, CRI-O of
+ * their age) knows only `cniVersion` and results up to 1.0.0; a newer one
+ * picks the highest of `cniVersions` it supports, 1.1.0 (GC, STATUS).
+ */
+export const CONFLIST_VERSION: CniVersion = '1.0.0';
+export const CONFLIST_VERSIONS: readonly CniVersion[] = ['0.4.0', '1.0.0', '1.1.0'];
 export const NETWORK_NAME = 'weft';
 
 export interface WeftConflistOptions {
@@ -24,6 +32,7 @@ export interface WeftPluginConf {
 
 export interface WeftConflist {
   readonly cniVersion: CniVersion;
+  readonly cniVersions: readonly CniVersion[];
   readonly name: string;
   readonly plugins: readonly WeftPluginConf[];
 }
@@ -39,6 +48,12 @@ export function weftConflist(options: WeftConflistOptions = {}): WeftConflist {
     mtu: options.mtu,
     agentSocket: options.agentSocket,
   });
-  parseNetConf({ cniVersion: CURRENT_VERSION, name: NETWORK_NAME, ...plugin });
-  return { cniVersion: CURRENT_VERSION, name: NETWORK_NAME, plugins: [plugin] };
+  for (const cniVersion of CONFLIST_VERSIONS)
+    parseNetConf({ cniVersion, name: NETWORK_NAME, ...plugin });
+  return {
+    cniVersion: CONFLIST_VERSION,
+    cniVersions: [...CONFLIST_VERSIONS],
+    name: NETWORK_NAME,
+    plugins: [plugin],
+  };
 }

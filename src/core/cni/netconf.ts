@@ -19,7 +19,7 @@ import {
   type JsonObject,
 } from './json-fields.js';
 import {
-  highestSupported,
+  isSupportedVersion,
   parseResult,
   readDns,
   SUPPORTED_VERSIONS,
@@ -39,7 +39,7 @@ export interface GcAttachment {
 }
 
 export interface NetConf {
-  /** The version negotiated from `cniVersion` and `cniVersions`: results use its shape. */
+  /** The version the request names: every answer uses its shape. */
   readonly cniVersion: CniVersion;
   readonly name: string;
   readonly type: 'weft';
@@ -101,24 +101,29 @@ function rejectUnknownFields(raw: JsonObject): void {
   );
 }
 
-/** The highest version both the config (cniVersion, cniVersions) and weft support. */
-function negotiateVersion(raw: JsonObject): CniVersion {
+/**
+ * The version the request names. A runtime picks it (from a conflist's
+ * `cniVersion`, or the highest of its `cniVersions` the runtime knows) and
+ * writes it into each plugin's config; weft answers in exactly that version,
+ * since an older runtime cannot read a newer result (libcni before 1.2 reads
+ * results up to 1.0.0). `cniVersions`, if a config carries it, is checked for
+ * shape only: it never raises the version of the answer.
+ */
+function requestedVersion(raw: JsonObject): CniVersion {
   const declared = raw['cniVersion'];
-  if (declared === undefined) throw missingField('cniVersion', 'a version such as "1.1.0"');
+  if (declared === undefined) throw missingField('cniVersion', 'a version such as "1.0.0"');
   if (typeof declared !== 'string') {
-    throw invalidField('cniVersion', 'a string such as "1.1.0"', declared);
+    throw invalidField('cniVersion', 'a string such as "1.0.0"', declared);
   }
-  const listed = optStringArray(raw, 'cniVersions', '') ?? [];
-  const offered = [declared, ...listed.filter((v) => v !== declared)];
-  const chosen = highestSupported(offered);
-  if (chosen === undefined) {
-    const what = offered.map((v) => `"${v}"`).join(', ');
+  optStringArray(raw, 'cniVersions', '');
+  if (!isSupportedVersion(declared)) {
     throw new CniError(
       CniErrorCodes.INCOMPATIBLE_VERSION,
-      `the network config's CNI version ${what} is not supported; weft supports ${SUPPORTED_VERSIONS.join(', ')}`,
+      `the network config's cniVersion "${declared}" is not supported; weft supports ${SUPPORTED_VERSIONS.join(', ')}`,
+      `set "cniVersion" to one of them (a conflist may list several in "cniVersions")`,
     );
   }
-  return chosen;
+  return declared;
 }
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -178,7 +183,7 @@ function readValidAttachments(raw: JsonObject): readonly GcAttachment[] | undefi
  * field (7), so the runtime sees the most fundamental problem first.
  */
 export function parseNetConf(raw: JsonObject): NetConf {
-  const cniVersion = negotiateVersion(raw);
+  const cniVersion = requestedVersion(raw);
   rejectUnknownFields(raw);
   const name = readName(raw);
   const type = readType(raw);

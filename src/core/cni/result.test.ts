@@ -25,10 +25,27 @@ const RESULT: CniResult = {
   dns: { nameservers: ['10.96.0.10'], search: ['svc.cluster.local'] },
 };
 
-test('1.1.0 and 1.0.0: the result as is, no version in ips', () => {
-  for (const v of ['1.1.0', '1.0.0'] as const) {
-    assert.deepEqual(resultForVersion(RESULT, v), { cniVersion: v, ...RESULT });
-  }
+test('1.1.0: the result as is, no version in ips', () => {
+  assert.deepEqual(resultForVersion(RESULT, '1.1.0'), { cniVersion: '1.1.0', ...RESULT });
+});
+
+test('1.0.0: no version in ips, none of the fields 1.1.0 added', () => {
+  assert.deepEqual(resultForVersion(RESULT, '1.0.0'), {
+    cniVersion: '1.0.0',
+    interfaces: [
+      { name: 'weft1a2b3c', mac: '02:00:00:00:00:02' },
+      { name: 'eth0', mac: '02:00:00:00:00:01', sandbox: '/var/run/netns/cni-1' },
+    ],
+    ips: [
+      { address: '10.244.1.5/32', gateway: '169.254.1.1', interface: 1 },
+      { address: 'fd00:10:244:1::5/128', gateway: 'fe80::1', interface: 1 },
+    ],
+    routes: [
+      { dst: '0.0.0.0/0', gw: '169.254.1.1' },
+      { dst: '::/0', gw: 'fe80::1' },
+    ],
+    dns: { nameservers: ['10.96.0.10'], search: ['svc.cluster.local'] },
+  });
 });
 
 test('0.3.x and 0.4.0: version in ips, no 1.1.0-only fields', () => {
@@ -57,11 +74,12 @@ test('an empty result has only cniVersion', () => {
   assert.equal(JSON.stringify(resultForVersion({}, '1.1.0')), '{"cniVersion":"1.1.0"}');
 });
 
-test('VERSION result: cniVersion 1.1.0 and every supported version', () => {
-  assert.deepEqual(versionResult(), {
-    cniVersion: '1.1.0',
-    supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
-  });
+test('VERSION result: every supported version, in the version asked for', () => {
+  const all = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+  assert.deepEqual(versionResult(), { cniVersion: '1.1.0', supportedVersions: all });
+  assert.deepEqual(versionResult('0.4.0'), { cniVersion: '0.4.0', supportedVersions: all });
+  assert.deepEqual(versionResult('1.0.0'), { cniVersion: '1.0.0', supportedVersions: all });
+  assert.deepEqual(versionResult('9.9.9'), { cniVersion: '1.1.0', supportedVersions: all });
 });
 
 test('highestSupported', () => {
@@ -76,7 +94,7 @@ test('parseResult reads every version back into the 1.1.0 form', () => {
     const back = parseResult(json, 'prevResult');
     assert.deepEqual(
       back,
-      v.startsWith('1.')
+      v === '1.1.0'
         ? RESULT
         : {
             interfaces: [

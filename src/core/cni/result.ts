@@ -112,20 +112,29 @@ export interface VersionResult {
   readonly supportedVersions: readonly CniVersion[];
 }
 
-export function versionResult(): VersionResult {
-  return { cniVersion: CURRENT_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] };
+/** The answer to VERSION, in the version the runtime named when weft supports it. */
+export function versionResult(requested?: string): VersionResult {
+  const cniVersion =
+    requested !== undefined && isSupportedVersion(requested) ? requested : CURRENT_VERSION;
+  return { cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] };
 }
 
-/** `result` in the shape the runtime asked for with `cniVersion`. */
+/**
+ * `result` in the shape of `cniVersion`, with only the fields that version
+ * defines: 1.1.0 as is; 1.0.0 without the interface and route fields 1.1.0
+ * added (mtu, socketPath, pciID; mtu, advmss, priority, table, scope);
+ * 0.3.x/0.4.0 as 1.0.0 plus `version` on every IP.
+ */
 export function resultForVersion(result: CniResult, cniVersion: CniVersion): CniResultJson {
+  const v11 = versionAtLeast(cniVersion, '1.1.0');
   const v1 = versionAtLeast(cniVersion, '1.0.0');
   const interfaces = result.interfaces?.map((i) =>
-    definedOnly(v1 ? { ...i } : { name: i.name, mac: i.mac, sandbox: i.sandbox }),
+    definedOnly(v11 ? { ...i } : { name: i.name, mac: i.mac, sandbox: i.sandbox }),
   );
   const ips = result.ips?.map((ip) =>
     definedOnly(v1 ? { ...ip } : { ...ip, version: ip.address.includes(':') ? '6' : '4' }),
   );
-  const routes = result.routes?.map((r) => definedOnly(v1 ? { ...r } : { dst: r.dst, gw: r.gw }));
+  const routes = result.routes?.map((r) => definedOnly(v11 ? { ...r } : { dst: r.dst, gw: r.gw }));
   const dns = result.dns === undefined ? undefined : definedOnly({ ...result.dns });
   return definedOnly({ cniVersion, interfaces, ips, routes, dns });
 }
