@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import { deleteLink, hostBatch, linksWithPrefix, netnsBatch, setSysctl } from './netlink.js';
 import { ExecError, run } from './exec.js';
+import { netnsPathProblem } from './netns-path.js';
 import {
   ownerKey,
   type EndpointRecord,
@@ -137,15 +137,8 @@ export class EndpointManager {
     pod: PodRef | undefined,
     mtu: number,
   ): Promise<EndpointRecord> {
-    try {
-      await stat(netns);
-    } catch {
-      throw new EndpointError(
-        4,
-        `CNI_NETNS ${netns} does not exist`,
-        'the runtime must create the network namespace before ADD',
-      );
-    }
+    const problem = await netnsPathProblem(netns);
+    if (problem) throw new EndpointError(4, problem.message, problem.fix);
     const ips = await this.o.ipam.allocate(owner);
     const record: EndpointRecord = {
       ...owner,
