@@ -23,6 +23,8 @@ export const ErrorCodes = {
   USAGE: 'WEFT_USAGE',
   /** Address pools exhausted or overlapping. */
   ADDRESS: 'WEFT_ADDRESS',
+  /** An input past one of weft's documented limits (core/limits.ts). */
+  LIMIT: 'WEFT_LIMIT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -326,3 +326,27 @@ test('every issue of a policy is reported in one go', () => {
 function byField(a: string[], b: string[]): number {
   return (a[1] ?? '') < (b[1] ?? '') ? -1 : 1;
 }
+
+test('a rule with more than 1,000 ports is refused with WEFT_LIMIT, naming the count and the fix', () => {
+  const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ port: 1 + (i % 65535) }));
+  assert.equal(
+    ok({ podSelector: {}, ingress: [{ ports: ports(1000) }] }).ingress[0]?.ports.kind,
+    'list',
+  );
+  const r = parseObject(np({ podSelector: {}, ingress: [{ ports: ports(100_000) }] }), {
+    file: 'np.yaml',
+    line: 1,
+  });
+  assert.equal(r.object, undefined);
+  assert.deepEqual(
+    r.issues.map((i) => [i.code, i.field, i.message, i.fix]),
+    [
+      [
+        'WEFT_LIMIT',
+        'spec.ingress[0].ports',
+        'has 100000 entries; weft reads at most 1000 per rule',
+        'give ranges as one entry with port and endPort, or split the rule',
+      ],
+    ],
+  );
+});

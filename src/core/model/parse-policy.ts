@@ -1,4 +1,5 @@
 import { ErrorCodes } from '../errors.js';
+import { Limits } from '../limits.js';
 import { EVERYTHING } from '../labels.js';
 import { cidrContainsCidr } from '../net/cidr.js';
 import type { Cidr } from '../net/types.js';
@@ -200,6 +201,15 @@ function readIpBlock(r: ObjectReader): { cidr: Cidr; except: Cidr[] } | undefine
 function readPorts(rule: ObjectReader): PortsSpec | undefined {
   const list = rule.list('ports');
   if (list === undefined || list.length === 0) return { kind: 'all' };
+  if (list.length > Limits.portsPerRule) {
+    rule.ctx.report(
+      ErrorCodes.LIMIT,
+      rule.field('ports'),
+      `has ${list.length} entries; weft reads at most ${Limits.portsPerRule} per rule`,
+      'give ranges as one entry with port and endPort, or split the rule',
+    );
+    return undefined;
+  }
   const ports: PortSpec[] = [];
   let ok = true;
   for (const item of list) {

@@ -12,6 +12,7 @@ import {
 import type {
   Endpoint,
   IrPolicy,
+  IrPort,
   IrPorts,
   IrRule,
   IrSet,
@@ -22,6 +23,7 @@ import type {
   SetId,
 } from './ir.js';
 import { PeerResolver, type ResolvedPeers, type Selected } from './peers.js';
+import { normalizePorts } from './ports.js';
 import { walkAgain, type Walked } from './walk.js';
 
 /** Which pods become endpoints; only policies that select one of them are compiled. */
@@ -407,27 +409,29 @@ function irRule(
   if (spec.kind === 'list') {
     ports = {
       kind: 'list',
-      ports: spec.ports.map((p, i) => {
-        switch (p.kind) {
-          case 'protocol':
-          case 'range':
-            return p;
-          case 'named': {
-            const set = `${id}/port${i}` as SetId;
-            const entries = peers.namedPortEntries(
-              destinations.key,
-              destinations.pods,
-              p.name,
-              p.protocol,
-            );
-            out.deps.push(entries);
-            sets.push({ kind: 'ports', id: set, name: p.name, entries, origin });
-            return { kind: 'named', name: p.name, set };
+      ports: normalizePorts(
+        spec.ports.map((p, i): IrPort => {
+          switch (p.kind) {
+            case 'protocol':
+            case 'range':
+              return p;
+            case 'named': {
+              const set = `${id}/port${i}` as SetId;
+              const entries = peers.namedPortEntries(
+                destinations.key,
+                destinations.pods,
+                p.name,
+                p.protocol,
+              );
+              out.deps.push(entries);
+              sets.push({ kind: 'ports', id: set, name: p.name, entries, origin });
+              return { kind: 'named', name: p.name, set };
+            }
+            default:
+              return assertNever(p);
           }
-          default:
-            return assertNever(p);
-        }
-      }),
+        }),
+      ),
     };
   }
   return { id, origin, action: r.action, peer, ports };
