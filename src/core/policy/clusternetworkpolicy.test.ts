@@ -369,3 +369,12 @@ test('NetworkPolicy alone still exempts the own node, both ways, after an Admin 
   assert.equal(t.egress.stage === 'node' && t.egress.passedBy?.policy.name, 'pass');
   assert.equal(w.allowed('dev/client', 'prod/web', '80/TCP'), false, 'isolated otherwise');
 });
+
+test('an Admin ingress Deny from every namespace does not stop the node: it is no pod peer', () => {
+  const deny = `  subject: {namespaces: {}}
+  ingress: [{name: no-pods, action: Deny, from: [{namespaces: {}}]}]`;
+  const w = world(cnp('no-pods', 'Admin', 0, deny), '---', hostPod);
+  assert.equal(w.allowed('kube-system/agent', 'prod/web', '80/TCP'), true, 'its own node');
+  assert.equal(w.allowed('192.168.0.2', 'prod/web', '80/TCP'), true, 'another node');
+  assert.equal(w.allowed('dev/client', 'prod/web', '80/TCP'), false, 'a pod');
+});
