@@ -19,6 +19,7 @@ import {
 import type { NftChain, NftMap, NftRule, NftSet, NftTable } from './model.js';
 import { clampComment } from './text.js';
 import { dropLogPrefix, dropLogRule, type DropLogOptions, type DropReason } from './drop-log.js';
+import { forwardChain, ownNodeChains } from './base-chains.js';
 
 /**
  * Policy IR → weft's nftables table, for the endpoints of this node.
@@ -28,8 +29,11 @@ import { dropLogPrefix, dropLogRule, type DropLogOptions, type DropReason } from
  * connections too) and lets replies through (enforcement is per connection).
  * A packet from a local pod goes through that pod's egress chain, a packet
  * to a local pod through its ingress chain — dispatched by verdict maps keyed
- * by address, O(1) at any size. An endpoint chain runs the tiers in order:
- * Admin ClusterNetworkPolicies, NetworkPolicies, Baseline ClusterNetworkPolicies.
+ * by address, O(1) at any size; the input and output hooks do the same for
+ * traffic between a local pod and this node (see base-chains.ts). An endpoint
+ * chain runs the tiers in order: Admin ClusterNetworkPolicies, then
+ * NetworkPolicies (which always allow the own node), or Baseline
+ * ClusterNetworkPolicies when no NetworkPolicy selects the pod.
  * Each policy is one chain; its rules record a decision in three bits of the
  * packet mark and return, and the endpoint chain acts on the decision:
  * `return` is "allowed for this side", `drop` is denied.
@@ -168,6 +172,7 @@ export function renderTable(
     for (const r of p.rules) for (const s of setsOf(ir, r)) sets.set(s.name, s);
   }
   chains.set('forward', forwardChain(generation));
+  for (const c of ownNodeChains()) chains.set(c.name, c);
   const nftMaps = new Map<string, NftMap>();
   for (const [name, elements] of Object.entries(maps)) {
     const family = name.endsWith('4') ? 'ipv4_addr' : 'ipv6_addr';
@@ -182,42 +187,6 @@ export function renderTable(
     });
   }
   return { sets, maps: nftMaps, chains };
-}
-
-/**
- * The connection's mark remembers the policy generation under which its last
- * original-direction packet was allowed; while the generation is current, its
- * packets skip the policy chains (one comparison per packet). Every sync
- * starts a new generation, so after any change each connection's next packet
- * is evaluated again — and dropped if the change denies it.
- */
-export const GENERATION_MASK = 0xffff0000;
-
-function forwardChain(generation: number): NftChain {
-  const gen = hex(((generation & 0xffff) << 16) >>> 0);
-  const keep = hex(~GENERATION_MASK >>> 0);
-  return {
-    name: 'forward',
-    comment:
-      'pod traffic crossing this node: egress of local sources, ingress of local destinations',
-    base: { type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' },
-    rules: [
-      rule('ct direction reply accept', 'replies of connections whose first packets were allowed'),
-      rule('ct state related accept', 'ICMP errors of connections that were allowed'),
-      rule(
-        `ct mark & ${hex(GENERATION_MASK)} == ${gen} accept`,
-        `connection allowed under the current policy (generation ${generation & 0xffff})`,
-      ),
-      rule('ip saddr vmap @egress4', 'egress policy of the local source pod'),
-      rule('ip6 saddr vmap @egress6', 'egress policy of the local source pod'),
-      rule('ip daddr vmap @ingress4', 'ingress policy of the local destination pod'),
-      rule('ip6 daddr vmap @ingress6', 'ingress policy of the local destination pod'),
-      rule(
-        `ct mark set ct mark & ${keep} | ${gen}`,
-        'both sides allow: remember it for this policy generation',
-      ),
-    ],
-  };
 }
 
 function tierJumps(ir: PolicyIr, ids: readonly string[]): NftRule[] {
@@ -272,6 +241,14 @@ function endpointChainOf(
     );
   }
   if (dir.networkPolicies.length) {
+    // NetworkPolicy's own exemption (kubelet probes), after the Admin tier has had its say.
+    const own = d === 'egress' ? 'daddr' : 'saddr';
+    rules.push(
+      rule(
+        `fib ${own} type local return`,
+        `${pod}: its own ${e.node ? `Node ${e.node}` : 'node'} (any address of it), which NetworkPolicy always allows`,
+      ),
+    );
     // NetworkPolicies add up: the first that allows ends the search.
     for (const id of dir.networkPolicies) {
       const p = ir.policies.get(id) as IrPolicy;

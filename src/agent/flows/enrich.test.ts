@@ -55,6 +55,7 @@ spec:
     - name: deny-far
       action: Deny
       from: [{ pods: { namespaceSelector: {}, podSelector: { matchLabels: { app: far } } } }]
+  egress: [{ name: no-nodes, action: Deny, to: [{ nodes: {} }] }]
 `;
 
 function maker(): FlowMaker {
@@ -200,4 +201,20 @@ test('connections of no local pod are not this node’s flows', () => {
     ),
   );
   assert.deepEqual(flows, []);
+});
+
+test("a drop of egress to the pod's own node names the ClusterNetworkPolicy rule that denied it", () => {
+  const denied = maker().fromDrop(
+    drop(dropLogPrefix('shop/db', 'egress', 'admin'), '10.244.1.6', '192.168.1.10', 10250),
+  );
+  assert.equal(denied?.event, 'drop');
+  assert.deepEqual(denied?.decidedBy, {
+    kind: 'rule',
+    rule: {
+      policy: { kind: 'ClusterNetworkPolicy', name: 'no-far', tier: 'Admin', priority: 1 },
+      direction: 'egress',
+      index: 0,
+      name: 'no-nodes',
+    },
+  });
 });

@@ -262,8 +262,8 @@ test('networks 0.0.0.0/0 also matches pod and node addresses; nodes peers match 
   );
   assert.equal(
     w.allowed('dev/client', '192.168.0.1', '6443/TCP'),
-    true,
-    'its own node is always allowed',
+    false,
+    'its own node is inside 0.0.0.0/0 too: only NetworkPolicy exempts it',
   );
   assert.equal(w.allowed('dev/client', '203.0.113.9', '443/TCP'), false);
   assert.equal(
@@ -300,4 +300,81 @@ test('a ClusterNetworkPolicy without rules in a direction does not affect it', (
   );
   assert.equal(w.evaluator.ir.policies.has('cnp/ingress-only/egress'), false);
   assert.equal(w.allowed('prod/web', 'dev/web', '8080/TCP'), true);
+});
+
+// The own node: NetworkPolicy's exemption (kubelet probes) is not ClusterNetworkPolicy's.
+// As in the network-policy-api conformance's EgressNodePeers: Accept some ports, then Deny.
+const nodeRules = `  subject: {namespaces: {matchLabels: {env: dev}}}
+  egress:
+  - {name: node-ports, action: Accept, to: [{nodes: {matchLabels: {role: worker}}}], protocols: [{tcp: {destinationPort: {number: 36363}}}, {udp: {destinationPort: {number: 53}}}]}
+  - {name: no-nodes, action: Deny, to: [{nodes: {matchLabels: {role: worker}}}]}`;
+const hostPod = pod('kube-system', 'agent', { app: 'agent' }, { node: 'n1', hostNetwork: true });
+const npDevIsolated = `
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {name: isolate, namespace: dev}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress], egress: [{ports: [{port: 36363}]}]}`;
+
+for (const tier of ['Admin', 'Baseline']) {
+  test(`${tier} Deny to nodes drops egress to a hostNetwork pod on the own node, on every protocol`, () => {
+    const w = world(cnp('nodes', tier, 3, nodeRules), '---', hostPod);
+    for (const port of ['10250/TCP', '5353/UDP', '36363/SCTP', '53/TCP'])
+      assert.equal(w.allowed('dev/client', 'kube-system/agent', port), false, port);
+    const t = w.trace('dev/client', 'kube-system/agent', '10250/TCP');
+    assert.equal(t.egress.stage, tier.toLowerCase());
+    assert.equal(t.egress.stage !== 'none' && t.egress.rule?.name, 'no-nodes');
+    assert.equal(t.egress.stage !== 'none' && t.egress.rule?.index, 1);
+    assert.equal(w.allowed('dev/client', 'kube-system/agent', '36363/TCP'), true, 'Accept first');
+    assert.equal(w.allowed('dev/client', 'kube-system/agent', '53/UDP'), true, 'Accept first');
+    assert.equal(w.allowed('prod/web', 'kube-system/agent', '10250/TCP'), true, 'not a subject');
+    assert.equal(w.allowed('kube-system/agent', 'dev/client', '8080/TCP'), true, 'ingress: node');
+  });
+}
+
+test('a networks peer holding the own node /32 decides like a nodes peer', () => {
+  const rule = `  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: client}}}}
+  egress: [{name: no-host, action: Deny, to: [{networks: [192.168.0.1/32]}]}]`;
+  const w = world(cnp('host', 'Admin', 0, rule), '---', hostPod);
+  assert.equal(w.allowed('dev/client', 'kube-system/agent', '10250/UDP'), false);
+  assert.equal(w.allowed('dev/client', '192.168.0.2', '10250/UDP'), true, 'another node');
+  assert.equal(w.allowed('dev/web', 'kube-system/agent', '10250/UDP'), true, 'not a subject');
+});
+
+test('Admin Deny to the own node overrides a NetworkPolicy; Baseline Deny does not', () => {
+  const admin = world(cnp('nodes', 'Admin', 3, nodeRules), '---', hostPod, '---', npDevIsolated);
+  assert.equal(admin.allowed('dev/client', 'kube-system/agent', '10250/TCP'), false);
+  const baseline = world(
+    cnp('nodes', 'Baseline', 3, nodeRules),
+    '---',
+    hostPod,
+    '---',
+    npDevIsolated,
+  );
+  const t = baseline.trace('dev/client', 'kube-system/agent', '10250/TCP');
+  assert.equal(t.allowed, true, 'the isolating NetworkPolicy decides, and it exempts the own node');
+  assert.equal(t.egress.stage, 'node');
+  assert.equal(baseline.allowed('dev/client', 'kube-system/agent', '10250/TCP'), true);
+  assert.equal(baseline.allowed('dev/client', '192.168.0.2', '10250/TCP'), false, 'isolated');
+  assert.equal(baseline.allowed('dev/client', '192.168.0.2', '36363/TCP'), true, 'NP allows');
+});
+
+test('NetworkPolicy alone still exempts the own node, both ways, after an Admin Pass', () => {
+  const pass = `  subject: {namespaces: {}}
+  egress: [{action: Pass, to: [{nodes: {}}]}]`;
+  const w = world(cnp('pass', 'Admin', 0, pass), '---', hostPod, '---', npDevIsolated);
+  assert.equal(w.allowed('kube-system/agent', 'dev/client', '8080/TCP'), true, 'kubelet probes');
+  const t = w.trace('dev/client', 'kube-system/agent', '10250/TCP');
+  assert.equal(t.allowed, true);
+  assert.equal(t.egress.stage, 'node');
+  assert.equal(t.egress.stage === 'node' && t.egress.passedBy?.policy.name, 'pass');
+  assert.equal(w.allowed('dev/client', 'prod/web', '80/TCP'), false, 'isolated otherwise');
+});
+
+test('an Admin ingress Deny from every namespace does not stop the node: it is no pod peer', () => {
+  const deny = `  subject: {namespaces: {}}
+  ingress: [{name: no-pods, action: Deny, from: [{namespaces: {}}]}]`;
+  const w = world(cnp('no-pods', 'Admin', 0, deny), '---', hostPod);
+  assert.equal(w.allowed('kube-system/agent', 'prod/web', '80/TCP'), true, 'its own node');
+  assert.equal(w.allowed('192.168.0.2', 'prod/web', '80/TCP'), true, 'another node');
+  assert.equal(w.allowed('dev/client', 'prod/web', '80/TCP'), false, 'a pod');
 });

@@ -12,7 +12,11 @@ export interface Flow {
   readonly port: number;
 }
 
-/** Which step of the evaluation decided. */
+/**
+ * Which step of the evaluation decided. `node`: NetworkPolicies isolate the
+ * endpoint and the peer is its own node, which NetworkPolicy always allows
+ * (an Admin-tier rule decides before it, and the Baseline tier is not reached).
+ */
 export type Stage = 'hairpin' | 'node' | 'admin' | 'networkpolicy' | 'baseline' | 'default';
 
 export interface Decision {
@@ -27,7 +31,7 @@ export interface Decision {
   readonly passedBy?: RuleOrigin;
   /** NetworkPolicy rules that allow the flow (networkpolicy stage, allowed). */
   readonly allowedBy?: readonly RuleOrigin[];
-  /** NetworkPolicies isolating the endpoint in this direction (networkpolicy stage). */
+  /** NetworkPolicies isolating the endpoint in this direction (networkpolicy and node stages). */
   readonly isolatedBy?: readonly PolicyRef[];
 }
 
@@ -82,27 +86,20 @@ export class Evaluator {
   decide(endpoint: Endpoint, direction: Direction, peer: IpAddr, flow: Flow): Decision {
     const base = { direction, endpoint: endpoint.key };
     if (ipEquals(flow.src, flow.dst)) return { ...base, allowed: true, stage: 'hairpin' };
-    if (endpoint.nodeAddresses.some((a) => ipEquals(a, peer)))
-      return { ...base, allowed: true, stage: 'node' };
     const d = endpoint[direction];
-    let passedBy: RuleOrigin | undefined;
-    admin: for (const id of d.admin) {
-      for (const rule of this.policy(id).rules) {
-        if (!this.ruleMatches(rule, peer, flow)) continue;
-        if (rule.action === 'pass') {
-          passedBy = rule.origin;
-          break admin;
-        }
-        return { ...base, allowed: rule.action === 'accept', stage: 'admin', rule: rule.origin };
-      }
-    }
-    const passed = passedBy ? { passedBy } : {};
+    const admin = this.firstMatch(d.admin, peer, flow);
+    if (admin && admin.action !== 'pass')
+      return { ...base, allowed: admin.action === 'accept', stage: 'admin', rule: admin.origin };
+    const passed = admin ? { passedBy: admin.origin } : {};
     if (d.networkPolicies.length > 0) {
       const policies = d.networkPolicies.map((id) => this.policy(id));
+      const isolatedBy = policies.map((p) => p.ref);
+      // NetworkPolicy's own exemption (kubelet probes): it never reaches the Baseline tier.
+      if (endpoint.nodeAddresses.some((a) => ipEquals(a, peer)))
+        return { ...base, ...passed, allowed: true, stage: 'node', isolatedBy };
       const allowedBy = policies.flatMap((p) =>
         p.rules.filter((r) => this.ruleMatches(r, peer, flow)).map((r) => r.origin),
       );
-      const isolatedBy = policies.map((p) => p.ref);
       return {
         ...base,
         ...passed,
@@ -112,21 +109,24 @@ export class Evaluator {
         isolatedBy,
       };
     }
-    for (const id of d.baseline) {
-      for (const rule of this.policy(id).rules) {
-        if (!this.ruleMatches(rule, peer, flow)) continue;
-        if (rule.action === 'pass')
-          return { ...base, ...passed, allowed: true, stage: 'default', rule: rule.origin };
-        return {
-          ...base,
-          ...passed,
-          allowed: rule.action === 'accept',
-          stage: 'baseline',
-          rule: rule.origin,
-        };
-      }
+    const baseline = this.firstMatch(d.baseline, peer, flow);
+    if (!baseline) return { ...base, ...passed, allowed: true, stage: 'default' };
+    if (baseline.action === 'pass')
+      return { ...base, ...passed, allowed: true, stage: 'default', rule: baseline.origin };
+    const allowed = baseline.action === 'accept';
+    return { ...base, ...passed, allowed, stage: 'baseline', rule: baseline.origin };
+  }
+
+  /**
+   * The first rule of a tier that matches, policies in order: its action is
+   * final (Accept, Deny) or ends the tier (Pass).
+   */
+  private firstMatch(ids: readonly string[], peer: IpAddr, flow: Flow): IrRule | undefined {
+    for (const id of ids) {
+      const hit = this.policy(id).rules.find((rule) => this.ruleMatches(rule, peer, flow));
+      if (hit) return hit;
     }
-    return { ...base, ...passed, allowed: true, stage: 'default' };
+    return undefined;
   }
 
   private policy(id: string) {

@@ -9,8 +9,10 @@ export function explainDecision(d: Decision | NotApplicable): string {
   switch (d.stage) {
     case 'hairpin':
       return 'a pod may always reach itself on its own address';
-    case 'node':
-      return `traffic between ${d.endpoint} and its own node is always allowed`;
+    case 'node': {
+      const isolated = (d.isolatedBy ?? []).map(policyRefText).join(', ');
+      return `${d.endpoint} is isolated for ${d.direction} by ${isolated}, but NetworkPolicy always allows its own node${passed}`;
+    }
     case 'admin':
     case 'baseline': {
       const rule = d.rule ? ruleOriginText(d.rule) : 'a rule';

@@ -8,14 +8,18 @@ import type { Direction, Protocol, Tier } from '../model/types.js';
  *
  * Evaluation, per endpoint and direction (ingress on the destination pod,
  * egress on the source pod), first decision wins:
- *   1. the peer is the endpoint itself (hairpin) or its own node: allow;
+ *   1. the peer is the endpoint itself (hairpin): allow;
  *   2. Admin-tier ClusterNetworkPolicies in order: Accept / Deny final, Pass
  *      skips the rest of the Admin tier;
  *   3. NetworkPolicies: if any selects the endpoint in this direction, allow
- *      iff one of their rules matches, else drop ("isolated");
+ *      if the peer is the endpoint's own node (NetworkPolicy's exemption for
+ *      kubelet probes) or one of their rules matches, else drop ("isolated");
  *   4. Baseline-tier ClusterNetworkPolicies in order: Accept / Deny final,
  *      Pass goes on to 5;
  *   5. allow.
+ *
+ * The own node is exempt from NetworkPolicy only: a ClusterNetworkPolicy rule
+ * whose `nodes` or `networks` peer matches it decides like any other rule.
  */
 
 export type PolicyRef =
@@ -130,7 +134,7 @@ export interface Endpoint {
   readonly name: string;
   readonly node?: string;
   readonly ips: readonly IpAddr[];
-  /** Addresses of the pod's own node: traffic with them is always allowed. */
+  /** Addresses of the pod's own node: NetworkPolicies that isolate the pod still allow them. */
   readonly nodeAddresses: readonly IpAddr[];
   readonly ingress: EndpointDirection;
   readonly egress: EndpointDirection;

@@ -44,7 +44,8 @@ class MatrixComputer {
   private readonly endpoints: (Endpoint | undefined)[];
   /** Pod indices by address. */
   private readonly byIp = new Map<string, number[]>();
-  private readonly always = new Map<number, Bitset>();
+  /** Pods at a list of addresses, by the list. */
+  private readonly bitsAt = new Map<string, Bitset>();
 
   constructor(
     private readonly ev: Evaluator,
@@ -84,9 +85,9 @@ class MatrixComputer {
   private vector(e: Endpoint, self: number, direction: Direction, probe: Probe): Bitset {
     const undecided = this.all.clone();
     const allowed = new Bitset(this.n);
-    const always = this.alwaysAllowed(e, self);
-    allowed.or(always);
-    undecided.andNot(always);
+    const hairpin = this.at([(this.pods[self] as MatrixPod).ip]);
+    allowed.or(hairpin);
+    undecided.andNot(hairpin);
     const d = e[direction];
     const passed = new Bitset(this.n);
     for (const id of d.admin) {
@@ -99,7 +100,8 @@ class MatrixComputer {
     }
     undecided.or(passed);
     if (d.networkPolicies.length > 0) {
-      const npAllow = new Bitset(this.n);
+      // NetworkPolicy always allows the own node; an Admin rule may have decided first.
+      const npAllow = this.at(e.nodeAddresses).clone();
       for (const id of d.networkPolicies) {
         for (const rule of this.rules(id)) npAllow.or(this.match(rule, self, direction, probe));
       }
@@ -115,15 +117,14 @@ class MatrixComputer {
     return allowed.or(undecided);
   }
 
-  /** Peers with the endpoint's own address (hairpin) or its node's. */
-  private alwaysAllowed(e: Endpoint, self: number): Bitset {
-    let b = this.always.get(self);
+  /** The pods at one of `ips` (shared: clone before changing). */
+  private at(ips: readonly IpAddr[]): Bitset {
+    const key = ips.map(ipKey).join(',');
+    let b = this.bitsAt.get(key);
     if (!b) {
       b = new Bitset(this.n);
-      for (const ip of [(this.pods[self] as MatrixPod).ip, ...e.nodeAddresses]) {
-        for (const j of this.byIp.get(ipKey(ip)) ?? []) b.set(j);
-      }
-      this.always.set(self, b);
+      for (const ip of ips) for (const j of this.byIp.get(ipKey(ip)) ?? []) b.set(j);
+      this.bitsAt.set(key, b);
     }
     return b;
   }
