@@ -9,7 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/testing/paths.js';
-import { PrivateContainerd, mustRun, runFor, type CtrRun } from '../support/containerd.js';
+import {
+  PrivateContainerd,
+  machineView,
+  mustRun,
+  runFor,
+  type CtrRun,
+} from '../support/containerd.js';
 import { TestLab } from '../support/lab.js';
 
 const demo = join(repoRoot(), 'examples/demo.yaml');
@@ -206,6 +212,11 @@ async function assertNothingLeft(s: Started): Promise<void> {
   assert.deepEqual(s.ctd.survivors(), [], 'no containerd, shim, runc or ctr process survives');
   assert.deepEqual(s.ctd.leftoverCgroups(), []);
   assert.equal(existsSync(s.ctd.dir), false);
+  assert.deepEqual(
+    machineView(s.ctd.dir),
+    s.ctd.machineBefore,
+    'no dir or mount of the machine changed',
+  );
   await s.lab.lab('down');
   const netns = (await mustRun('ip', ['netns', 'list'])).split('\n');
   assert.deepEqual(

@@ -45,6 +45,22 @@ const CNI_BIN_DIR = '/opt/cni/bin';
 const CNI_CACHE_DIR = '/var/lib/cni';
 /** containerd 1.6 puts shim sockets under /run/containerd/s whatever its state dir. */
 const SHIM_SOCKET_ROOT = '/run/containerd';
+const MACHINE_PATHS = [CNI_CONF_DIR, CNI_BIN_DIR, CNI_CACHE_DIR, SHIM_SOCKET_ROOT];
+
+/**
+ * What the machine shows of the paths the runtime would use: which exist, and
+ * the mounts (in this process's namespace) on them or under `dir`.
+ */
+export function machineView(dir: string): { exists: Record<string, boolean>; mounts: string[] } {
+  const exists = Object.fromEntries(MACHINE_PATHS.map((p) => [p, existsSync(p)]));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => {
+      const point = l.split(' ')[4] ?? '';
+      return [dir, ...MACHINE_PATHS].some((p) => point === p || point.startsWith(`${p}/`));
+    });
+  return { exists, mounts };
+}
 
 export interface Exit {
   readonly code: number | null;
@@ -238,6 +254,8 @@ export class PrivateContainerd {
   readonly cniConf = join(this.dir, 'cni', 'net.d');
   readonly cniBin = join(this.dir, 'cni', 'bin');
   readonly cniCache = join(this.dir, 'cni', 'cache');
+  /** The machine as it was before this containerd started. */
+  readonly machineBefore = machineView(this.dir);
   private daemon: ChildProcess | undefined;
   private readonly runs: CtrRun[] = [];
   private readonly ids: string[] = [];
