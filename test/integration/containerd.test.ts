@@ -9,13 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/testing/paths.js';
-import {
-  PrivateContainerd,
-  machineView,
-  mustRun,
-  runFor,
-  type CtrRun,
-} from '../support/containerd.js';
+import { PrivateContainerd, machineView, type CtrRun } from '../support/containerd.js';
+import { mustRun, runFor } from '../support/host.js';
 import { TestLab } from '../support/lab.js';
 
 const demo = join(repoRoot(), 'examples/demo.yaml');
