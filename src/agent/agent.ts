@@ -19,6 +19,7 @@ import {
 import { startSource, type ClusterSource, type SourceSpec } from './source.js';
 import { EndpointStore, ownerKey, type EndpointRecord, type Owner } from './endpoint-store.js';
 import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
+import { sweepDeparted, type DepartedSweep } from './departed.js';
 import { Dataplane } from './dataplane.js';
 import { RealNft } from '../nft/runner.js';
 import { podKey } from '../core/model/types.js';
@@ -65,6 +66,7 @@ export class Agent {
   private source: ClusterSource | undefined;
   private annotations: NodeAnnotationPublisher | undefined;
   private routes: RouteSync | undefined;
+  private departed: DepartedSweep | undefined;
   private ready = false;
   /** Set just before the first policy sync; source changes trigger syncs from then on. */
   private started = false;
@@ -179,6 +181,10 @@ export class Agent {
     this.started = true;
     if (this.dataplane) await this.dataplane.sync();
     await this.obs.start();
+    this.departed = sweepDeparted(
+      () => endpoints.releaseDeparted(),
+      (line) => o.log(`endpoints: ${line}`),
+    );
     const handler = new CniHandler(endpoints, () => this.ready);
     this.servers = await listen(
       {
@@ -328,6 +334,7 @@ export class Agent {
     this.ready = false;
     this.source?.close();
     this.annotations?.close();
+    await this.departed?.stop();
     await this.routes?.stop();
     await this.ui?.stop();
     this.ui = undefined;

@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
-import { deleteLink, hostBatch, linksWithPrefix, netnsBatch, setSysctl } from './netlink.js';
+import {
+  deleteLink,
+  findLink,
+  hostBatch,
+  linksWithPrefix,
+  netnsBatch,
+  setSysctl,
+} from './netlink.js';
 import { ExecError, run } from './exec.js';
+import { netnsPathProblem } from './netns-path.js';
 import {
   ownerKey,
   type EndpointRecord,
@@ -137,15 +144,8 @@ export class EndpointManager {
     pod: PodRef | undefined,
     mtu: number,
   ): Promise<EndpointRecord> {
-    try {
-      await stat(netns);
-    } catch {
-      throw new EndpointError(
-        4,
-        `CNI_NETNS ${netns} does not exist`,
-        'the runtime must create the network namespace before ADD',
-      );
-    }
+    const problem = await netnsPathProblem(netns);
+    if (problem) throw new EndpointError(4, problem.message, problem.fix);
     const ips = await this.o.ipam.allocate(owner);
     const record: EndpointRecord = {
       ...owner,
@@ -237,6 +237,30 @@ export class EndpointManager {
       released.push(r);
     }
     return { released };
+  }
+
+  /**
+   * Endpoints whose network namespace is gone without a DEL (`ctr run -d`
+   * and a kill, a kubelet that crashed): a namespace takes its end of the veth
+   * with it when it is destroyed, and the kernel then removes the pair, so a
+   * record whose host interface is gone has no namespace left. Each is
+   * released as DEL would, checked again under its lock so that an ADD of
+   * the same attachment in the meantime is left alone.
+   */
+  async releaseDeparted(): Promise<EndpointRecord[]> {
+    const links = new Set((await linksWithPrefix('weft')).map((l) => l.ifname));
+    const gone = (await this.o.store.list()).filter((r) => !links.has(r.hostIfname));
+    const released: EndpointRecord[] = [];
+    for (const r of gone) {
+      const done = await this.serial(r, async () => {
+        const now = await this.o.store.get(r);
+        if (!now || now.created !== r.created || (await findLink(r.hostIfname))) return false;
+        await this.teardown(r);
+        return true;
+      });
+      if (done) released.push(r);
+    }
+    return released;
   }
 
   list(): Promise<EndpointRecord[]> {

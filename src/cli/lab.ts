@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { declaredProbes, matrixJsonChunks, parseProbe } from '../core/policy/matrix-report.js';
+import { CURRENT_VERSION } from '../core/cni/result.js';
 import { getJson } from '../lab/infra.js';
 import { Lab } from '../lab/lab.js';
 import { labProbe } from '../lab/probe.js';
@@ -16,7 +17,11 @@ pod gets its network from weft-cni through its node's weft agent, and probes
 are real packets. Nothing in the machine's own network namespace changes.
 
 verbs:
-  up       [--nodes K] [-f FILE]... [--routing vxlan|host-gw]   build the lab
+  up       [--nodes K] [-f FILE]... [--routing vxlan|host-gw] [--runtime-cni-version V]
+           build the lab; pods get their network as a container runtime gives it,
+           from the conflist weft writes on each node. V is the newest CNI result
+           the lab's runtime reads: 1.1.0 (default, libcni 1.2+) or 1.0.0 (containerd
+           1.6/1.7, which read cniVersion only)
   apply    -f FILE...                     create or replace objects
   delete   -f FILE... | KIND/NS/NAME...   remove objects (pods go through CNI DEL)
   probe    [--port P/PROTO]... [--from NS/POD] [--to NS/POD] [--timeout-ms T] [-o table|json]
@@ -33,6 +38,7 @@ const OPTIONS = {
   nodes: { type: 'string', default: '2' },
   file: { type: 'string', short: 'f', multiple: true },
   routing: { type: 'string', default: 'vxlan' },
+  'runtime-cni-version': { type: 'string', default: CURRENT_VERSION },
   port: { type: 'string', multiple: true },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -76,7 +82,10 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
         throw new UsageError(`--nodes ${values.nodes}`, 'give 1 to 50 nodes');
       if (values.routing !== 'vxlan' && values.routing !== 'host-gw')
         throw new UsageError(`--routing ${values.routing}`, 'use vxlan or host-gw');
-      await lab.up({ nodes, files: values.file ?? [], routing: values.routing });
+      const runtimeCniVersion = values['runtime-cni-version'];
+      if (runtimeCniVersion !== '1.1.0' && runtimeCniVersion !== '1.0.0')
+        throw new UsageError(`--runtime-cni-version ${runtimeCniVersion}`, 'use 1.1.0 or 1.0.0');
+      await lab.up({ nodes, files: values.file ?? [], routing: values.routing, runtimeCniVersion });
       return 0;
     }
     case 'apply':

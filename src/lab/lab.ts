@@ -15,7 +15,10 @@ import {
   waitFor,
 } from './infra.js';
 import { ObjectStore, objectId, readObjects, withPlacement, type StoredObject } from './objects.js';
-import { schedule, startPod, stopPod } from './pods.js';
+import { installCniBin, nodeRuntime, schedule, startPod, stopPod } from './pods.js';
+import type { LabCniRuntime } from './cni-runtime.js';
+import { CURRENT_VERSION, type CniVersion } from '../core/cni/result.js';
+import { main as installCniConf } from '../deploy/cni-conf.js';
 import {
   LabPaths,
   alive,
@@ -33,6 +36,8 @@ export interface UpOptions {
   readonly nodes: number;
   readonly files: readonly string[];
   readonly routing: 'vxlan' | 'host-gw';
+  /** The newest CNI result version the lab's runtime reads; 1.1.0 when absent. */
+  readonly runtimeCniVersion?: CniVersion;
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -94,10 +99,19 @@ export class Lab {
       const nodes: LabNode[] = [];
       for (let i = 1; i <= o.nodes; i++) nodes.push(await createNode(this.paths, underlay, i));
       for (const n of nodes) await this.store.put(nodeObject(n));
-      const state: LabState = { name: this.name, routing: o.routing, underlay, nodes, pods: {} };
+      const state: LabState = {
+        name: this.name,
+        routing: o.routing,
+        runtimeCniVersion: o.runtimeCniVersion ?? CURRENT_VERSION,
+        underlay,
+        nodes,
+        pods: {},
+      };
+      await installCniBin(this.paths);
       for (const n of nodes) n.agentPid = startAgent(this.paths, n, o.routing);
       await this.save(state);
       await Promise.all(nodes.map((n) => this.waitAgent(n)));
+      await Promise.all(nodes.map((n) => this.installCniConfig(n)));
       this.progress(
         `${nodes.length} nodes up, agents ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
       );
@@ -117,6 +131,20 @@ export class Lab {
       `see ${n.log}`,
     );
     this.progress(`  ${n.name}: agent ready (${n.address}, pods ${n.podCidr})`);
+  }
+
+  /** The conflist, written by weft's own install step once the agent is ready, as on a real node. */
+  private async installCniConfig(n: LabNode): Promise<void> {
+    const dir = this.paths.nodeCniConfDir(n.name);
+    await mkdir(dir, { recursive: true });
+    const lines: string[] = [];
+    const args = ['install', '--conf-dir', dir, '--socket', n.socket, '--timeout-seconds', '20'];
+    if ((await installCniConf(args, (l) => lines.push(l))) !== 0)
+      throw new Error(`${n.name}: writing the CNI config failed: ${lines.join('; ')}`);
+  }
+
+  private runtime(state: LabState, node: LabNode): LabCniRuntime {
+    return nodeRuntime(this.paths, node, { highest: state.runtimeCniVersion ?? CURRENT_VERSION });
   }
 
   apply(files: readonly string[]): Promise<LabState> {
@@ -162,7 +190,7 @@ export class Lab {
     let done = 0;
     await pool(toStart, 8, async ({ obj, pod }) => {
       const node = where.get(podKey(pod)) as LabNode;
-      const lp = await startPod(this.paths, node, pod);
+      const lp = await startPod(this.paths, node, pod, this.runtime(state, node));
       state.pods[lp.key] = lp;
       await this.store.put({ ...obj, raw: withPlacement(obj.raw, node.name, lp.ips) });
       await this.save(state);
@@ -192,10 +220,8 @@ export class Lab {
   }
 
   private async removePod(state: LabState, lp: LabPod): Promise<void> {
-    await stopPod(
-      state.nodes.find((n) => n.name === lp.node),
-      lp,
-    );
+    const node = state.nodes.find((n) => n.name === lp.node);
+    await stopPod(lp, node && this.runtime(state, node));
     delete state.pods[lp.key];
     await this.save(state);
     this.progress(`  pod ${lp.key} removed`);

@@ -1,9 +1,13 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../agent/exec.js';
+import { CONFLIST_FILE } from '../core/cni/conflist.js';
+import type { JsonObject } from '../core/cni/json-fields.js';
+import type { RuntimeProfile } from '../core/cni/runtime-view.js';
 import { podKey, type Pod } from '../core/model/types.js';
+import { LabCniRuntime, type Attachment } from './cni-runtime.js';
 import { getJson, spawnDetached, waitFor, WEFT_BIN, WEFT_CNI } from './infra.js';
 import { alive, type LabNode, type LabPaths, type LabPod } from './state.js';
 
@@ -36,51 +40,38 @@ export function schedule(
   return out;
 }
 
-interface CniResultJson {
-  ips?: { address: string }[];
-  code?: number;
-  msg?: string;
-  details?: string;
+/** The node's CNI runtime: its conflist, weft's plugin directory, and the profile the lab plays. */
+export function nodeRuntime(p: LabPaths, node: LabNode, profile: RuntimeProfile): LabCniRuntime {
+  return new LabCniRuntime({
+    conflist: join(p.nodeCniConfDir(node.name), CONFLIST_FILE),
+    binDirs: [p.cniBin, ...DEBIAN_CNI_DIRS],
+    cacheDir: join(p.node(node.name), 'cni-cache'),
+    profile,
+  });
 }
 
-/** CNI ADD or DEL through the real weft-cni binary, as a container runtime calls it. */
-export function cniExec(
-  command: 'ADD' | 'DEL',
-  node: LabNode,
-  pod: LabPodIdentity,
-): Promise<CniResultJson> {
-  const env = {
-    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    CNI_COMMAND: command,
-    CNI_CONTAINERID: pod.containerId,
-    CNI_NETNS: `/var/run/netns/${pod.netns}`,
-    CNI_IFNAME: 'eth0',
-    CNI_PATH: '/opt/cni/bin',
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name}`,
+/** Where Debian's containernetworking-plugins and a manual install put plugins, for chains. */
+const DEBIAN_CNI_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
+
+/** weft's plugin directory: `weft` is the bundled weft-cni, as the install-cni step puts it. */
+export async function installCniBin(p: LabPaths): Promise<void> {
+  await mkdir(p.cniBin, { recursive: true });
+  await rm(join(p.cniBin, 'weft'), { force: true });
+  await symlink(WEFT_CNI, join(p.cniBin, 'weft'));
+}
+
+function attachment(pod: LabPodIdentity): Attachment {
+  return {
+    containerId: pod.containerId,
+    netns: `/var/run/netns/${pod.netns}`,
+    ifname: 'eth0',
+    args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: pod.namespace, K8S_POD_NAME: pod.name },
   };
-  const conf = JSON.stringify({
-    cniVersion: '1.1.0',
-    name: 'weft',
-    type: 'weft',
-    agentSocket: node.socket,
-  });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WEFT_CNI], { env, stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const json = (out.trim() ? JSON.parse(out) : {}) as CniResultJson;
-      if (code === 0) resolve(json);
-      else
-        reject(
-          new Error(
-            `CNI ${command} for ${pod.namespace}/${pod.name} on ${node.name} failed: ${json.msg ?? out} ${json.details ?? ''}`.trim(),
-          ),
-        );
-    });
-    child.stdin.end(conf);
-  });
+}
+
+function ipsOf(result: JsonObject): string[] {
+  const ips = Array.isArray(result['ips']) ? (result['ips'] as { address?: unknown }[]) : [];
+  return ips.map((i) => String(i.address).split('/')[0] as string);
 }
 
 interface LabPodIdentity {
@@ -95,7 +86,12 @@ export function podNetns(p: LabPaths, pod: Pod): string {
 }
 
 /** A pod: its namespace, its network from weft-cni through the node's agent, its server. */
-export async function startPod(p: LabPaths, node: LabNode, pod: Pod): Promise<LabPod> {
+export async function startPod(
+  p: LabPaths,
+  node: LabNode,
+  pod: Pod,
+  runtime: LabCniRuntime,
+): Promise<LabPod> {
   const key = podKey(pod);
   const dir = p.pod(key);
   mkdirSync(dir, { recursive: true });
@@ -114,18 +110,16 @@ export async function startPod(p: LabPaths, node: LabNode, pod: Pod): Promise<La
     lp = { ...base, netns: node.netns, ips: [node.address] };
   } else {
     const netns = podNetns(p, pod);
+    const id = { namespace: pod.namespace, name: pod.name, netns, containerId };
     await run('ip', ['netns', 'add', netns]);
     try {
-      const r = await cniExec('ADD', node, {
-        namespace: pod.namespace,
-        name: pod.name,
-        netns,
-        containerId,
-      });
-      lp = { ...base, netns, ips: (r.ips ?? []).map((i) => i.address.split('/')[0] as string) };
+      const r = await runtime.add(attachment(id));
+      lp = { ...base, netns, ips: ipsOf(r) };
     } catch (e) {
+      // As a runtime does after a failed ADD: DEL, then the namespace goes.
+      await runtime.del(attachment(id)).catch(() => undefined);
       await run('ip', ['netns', 'del', netns]).catch(() => undefined);
-      throw e;
+      throw new Error(`CNI ADD for ${key} on ${node.name}: ${(e as Error).message}`);
     }
   }
   lp.serverPid = startServer(lp, join(dir, 'server.log'));
@@ -148,11 +142,18 @@ function startServer(lp: LabPod, log: string): number {
 }
 
 /** Stops the server, gives the address back through CNI DEL, removes the namespace. */
-export async function stopPod(node: LabNode | undefined, lp: LabPod): Promise<void> {
+export async function stopPod(lp: LabPod, runtime: LabCniRuntime | undefined): Promise<void> {
   if (lp.serverPid && alive(lp.serverPid)) process.kill(lp.serverPid, 'SIGTERM');
   if (lp.hostNetwork) return;
   const [namespace, name] = lp.key.split('/') as [string, string];
-  if (node)
-    await cniExec('DEL', node, { namespace, name, netns: lp.netns, containerId: lp.containerId });
+  if (runtime) {
+    try {
+      await runtime.del(
+        attachment({ namespace, name, netns: lp.netns, containerId: lp.containerId }),
+      );
+    } catch (e) {
+      throw new Error(`CNI DEL for ${lp.key} on ${lp.node}: ${(e as Error).message}`);
+    }
+  }
   await run('ip', ['netns', 'del', lp.netns]).catch(() => undefined);
 }

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CniVersion } from '../core/cni/result.js';
 
 /** Where labs live: one directory per lab name. */
 export function labRoot(): string {
@@ -35,6 +36,8 @@ export interface LabPod {
 export interface LabState {
   readonly name: string;
   readonly routing: 'vxlan' | 'host-gw';
+  /** The newest CNI result version the lab's runtime reads (1.0.0: as containerd 1.6/1.7). */
+  readonly runtimeCniVersion: CniVersion;
   readonly underlay: string;
   readonly nodes: LabNode[];
   pods: Record<string, LabPod>;
@@ -57,6 +60,14 @@ export class LabPaths {
   }
   node(name: string): string {
     return join(this.dir, 'nodes', name);
+  }
+  /** The node's CNI config directory, where weft's install step writes its conflist. */
+  nodeCniConfDir(name: string): string {
+    return join(this.node(name), 'net.d');
+  }
+  /** CNI_PATH's first directory: weft's plugin, as install-cni puts it on a node. */
+  get cniBin(): string {
+    return join(this.dir, 'cni-bin');
   }
   pod(key: string): string {
     return join(this.dir, 'pods', key.replace('/', '_'));

@@ -3,9 +3,12 @@
 // non-zero exit.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/agent/exec.js';
-import { Sandbox } from '../support/sandbox.js';
+import { Sandbox, agentGet } from '../support/sandbox.js';
 import { cni, netconf, type CniOutcome } from '../support/cni.js';
 
 function assertError(o: CniOutcome, code: number, msg: RegExp): void {
@@ -100,4 +103,60 @@ test('each CNI error code from real bad input', async (t) => {
     101,
     /10\.66\.9\.0\/29/,
   );
+});
+
+/** A namespace bind-mounted at `target` in a private mount namespace: the agent never sees the mount. */
+async function unpropagatedMount(
+  t: test.TestContext,
+  source: string,
+  target: string,
+): Promise<void> {
+  writeFileSync(target, '');
+  const child = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `mount --bind ${source} ${target} && echo ok && exec sleep 30`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  assert.equal(line.toString().trim(), 'ok');
+}
+
+test('a namespace path the agent cannot see fails ADD with the path and the fix, and takes no address', async (t) => {
+  const sb = Sandbox.create(t);
+  const nodeNs = await sb.netns('node');
+  const agent = await sb.agent(nodeNs, ['--node-name', 'n1', '--pod-cidr', '10.66.8.0/29']);
+  const podNs = await sb.netns('pod');
+  const base = { command: 'ADD', containerId: 'c1', ifname: 'eth0' };
+
+  const absent = '/run/containerd/io.containerd.grpc.v1.cri/netns/cni-weft-test-absent';
+  const gone = await cni(agent.socket, { ...base, netns: absent });
+  assertError(gone, 4, new RegExp(`^CNI_NETNS ${absent} does not exist in the weft agent's view`));
+  assert.match(
+    String(gone.json?.['details']),
+    /mount \/run\/containerd\/io\.containerd\.grpc\.v1\.cri\/netns into the weft agent's container with mountPropagation: HostToContainer/,
+  );
+
+  // The runtime's bind mount lives in a mount namespace that does not propagate to the agent.
+  const hidden = join(sb.dir(), 'netns-cni-hidden');
+  await unpropagatedMount(t, sb.nsPath(podNs), hidden);
+  const plain = await cni(agent.socket, { ...base, netns: hidden });
+  assertError(plain, 4, /is not a network namespace in the weft agent's view \(a plain file/);
+  assert.match(String(plain.json?.['msg']), new RegExp(hidden));
+  assert.match(String(plain.json?.['details']), /mountPropagation: HostToContainer/);
+  assert.doesNotMatch(plain.stdout, /RTNETLINK|Invalid argument/);
+
+  const usage = await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam');
+  assert.equal(usage[0]?.allocated, 0, 'no address is taken');
+  assert.equal((await run('ip', ['-n', nodeNs, '-o', 'link', 'show'])).includes('weft'), false);
+  // The same namespace by a path the agent sees works.
+  const ok = await cni(agent.socket, { ...base, netns: sb.nsPath(podNs) });
+  assert.equal(ok.code, 0, ok.stdout);
 });

@@ -175,8 +175,15 @@ test('the DaemonSet mounts what the agent and its hooks use, at the paths they a
   // CNI plugin on the host dials the socket path the agent listens on).
   assert.equal(hostDir(f['state-dir'] as string), f['state-dir']);
   assert.equal(hostDir(dirname(f['socket'] as string)), dirname(f['socket'] as string));
-  assert.equal(hostDir('/run/netns'), '/run/netns');
-  assert.equal(am.get('/run/netns')?.['mountPropagation'], 'HostToContainer');
+  // Every directory where common runtimes put pod namespaces, at the same path, propagated.
+  for (const dir of [
+    '/run/netns',
+    '/run/containerd/io.containerd.grpc.v1.cri/netns',
+    '/run/docker/netns',
+  ]) {
+    assert.equal(hostDir(dir), dir);
+    assert.equal(am.get(dir)?.['mountPropagation'], 'HostToContainer', dir);
+  }
   // The hooks' CNI config dir is the host's /etc/cni/net.d.
   const post = agent['lifecycle']['postStart']['exec']['command'] as string[];
   const pre = agent['lifecycle']['preStop']['exec']['command'] as string[];

@@ -2,7 +2,7 @@
 // apply, delete, an agent restart under traffic, and down leaving nothing.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/agent/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
@@ -117,3 +117,45 @@ setTimeout(() => {
   setTimeout(() => { console.log((got === sent ? 'ok ' : 'lost ') + got + ' echoes of ' + sent); s.destroy(); process.exit(got === sent ? 0 : 1); }, 500);
 }, Number(duration));
 `;
+
+/** The results the lab's runtime cached for DEL on every node, by file name. */
+function cachedResults(
+  lab: TestLab,
+): Map<string, { version: string; result: Record<string, unknown> }> {
+  const out = new Map<string, { version: string; result: Record<string, unknown> }>();
+  for (const node of readdirSync(lab.path('nodes'))) {
+    const dir = lab.path('nodes', node, 'cni-cache');
+    for (const f of existsSync(dir) ? readdirSync(dir) : [])
+      out.set(f, JSON.parse(readFileSync(join(dir, f), 'utf8')));
+  }
+  return out;
+}
+
+test("pods get their network as runtimes give it: from the conflist weft wrote, in each runtime's version", async (t) => {
+  for (const [runtime, expected] of [
+    ['1.0.0', '1.0.0'], // containerd 1.6/1.7: reads cniVersion, results up to 1.0.0
+    ['1.1.0', '1.1.0'], // libcni 1.2+: the highest of cniVersions
+  ] as const) {
+    const lab = TestLab.create(t);
+    await lab.lab('up', '--nodes', '2', '-f', demo, '--runtime-cni-version', runtime);
+    const conflist = JSON.parse(
+      readFileSync(lab.path('nodes', 'node-1', 'net.d', '10-weft.conflist'), 'utf8'),
+    ) as Record<string, unknown>;
+    assert.equal(conflist['cniVersion'], '1.0.0');
+    assert.deepEqual(conflist['cniVersions'], ['0.4.0', '1.0.0', '1.1.0']);
+    const results = cachedResults(lab);
+    assert.equal(results.size, 4, 'one cached ADD result per pod');
+    for (const [file, c] of results) {
+      assert.equal(c.version, expected, file);
+      assert.equal(c.result['cniVersion'], expected, file);
+      const ifs = c.result['interfaces'] as Record<string, unknown>[];
+      assert.equal('mtu' in (ifs[0] ?? {}), expected === '1.1.0', `${file}: mtu only in 1.1.0`);
+    }
+    const [m] = await lab.probe('--port', '80/TCP');
+    for (const [from, to, ok] of everyPair(m ?? {})) assert.equal(ok, true, `${from} -> ${to}`);
+    await lab.lab('delete', 'pod/shop/db');
+    assert.equal(cachedResults(lab).size, 3, 'DEL removed the cached result');
+    const status = JSON.parse(await lab.lab('status', '-o', 'json')) as { pods: unknown[] };
+    assert.equal(status.pods.length, 3);
+  }
+});
