@@ -16,9 +16,29 @@ fi
 
 echo "==> Debian packages"
 apt-get update -qq
+# The tests need some too: openssl (certificates), chromium (the web UI's page
+# tests), and containerd runc containernetworking-plugins busybox-static
+# iptables (test/integration/containerd.test.ts runs a private containerd of
+# its own; Debian's portmap plugin drives iptables). Docker's containerd.io,
+# when installed, already provides containerd and runc: it is kept.
+runtime="containerd runc"
+if dpkg -s containerd.io >/dev/null 2>&1; then runtime=""; fi
+# Debian's containerd starts containerd.service where systemd runs; the tests
+# need no service, so none is started while this installs (policy-rc.d 101).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+# shellcheck disable=SC2086 # $runtime is a list of package names
 apt-get install -y -qq --no-install-recommends \
   nftables iproute2 conntrack iputils-ping procps tcpdump \
-  openssl chromium >/dev/null   # the tests': certificates, and the web UI's page tests
+  openssl chromium \
+  $runtime containernetworking-plugins busybox-static iptables >/dev/null
+if trap -p EXIT | grep -q policy-rc.d; then
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+fi
 
 echo "==> npm dependencies"
 npm ci --no-audit --no-fund --loglevel=error
