@@ -307,3 +307,34 @@ test('a missing or unknown CNI_COMMAND is error 4, without asking the agent', as
   assert.equal(unknown.code, 4);
   assert.match(unknown.msg, /CNI_COMMAND "UP" is unknown/);
 });
+
+test('a config past 512 KiB on stdin is error 7 naming the limit; nothing reaches the agent', async () => {
+  const socket = join(dir, 'big.sock');
+  const agent = await standInAgent(socket, { status: 200, body: '{"exitCode":0,"stdout":""}' });
+  const child = spawn(BUNDLE, [], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...ADD_ENV, WEFT_CNI_SOCKET: socket },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  const closed = once(child, 'close') as Promise<[number | null]>;
+  let done = false;
+  void closed.then(() => (done = true));
+  // 64 MiB offered in 1 MiB writes: the shim stops reading at the limit, so the pipe breaks.
+  child.stdin.on('error', () => undefined);
+  const chunk = Buffer.alloc(1 << 20, 0x20);
+  let offered = 0;
+  for (let i = 0; i < 64 && !done && child.stdin.writable; i++) {
+    offered++;
+    if (!child.stdin.write(chunk))
+      await Promise.race([once(child.stdin, 'drain').catch(() => undefined), closed]);
+  }
+  child.stdin.end();
+  const [exitCode] = await closed;
+  const err = cniError({ exitCode, stdout, stderr: '' });
+  assert.equal(err.code, 7);
+  assert.equal(err.msg, 'the network config on stdin is larger than weft reads (512.0 KiB)');
+  assert.ok(offered < 64, `the shim stopped reading early (${offered} MiB offered)`);
+  assert.equal(agent.requests.length, 0);
+  await stop(agent.server);
+});

@@ -23,6 +23,7 @@
  */
 import { request } from 'node:http';
 import { CniError, CniErrorCodes } from '../core/cni/errors.js';
+import { Limits, sizeText } from '../core/limits.js';
 import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import { CNI_COMMANDS, isCniCommand, type CniCommand } from '../core/cni/request.js';
 import {
@@ -220,10 +221,23 @@ async function runShim(env: Env, stdin: string): Promise<CniWireResponse> {
   }
 }
 
+/** stdin, up to the limit; past it, an error 7 that names the limit (nothing more is read). */
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > Limits.cniStdinBytes) {
+      process.stdin.destroy();
+      throw new CniError(
+        CniErrorCodes.INVALID_NETWORK_CONFIG,
+        `the network config on stdin is larger than weft reads (${sizeText(Limits.cniStdinBytes)})`,
+        'the config the runtime sends is the plugin entry of the conflist and its prevResult; check what writes it',
+      );
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -232,8 +246,14 @@ async function main(): Promise<void> {
   try {
     res = await runShim(process.env, await readStdin());
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    const err = new CniError(CniErrorCodes.IO_ERROR, 'weft-cni could not read stdin', why);
+    const err =
+      e instanceof CniError
+        ? e
+        : new CniError(
+            CniErrorCodes.IO_ERROR,
+            'weft-cni could not read stdin',
+            e instanceof Error ? e.message : String(e),
+          );
     res = cniErrorResponse(err, CURRENT_VERSION);
   }
   process.stdout.write(res.stdout);
