@@ -1,10 +1,11 @@
 import type { Stats } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { ClusterPatcher } from './assemble.js';
 import { loadDocumentsFast } from './fast-yaml.js';
 import { ErrorCodes, WeftError, type Issue } from '../../core/errors.js';
+import { Limits, sizeText } from '../../core/limits.js';
 import { buildCluster, validatePodAddresses } from '../../core/model/cluster.js';
 import { isPlainObject } from '../../core/model/fields.js';
 import { parseObject } from '../../core/model/parse.js';
@@ -43,11 +44,59 @@ function syntaxIssue(file: string, line: number | undefined, message: string): I
  * does, so `yes`/`no`/`on`/`off` are booleans there too.
  */
 export function parseManifestText(text: string, file: string): ManifestContents {
-  const fast = loadDocumentsFast(text, extname(file).toLowerCase() !== '.json');
-  if (!fast) return parseManifestTextCarefully(text, file);
-  const out: ManifestContents = { objects: [], issues: [], skipped: [] };
-  for (const doc of fast) add(out, doc.value, { file, line: doc.line });
-  return out;
+  try {
+    const fast = loadDocumentsFast(text, extname(file).toLowerCase() !== '.json');
+    if (!fast) return withinLimits(parseManifestTextCarefully(text, file), file);
+    if (fast.length > Limits.manifestObjectsPerFile) return tooMany(file, fast.length);
+    const out: ManifestContents = { objects: [], issues: [], skipped: [] };
+    for (const doc of fast) {
+      if (tooDeep(doc.value)) out.issues.push(depthIssue(file, doc.line));
+      else add(out, doc.value, { file, line: doc.line });
+    }
+    return withinLimits(out, file);
+  } catch (e) {
+    // Only nesting deep enough to exhaust the parser's stack gets here.
+    if (e instanceof RangeError) return { objects: [], issues: [depthIssue(file)], skipped: [] };
+    throw e;
+  }
+}
+
+function limitIssue(object: string, message: string, fix: string): Issue {
+  return { code: ErrorCodes.LIMIT, object, field: '', message, fix };
+}
+
+function depthIssue(file: string, line?: number): Issue {
+  return limitIssue(
+    line ? `${file}:${line}` : file,
+    `nests maps and lists deeper than weft reads (${Limits.manifestDepth} levels)`,
+    'Kubernetes objects nest far less: check that this is the manifest you meant',
+  );
+}
+
+/** Whether `value` nests deeper than Limits.manifestDepth (walked without recursion). */
+function tooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > Limits.manifestDepth) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function withinLimits(out: ManifestContents, file: string): ManifestContents {
+  const count = out.objects.length + out.skipped.length;
+  return count <= Limits.manifestObjectsPerFile ? out : tooMany(file, count);
+}
+
+function tooMany(file: string, count: number): ManifestContents {
+  const issue = limitIssue(
+    file,
+    `holds ${count} objects; weft reads at most ${Limits.manifestObjectsPerFile} per file`,
+    'split it into several files in one directory (a directory is read whole)',
+  );
+  return { objects: [], skipped: [], issues: [issue] };
 }
 
 /** The careful path: the full YAML document model, exact error lines, List item lines. */
@@ -60,6 +109,10 @@ export function parseManifestTextCarefully(text: string, file: string): Manifest
   const lastLine = lineCounter.linePos(Math.max(0, text.trimEnd().length - 1)).line;
   for (const doc of docs) {
     const startLine = lineCounter.linePos(doc.contents?.range[0] ?? doc.range[0]).line;
+    if (doc.errors.some((e) => /Maximum call stack size exceeded/.test(e.message))) {
+      out.issues.push(depthIssue(file, startLine));
+      continue;
+    }
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
         const line = Math.min(e.linePos?.[0].line ?? startLine, lastLine);
@@ -75,7 +128,12 @@ export function parseManifestTextCarefully(text: string, file: string): Manifest
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
+      if (tooDeep(value)) {
+        out.issues.push(depthIssue(file, startLine));
+        continue;
+      }
     } catch (err) {
+      if (err instanceof RangeError) throw err;
       out.issues.push(
         syntaxIssue(file, startLine, err instanceof Error ? err.message : String(err)),
       );
@@ -159,7 +217,8 @@ async function collectFiles(paths: readonly string[], issues: Issue[]): Promise<
   const seen = new Set<string>();
   const visit = async (path: string, explicit: boolean, found: Found): Promise<void> => {
     if ('error' in found) {
-      issues.push(readIssue(path, found.error));
+      if (explicit || (await worthReporting(path, found.error)))
+        issues.push(readIssue(path, found.error));
       return;
     }
     if (seen.has(found.real)) return;
@@ -175,6 +234,21 @@ async function collectFiles(paths: readonly string[], issues: Issue[]): Promise<
   };
   for (const p of paths) await visit(p, true, await find(p));
   return files;
+}
+
+/**
+ * A directory entry that cannot be looked up: one removed or renamed since
+ * the directory was read (a writer's temporary file, a deleted manifest) is
+ * simply gone; a link to nowhere under a manifest's name is the user's to fix.
+ */
+async function worthReporting(path: string, err: unknown): Promise<boolean> {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+  try {
+    await lstat(path);
+  } catch {
+    return false;
+  }
+  return MANIFEST_EXTENSIONS.has(extname(path).toLowerCase());
 }
 
 function readIssue(path: string, err: unknown): Issue {
@@ -214,6 +288,15 @@ export async function loadManifests(
   paths: readonly string[],
 ): Promise<{ cluster: Cluster; skipped: string[] }> {
   return new ManifestCache().load(paths);
+}
+
+function tooLarge(path: string, size: number): ManifestContents {
+  const issue = limitIssue(
+    path,
+    `is ${sizeText(size)}; weft reads manifest files up to ${sizeText(Limits.manifestFileBytes)}`,
+    'split it into several files in one directory (a directory is read whole)',
+  );
+  return { objects: [], issues: [issue], skipped: [] };
 }
 
 interface CachedFile {
@@ -263,6 +346,10 @@ export class ManifestCache {
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     const hit = this.files.get(path);
     if (hit && hit.stamp === stamp) return hit;
-    return { stamp, contents: parseManifestText(await readFile(path, 'utf8'), path) };
+    if (st.size > Limits.manifestFileBytes) return { stamp, contents: tooLarge(path, st.size) };
+    const text = await readFile(path, 'utf8');
+    if (text.length > Limits.manifestFileBytes)
+      return { stamp, contents: tooLarge(path, text.length) };
+    return { stamp, contents: parseManifestText(text, path) };
   }
 }
