@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
@@ -141,7 +141,9 @@ export class Agent {
 
   async start(): Promise<void> {
     const { o } = this;
-    await mkdir(o.stateDir, { recursive: true });
+    // Endpoint records and address files name pods and containers: root's alone.
+    await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+    await chmod(o.stateDir, 0o700);
     if (o.source) this.source = await this.startSource(o.source);
     this.podCidrs = await this.resolvePodCidrs();
     const ipam = new IpamStore(join(o.stateDir, 'ipam'), [...this.podCidrs]);

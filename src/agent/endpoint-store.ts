@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Owner {
@@ -33,8 +33,11 @@ export function ownerKey(o: Owner): string {
 export class EndpointStore {
   constructor(private readonly dir: string) {}
 
+  /** The directory, and every record in it, readable by root alone: records name pods. */
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
+    for (const name of await readdir(this.dir)) await chmod(join(this.dir, name), 0o600);
   }
 
   private file(o: Owner): string {
@@ -44,7 +47,7 @@ export class EndpointStore {
 
   async put(r: EndpointRecord): Promise<void> {
     const tmp = `${this.file(r)}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(r, null, 2));
+    await writeFile(tmp, JSON.stringify(r, null, 2), { mode: 0o600 });
     await rename(tmp, this.file(r));
   }
 

@@ -115,7 +115,7 @@ function addressOf(pool: Pool, name: string): IpAddr | undefined {
 }
 
 export async function ensurePoolDir(pool: Pool): Promise<void> {
-  await mkdir(pool.dir, { recursive: true });
+  await mkdir(pool.dir, { recursive: true, mode: 0o700 });
 }
 
 /**
@@ -169,7 +169,7 @@ function tempName(dir: string): string {
 /** Writes a new temp file with `text` and fsyncs it; returns its path. */
 async function writeSyncedTemp(dir: string, text: string): Promise<string> {
   const path = tempName(dir);
-  const fh = await open(path, 'wx', 0o644);
+  const fh = await open(path, 'wx', 0o600);
   try {
     await fh.writeFile(text, 'utf8');
     await fh.sync();
@@ -267,7 +267,7 @@ export async function readLastReserved(pool: Pool): Promise<IpAddr | undefined> 
 export async function writeLastReserved(pool: Pool, ip: IpAddr): Promise<void> {
   const temp = tempName(pool.dir);
   try {
-    await writeFile(temp, `${formatIp(ip)}\n`, { flag: 'wx' });
+    await writeFile(temp, `${formatIp(ip)}\n`, { flag: 'wx', mode: 0o600 });
     await rename(temp, join(pool.dir, LAST_RESERVED));
   } catch {
     await unlinkIfPresent(temp).catch(() => undefined);

@@ -64,7 +64,7 @@ export class LabCniRuntime {
     }
     const result = prev ?? { cniVersion: version };
     await mkdir(this.o.cacheDir, { recursive: true });
-    await writeFile(this.cachePath(list, a), JSON.stringify({ version, result }));
+    await writeFile(this.cachePath(list, a), JSON.stringify({ version, result }), { mode: 0o600 });
     return result;
   }
 

@@ -90,7 +90,7 @@ export async function readState(p: LabPaths): Promise<LabState | undefined> {
 export async function writeState(p: LabPaths, s: LabState): Promise<void> {
   await mkdir(p.dir, { recursive: true });
   const tmp = `${p.state}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(s, null, 2));
+  await writeFile(tmp, JSON.stringify(s, null, 2), { mode: 0o600 });
   await rename(tmp, p.state);
 }
 

@@ -7,6 +7,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { chmodSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { run } from '../../src/agent/exec.js';
 import { Sandbox, agentGet, type AgentProcess } from '../support/sandbox.js';
 import { cni, netconf, type CniOutcome } from '../support/cni.js';
@@ -169,4 +171,34 @@ test('a namespace gone without DEL gives its address and veth back within second
   for (const id of ['again1', 'again2'])
     ok(await add(agent, id, sb.nsPath(await sb.netns(id))), `ADD ${id}`);
   assert.equal(await allocated(agent), 3);
+});
+
+/** Every file and directory under `dir`, with its permission bits. */
+function modes(dir: string): [string, number][] {
+  const out: [string, number][] = [];
+  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    out.push([entry, statSync(join(dir, entry)).mode & 0o777]);
+  }
+  return out;
+}
+
+test("the agent's state, which names pods and containers, is root's alone, also what an older agent left", async (t) => {
+  const sb = Sandbox.create(t);
+  const { agent } = await nodeWithAgent(sb, '10.67.3.0/24');
+  ok(await add(agent, 'private', sb.nsPath(await sb.netns('private'))), 'ADD');
+  assert.equal(statSync(agent.stateDir).mode & 0o777, 0o700);
+  const files = modes(agent.stateDir).filter(([p]) => /endpoints\/|ipam\//.test(p));
+  assert.ok(
+    files.some(([p]) => p.startsWith('endpoints/private@eth0')),
+    String(files),
+  );
+  for (const [p, mode] of files)
+    if (statSync(join(agent.stateDir, p)).isFile()) assert.equal(mode, 0o600, p);
+  // A record an older agent wrote readable by all is made private at the next start.
+  const record = join(agent.stateDir, 'endpoints', 'private@eth0.json');
+  chmodSync(record, 0o644);
+  chmodSync(agent.stateDir, 0o755);
+  await agent.restart();
+  assert.equal(statSync(record).mode & 0o777, 0o600);
+  assert.equal(statSync(agent.stateDir).mode & 0o777, 0o700);
 });
