@@ -84,6 +84,6 @@ test('a sync with nothing new is a noop: no nft run, no new generation', async (
   assert.ok(second && second !== first, `a change starts a new generation (${first} → ${second})`);
   assert.match(
     runner.scripts[1] ?? '',
-    /add element inet weft peer_\w+_pods_app_db_in_namespace_shop_4 \{ 10\.244\.2\.5 \}/,
+    /add element inet weft peers_\w+_pods_app_db_in_namespace_shop_4 \{ 10\.244\.2\.5 \}/,
   );
 });

@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto';
 import { formatIp } from '../core/net/ip.js';
-import type { Cidr } from '../core/net/types.js';
-import { formatCidr } from '../core/net/cidr.js';
 import type { Direction } from '../core/model/types.js';
 import {
   policyRefText,
@@ -9,17 +6,14 @@ import {
   type Endpoint,
   type EndpointDirection,
   type IrPolicy,
-  type IrPort,
   type IrRule,
-  type IrSet,
-  type PeerPart,
   type PolicyIr,
-  type SetId,
 } from '../core/policy/ir.js';
 import type { NftChain, NftMap, NftRule, NftSet, NftTable } from './model.js';
 import { clampComment } from './text.js';
 import { dropLogPrefix, dropLogRule, type DropLogOptions, type DropReason } from './drop-log.js';
 import { forwardChain, ownNodeChains } from './base-chains.js';
+import { matchesOf, nftName, setsOf } from './rule-matches.js';
 
 /**
  * Policy IR → weft's nftables table, for the endpoints of this node.
@@ -58,20 +52,6 @@ const VERDICT_MARK: Record<IrRule['action'], number> = {
   pass: MARK.PASS,
 };
 
-/** A readable, unique nft name: a short hash of the id plus its readable tail. */
-export function nftName(prefix: string, id: string): string {
-  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
-  const tail = id
-    .replace(/[^A-Za-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(-40);
-  return `${prefix}_${hash}_${tail}`.slice(0, 64);
-}
-
-const setName = (id: SetId, family: 4 | 6) => `${nftName('set', id).slice(0, 60)}_${family}`;
-/** A peer set is named after what it selects, so every rule naming the same peer shares it. */
-const peerSetName = (text: string, family: 4 | 6) =>
-  `${nftName('peer', text).slice(0, 60)}_${family}`;
 const policyChain = (p: IrPolicy) => nftName('pol', p.id);
 const endpointChain = (e: Endpoint, d: Direction) => nftName(d === 'ingress' ? 'in' : 'eg', e.key);
 
@@ -290,121 +270,4 @@ function policyChainOf(ir: PolicyIr, p: IrPolicy): NftChain {
       rules.push(rule(`${match}${match ? ' ' : ''}${verdict}`, ruleOriginText(r.origin)));
   }
   return { name: policyChain(p), comment: `${policyRefText(p.ref)} ${p.direction}`, rules };
-}
-
-/** The nft sets holding a rule's peers: one per peer as written (shared), or the rule's own. */
-function peerSetNames(ir: PolicyIr, r: IrRule, f: 4 | 6): string[] {
-  if (r.peer.kind !== 'set') return [];
-  const s = ir.sets.get(r.peer.set);
-  if (s?.kind === 'addresses' && s.parts) return s.parts.map((p) => peerSetName(p.text, f));
-  return [setName(r.peer.set, f)];
-}
-
-/** nft match expressions for one IR rule: the OR of its peers × families × port entries. */
-function matchesOf(ir: PolicyIr, r: IrRule): string[] {
-  const peerField = r.origin.direction === 'ingress' ? 'saddr' : 'daddr';
-  const peers: { f: 4 | 6 | undefined; set: string | undefined }[] =
-    r.peer.kind === 'any'
-      ? [{ f: undefined, set: undefined }]
-      : ([4, 6] as const).flatMap((f) => peerSetNames(ir, r, f).map((set) => ({ f, set })));
-  const out: string[] = [];
-  for (const { f, set } of peers) {
-    const peer = set && f ? `${f === 4 ? 'ip' : 'ip6'} ${peerField} @${set}` : '';
-    const ports: (IrPort | undefined)[] = r.ports.kind === 'any' ? [undefined] : [...r.ports.ports];
-    for (const p of ports) {
-      if (p?.kind === 'named') {
-        for (const pf of f ? [f] : ([4, 6] as const)) {
-          out.push(
-            join(
-              pf === f ? peer : '',
-              `${pf === 4 ? 'ip' : 'ip6'} daddr . meta l4proto . th dport @${setName(p.set, pf)}`,
-            ),
-          );
-        }
-      } else out.push(join(peer, p ? portMatch(p) : ''));
-    }
-  }
-  return out;
-}
-
-function join(a: string, b: string): string {
-  return [a, b].filter(Boolean).join(' ');
-}
-
-function portMatch(p: Exclude<IrPort, { kind: 'named' }>): string {
-  const proto = p.protocol.toLowerCase();
-  if (p.kind === 'protocol') return `meta l4proto ${proto}`;
-  return `meta l4proto ${proto} th dport ${p.from === p.to ? p.from : `${p.from}-${p.to}`}`;
-}
-
-function cidrText(c: Cidr): string {
-  const host = c.prefix === (c.family === 4 ? 32 : 128);
-  return host ? formatIp({ family: c.family, value: c.base }) : formatCidr(c);
-}
-
-const addrType = (f: 4 | 6) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
-
-/** Sets rendered from IR objects, reused while the IR object is (compiles share unchanged objects). */
-const rendered = new WeakMap<object, NftSet[]>();
-function cached(key: object, make: () => NftSet[]): NftSet[] {
-  let hit = rendered.get(key);
-  if (!hit) rendered.set(key, (hit = make()));
-  return hit;
-}
-
-function addressElements(cidrs: readonly Cidr[], f: 4 | 6): string[] {
-  return [...new Set(cidrs.filter((c) => c.family === f).map(cidrText))].sort();
-}
-
-/** The nft sets one rule refers to: its peers and named ports, one set per address family. */
-function setsOf(ir: PolicyIr, r: IrRule): NftSet[] {
-  const ids: SetId[] = [];
-  if (r.peer.kind === 'set') ids.push(r.peer.set);
-  if (r.ports.kind === 'list')
-    for (const p of r.ports.ports) if (p.kind === 'named') ids.push(p.set);
-  const out: NftSet[] = [];
-  for (const id of ids) {
-    const s = ir.sets.get(id);
-    if (!s) throw new Error(`IR names missing set ${id}`);
-    if (s.kind === 'addresses' && s.parts) {
-      for (const part of s.parts) out.push(...cached(part, () => peerPartSets(part)));
-    } else out.push(...cached(s, () => ownSets(s)));
-  }
-  return out;
-}
-
-function peerPartSets(part: PeerPart): NftSet[] {
-  return ([4, 6] as const).map((f) => ({
-    name: peerSetName(part.text, f),
-    type: addrType(f),
-    interval: !part.hosts,
-    comment: clampComment(`peers: ${part.text}`),
-    elements: addressElements(part.cidrs, f),
-  }));
-}
-
-function ownSets(s: IrSet): NftSet[] {
-  return ([4, 6] as const).map((f) =>
-    s.kind === 'addresses'
-      ? {
-          name: setName(s.id, f),
-          type: addrType(f),
-          interval: true,
-          comment: clampComment(`${ruleOriginText(s.origin)} peers`),
-          elements: addressElements(s.cidrs, f),
-        }
-      : {
-          name: setName(s.id, f),
-          type: `${addrType(f)} . inet_proto . inet_service`,
-          interval: false,
-          comment: clampComment(`${ruleOriginText(s.origin)} port ${s.name}`),
-          elements: [
-            ...new Set(
-              s.entries
-                .filter((e) => e.ip.family === f)
-                .map((e) => `${formatIp(e.ip)} . ${e.protocol.toLowerCase()} . ${e.port}`),
-            ),
-          ].sort(),
-        },
-  );
 }

@@ -5,7 +5,7 @@
  * `nft -f -` (script on stdin) so its error is that command's.
  */
 import { spawn } from 'node:child_process';
-import { NftSession, NftSessionBroken, type SessionAnswer } from './session.js';
+import { DEFAULT_TIMEOUT_MS, NftSession, NftSessionBroken, type SessionAnswer } from './session.js';
 import { TABLE_FAMILY, TABLE_NAME } from './model.js';
 
 export interface NftRunner {
@@ -71,6 +71,8 @@ export interface RealNftOptions {
    * grows by a little with each one.
    */
   readonly sessionTransactions?: number;
+  /** The longest one transaction may take before nft is ended (default 120 s). */
+  readonly transactionTimeoutMs?: number;
 }
 
 /** The real nft binary. */
@@ -97,7 +99,7 @@ export class RealNft implements NftRunner {
     }
     let answer: SessionAnswer;
     try {
-      this.session ??= new NftSession(this.command(['-i']));
+      this.session ??= new NftSession(this.command(['-i']), this.timeoutMs);
       answer = await this.session.apply(script);
     } catch (e) {
       this.close();
@@ -112,6 +114,10 @@ export class RealNft implements NftRunner {
     if (this.session && this.session.transactions >= (this.options.sessionTransactions ?? 1000))
       this.close();
     if (answer.kind === 'refused') await this.run(['-f', '-'], script);
+  }
+
+  private get timeoutMs(): number {
+    return this.options.transactionTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** The long-lived nft's process, while there is one. */
@@ -146,6 +152,8 @@ export class RealNft implements NftRunner {
     const [cmd, argv] = this.command(args);
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs);
+      child.on('close', () => clearTimeout(timer));
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

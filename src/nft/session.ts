@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
+/** How long nft may take with one script before the session is ended. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
 export type SessionAnswer =
   | { readonly kind: 'applied'; readonly output: string }
   | { readonly kind: 'refused'; readonly output: string };
@@ -55,8 +58,16 @@ export class NftSession {
   /** Exchanges run one after another; the first is the lone marker. */
   private queue: Promise<unknown>;
 
-  /** Starts `cmd argv…`, which must be nft in interactive mode (`nft -i`, maybe via `ip netns exec`). */
-  constructor([cmd, argv]: readonly [string, readonly string[]]) {
+  /**
+   * Starts `cmd argv…`, which must be nft in interactive mode (`nft -i`, maybe
+   * via `ip netns exec`). An exchange nft has not answered in `timeoutMs` ends
+   * the session (nft is killed; the kernel applies a transaction whole or not
+   * at all), so one huge script cannot hold the node's nft for good.
+   */
+  constructor(
+    [cmd, argv]: readonly [string, readonly string[]],
+    private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+  ) {
     if (/["\n]/.test(this.dir)) throw new Error(`cannot include scripts from ${this.dir}`);
     // HOME=/dev/null: nft's interactive mode keeps no history file (~/.nft.history).
     this.child = spawn(cmd, argv, {
@@ -117,13 +128,21 @@ export class NftSession {
     if (this.broken) return Promise.reject(this.brokenError(false));
     const n = ++this.count;
     this.hold(true);
+    let timer: NodeJS.Timeout | undefined;
     return new Promise<string>((resolve, reject) => {
       // nft's answer to the marker: its error line, the marker, a caret line.
       const marker = new RegExp(`(?:^|\\n)Error: [^\\n]*\\nweftdone${n}\\n[ \\t]*\\^+[ \\t]*\\n`);
       this.waiting = { marker, resolve, reject };
+      timer = setTimeout(() => {
+        this.fail(`nft did not answer within ${this.timeoutMs / 1000} s and was ended`);
+        this.child.kill('SIGKILL');
+      }, this.timeoutMs);
       this.child.stdin.write(`${line}weftdone${n}\n`);
       this.answer();
-    }).finally(() => this.hold(false));
+    }).finally(() => {
+      clearTimeout(timer);
+      this.hold(false);
+    });
   }
 
   private answer(): void {

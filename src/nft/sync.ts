@@ -10,6 +10,7 @@ import type { NftTable } from './model.js';
 import type { NftRunner } from './runner.js';
 import { fullTransaction, partialTransaction } from './text.js';
 import { NftValidationError, validateTable } from './validate.js';
+import { budgetProblems, DEFAULT_BUDGET, NftBudgetError, type TableBudget } from './budget.js';
 
 export interface SyncResult {
   readonly kind: 'full' | 'partial' | 'noop';
@@ -29,6 +30,7 @@ export class TableSync {
   constructor(
     private readonly runner: NftRunner,
     private readonly validate = true,
+    private readonly budget: TableBudget = DEFAULT_BUDGET,
   ) {}
 
   /** Makes the next apply a full sync (e.g. after something else may have changed the table). */
@@ -48,6 +50,12 @@ export class TableSync {
     return result;
   }
 
+  private withinBudget(problems: string[]): void {
+    if (problems.length === 0) return;
+    this.dirty = true;
+    throw new NftBudgetError(problems);
+  }
+
   private async applyNow(next: NftTable, unlessOnly?: string): Promise<SyncResult> {
     const start = performance.now();
     if (this.validate) {
@@ -64,7 +72,10 @@ export class TableSync {
       return { kind: 'noop', ms: performance.now() - start, bytes: 0 };
     }
     const kind = partial === undefined ? 'full' : 'partial';
+    // Over budget: refused before the kernel sees it, which keeps its rules.
+    this.withinBudget(budgetProblems(next, 0, this.budget));
     const script = partial ?? fullTransaction(next);
+    this.withinBudget(budgetProblems(next, Buffer.byteLength(script), this.budget));
     try {
       await this.runner.apply(script);
     } catch (e) {
