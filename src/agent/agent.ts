@@ -30,7 +30,8 @@ import { run } from './exec.js';
 import { setSysctl } from './netlink.js';
 import { listen } from './server.js';
 import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
-import { observeClientAllowed, publishedObserveUrl } from '../ui/peers.js';
+import { publishedObserveUrl } from '../ui/peers.js';
+import type { ClientRule } from '../core/listen/access.js';
 import type { AgentUi } from '../ui/agent-ui.js';
 import { VERSION } from '../version.js';
 
@@ -57,6 +58,10 @@ export interface AgentOptions {
   readonly log: (line: string) => void;
   /** Flow observability (default on, see DEFAULT_FLOWS). */
   readonly flows?: FlowsConfig;
+  /** Client ranges every TCP listener answers besides loopback and the Nodes (`--allow-clients`). */
+  readonly allowClients?: readonly Cidr[];
+  /** Host names the web UI answers besides its own (`--ui-host`). */
+  readonly uiHosts?: readonly string[];
 }
 
 /** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
@@ -197,7 +202,8 @@ export class Agent {
           ...this.obs.status(this.ready),
         }),
         raw: this.obs.handlers(),
-        observeFrom: (remote) => observeClientAllowed(remote, this.cluster?.nodes ?? []),
+        rule: () => this.clientRule(),
+        metrics: this.obs.metrics.listeners,
         get: {
           '/v1/endpoints': () => endpoints.list(),
           '/v1/endpoints/policy': () => this.obs.endpoints(),
@@ -227,6 +233,9 @@ export class Agent {
         socket: o.socket,
         listen: o.ui,
         cluster: () => this.cluster,
+        rule: () => this.clientRule(),
+        hosts: o.uiHosts ?? [],
+        metrics: this.obs.metrics.listeners,
       });
       o.log(`web UI at ${uiUrl(this.ui.server)}`);
     }
@@ -258,6 +267,11 @@ export class Agent {
           `source ${spec.kind}: ${e instanceof Error ? e.message : String(e)} (the rest of the cluster state stays in use)`,
         ),
     );
+  }
+
+  /** Whom the TCP listeners answer: loopback, the Nodes' addresses, --allow-clients. */
+  private clientRule(): ClientRule {
+    return { nodes: this.cluster?.nodes ?? [], allow: this.o.allowClients ?? [] };
   }
 
   /** Called on every new Cluster while start() waits for this node's pod CIDRs. */

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen, type Routes } from './server.js';
+import { ListenerMetrics } from '../listen/metrics.js';
 
 function call(
   target: { socketPath: string } | { host: string; port: number },
@@ -64,6 +65,8 @@ test('TCP: health answers health and metrics, observe the read-only views; CNI s
       '/metrics': (_req, res) => void res.end('weft_up 1\n'),
       '/v1/flows': (_req, res) => void res.end('{}'),
     },
+    rule: () => ({ nodes: [], allow: [] }),
+    metrics: new ListenerMetrics(),
   });
   assert.equal((await call(observe, 'GET', '/v1/flows')).status, 200, 'flows to observers');
   assert.equal((await call(observe, 'GET', '/v1/status')).status, 200);
@@ -82,21 +85,34 @@ test('TCP: health answers health and metrics, observe the read-only views; CNI s
   assert.equal(cniCalls, 1);
 });
 
-test('observe: a caller the agent does not allow gets 403 naming why; health is not gated', async (t) => {
-  const asked: string[] = [];
+// A refused client (a pod, from its own namespace) is in test/integration/listeners.test.ts.
+test('every TCP listener answers loopback with no Node known; listener metrics start at 0', async (t) => {
+  const metrics = new ListenerMetrics();
   const { tcp, observe } = await serve(t, {
     cni: () => Promise.resolve({ exitCode: 0, stdout: '{}' }),
     status: () => ({ ready: true }),
     raw: { '/v1/flows': (_req, res) => void res.end('{}') },
-    observeFrom: (remote) => (asked.push(remote), false),
+    rule: () => ({ nodes: [], allow: [] }),
+    metrics,
   });
-  const refused = await call(observe, 'GET', '/v1/flows');
-  assert.equal(refused.status, 403);
-  assert.match(
-    (refused.body as { error: string }).error,
-    /answers this cluster's nodes and loopback only, and 127\.0\.0\.1 is neither/,
-  );
-  assert.deepEqual(asked, ['127.0.0.1']);
+  assert.equal((await call(observe, 'GET', '/v1/flows')).status, 200);
   assert.equal((await call(tcp, 'GET', '/healthz')).status, 200);
-  assert.deepEqual(asked, ['127.0.0.1'], 'only the observe listener asks');
+  const text = metrics.registry.render();
+  for (const listener of ['unix', 'health', 'observe']) {
+    for (const reason of ['client', 'host', 'streams', 'client_streams'])
+      assert.match(
+        text,
+        new RegExp(
+          `^weft_listener_refused_total\\{listener="${listener}",reason="${reason}"\\} 0$`,
+          'm',
+        ),
+      );
+    assert.match(
+      text,
+      new RegExp(
+        `^weft_listener_streams_dropped_total\\{listener="${listener}",reason="stalled"\\} 0$`,
+        'm',
+      ),
+    );
+  }
 });

@@ -1,6 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { ClientRule } from '../core/listen/access.js';
+import { boundConnections, refused } from '../listen/guard.js';
+import type { ListenerMetrics } from '../listen/metrics.js';
+import { STREAM_LIMITS, StreamGate, type StreamLimits } from '../listen/streams.js';
+
+/** A handler that writes its own response; streams open through the listener's gate. */
+export type RawHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  streams: StreamGate,
+) => void | Promise<void>;
 
 export interface Routes {
   /** `POST /v1/cni`: one CNI invocation, answered as the plugin's stdout and exit code. */
@@ -13,11 +24,12 @@ export interface Routes {
   readonly get?: Readonly<Record<string, () => unknown>>;
   // (handlers may return a Promise; it is awaited)
   /** `GET` endpoints that write their own response (streams, text), given the request. */
-  readonly raw?: Readonly<
-    Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>
-  >;
-  /** Whom the observe listener answers, by remote address (default: anyone who reaches it). */
-  readonly observeFrom?: (remote: string) => boolean;
+  readonly raw?: Readonly<Record<string, RawHandler>>;
+  /** Whom every TCP listener answers (checked before routing); the unix socket answers root. */
+  readonly rule: () => ClientRule;
+  readonly metrics: ListenerMetrics;
+  /** Stream bounds per TCP listener (default STREAM_LIMITS). */
+  readonly streamLimits?: StreamLimits;
 }
 
 const MAX_BODY = 1 << 20;
@@ -72,6 +84,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   listener: Listener,
+  streams: StreamGate,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (
@@ -79,13 +92,6 @@ async function handle(
     !(req.method === 'GET' && path !== undefined && TCP_PATHS[listener].has(path))
   )
     return send(res, 404, { error: `no route ${req.method} ${path} on the ${listener} listener` });
-  const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '');
-  if (listener === 'observe' && routes.observeFrom && !routes.observeFrom(remote))
-    return send(res, 403, {
-      error:
-        `the observe listener answers this cluster's nodes and loopback only, and ${remote} is neither ` +
-        '(read it from a node, or through kubectl port-forward)',
-    });
   if (req.method === 'POST' && path === '/v1/cni') {
     const body = JSON.parse(await readBody(req)) as {
       env?: Record<string, string>;
@@ -100,7 +106,7 @@ async function handle(
     return send(res, s.ready ? 200 : 503, s);
   }
   const raw = req.method === 'GET' && path ? routes.raw?.[path] : undefined;
-  if (raw) return raw(req, res);
+  if (raw) return raw(req, res, streams);
   const extra = req.method === 'GET' && path ? routes.get?.[path] : undefined;
   if (extra) return send(res, 200, await extra());
   send(res, 404, { error: `no route ${req.method} ${path}` });
@@ -121,12 +127,24 @@ export async function listen(
   tcp?: HostPort,
   observe?: HostPort,
 ): Promise<Server[]> {
-  const make = (listener: Listener) =>
-    createServer((req, res) => {
-      handle(routes, req, res, listener).catch((e: unknown) => {
+  const make = (listener: Listener) => {
+    // Root's own socket: no access rule, and its clients (the local UI, weft observe) share one bound.
+    const limits = routes.streamLimits ?? STREAM_LIMITS;
+    const streams = new StreamGate(
+      listener,
+      listener === 'unix' ? { ...limits, maxPerClient: limits.maxStreams } : limits,
+      routes.metrics,
+    );
+    routes.metrics.register(listener);
+    const guard = { listener, rule: routes.rule, metrics: routes.metrics };
+    const server = createServer((req, res) => {
+      if (listener !== 'unix' && refused(guard, req, res)) return;
+      handle(routes, req, res, listener, streams).catch((e: unknown) => {
         if (!res.headersSent) send(res, 500, { error: e instanceof Error ? e.message : String(e) });
       });
     });
+    return listener === 'unix' ? server : boundConnections(server);
+  };
   await mkdir(dirname(socket), { recursive: true });
   await rm(socket, { force: true });
   const unix = make('unix');

@@ -8,7 +8,7 @@ import { weftConflist } from '../core/cni/conflist.js';
 import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
-import { parseHostPort } from './host-port.js';
+import { parseAllowClients, parseHostPort, parseUiHosts } from './host-port.js';
 
 export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [--source SOURCE] [options]
 
@@ -40,6 +40,15 @@ options:
                           table of this node and of every peer that publishes
                           its --observe URL, and the policy view. It follows
                           the agents only while a page is open
+  --allow-clients CIDR,...
+                          clients every TCP listener (--health, --observe,
+                          --ui) answers besides loopback and the addresses of
+                          the cluster's Nodes, e.g. a monitoring range
+                          (repeatable). Others get 403, before any route
+  --ui-host NAME          a Host name the web UI answers besides localhost,
+                          127.0.0.1, [::1] and the address it is reached at,
+                          e.g. a name of an ingress (repeatable); other names
+                          get 421 (DNS rebinding)
   --routing MODE          cross-node pod routes from the Node objects: vxlan
                           (default), host-gw (nodes share one L2 segment) or none
   --flows on|off          record flows: drops (NFLOG) and connections (conntrack)
@@ -66,6 +75,8 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       health: { type: 'string' },
       observe: { type: 'string' },
       ui: { type: 'string' },
+      'allow-clients': { type: 'string', multiple: true },
+      'ui-host': { type: 'string', multiple: true },
       routing: { type: 'string', default: 'vxlan' },
       flows: { type: 'string', default: 'on' },
       'flow-buffer': { type: 'string', default: String(DEFAULT_FLOWS.capacity) },
@@ -122,6 +133,8 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     ...(health ? { health } : {}),
     ...(observe ? { observe } : {}),
     ...(ui ? { ui } : {}),
+    allowClients: parseAllowClients(values['allow-clients']),
+    uiHosts: parseUiHosts('--ui-host', values['ui-host']),
     log: (line) => io.err(`${new Date().toISOString()} ${line}`),
   });
   await agent.start();

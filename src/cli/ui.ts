@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
-import { parseHostPort } from './host-port.js';
+import { parseAllowClients, parseHostPort, parseUiHosts } from './host-port.js';
 
 const HELP = `usage: weft ui (--lab NAME | --agent URL... | --socket PATH...) [--listen HOST:PORT]
 
@@ -15,7 +15,11 @@ peer. The page makes no request outside this server.
   --agent URL       an agent's HTTP API (repeatable), e.g. http://10.0.0.5:9099
   --socket PATH     an agent's unix socket (repeatable)
   --listen H:P      where to serve (default 127.0.0.1:8099; port 0 picks a free one)
-  --buffer N        flows kept for the page (default 20000)`;
+  --buffer N        flows kept for the page (default 20000)
+  --allow-clients CIDR,...
+                    clients answered besides loopback (repeatable); others get 403
+  --ui-host NAME    a Host name answered besides localhost, 127.0.0.1, [::1] and
+                    the address reached (repeatable); others get 421 (DNS rebinding)`;
 
 const OPTIONS = {
   lab: { type: 'string' },
@@ -23,6 +27,8 @@ const OPTIONS = {
   socket: { type: 'string', multiple: true },
   listen: { type: 'string', default: '127.0.0.1:8099' },
   buffer: { type: 'string', default: '20000' },
+  'allow-clients': { type: 'string', multiple: true },
+  'ui-host': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -41,6 +47,10 @@ export async function uiCommand(args: string[], io: Io): Promise<number> {
   const { FlowFeed } = await import('../ui/feed.js');
   const { agentPolicySource, labCluster } = await import('../ui/policy-source.js');
   const { createUiServer, uiUrl } = await import('../ui/server.js');
+  const { HostNames } = await import('../core/listen/host.js');
+  const { ListenerMetrics } = await import('../listen/metrics.js');
+  const allow = parseAllowClients(values['allow-clients']);
+  const hosts = parseUiHosts('--ui-host', values['ui-host']);
   const given = [
     ...(values.agent ?? []).map((url) => ({ kind: 'http' as const, node: url, url })),
     ...(values.socket ?? []).map((socket) => ({ kind: 'unix' as const, node: socket, socket })),
@@ -63,6 +73,13 @@ export async function uiCommand(args: string[], io: Io): Promise<number> {
       values.lab !== undefined ? labCluster(values.lab) : undefined,
     ),
     title,
+    // No cluster Nodes here: loopback and --allow-clients.
+    guard: {
+      listener: 'ui',
+      rule: () => ({ nodes: [], allow }),
+      hosts: { names: new HostNames([listen.host, ...hosts]), flag: '--ui-host' },
+      metrics: new ListenerMetrics(),
+    },
   });
   await new Promise<void>((resolve, reject) =>
     server.once('error', reject).listen(listen.port, listen.host, resolve),

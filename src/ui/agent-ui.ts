@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import { parseFlowQuery } from '../core/flows/filter.js';
 import type { Cluster } from '../core/model/types.js';
+import type { ClientRule } from '../core/listen/access.js';
+import { HostNames } from '../core/listen/host.js';
+import type { ListenerMetrics } from '../listen/metrics.js';
 import { FlowFeed } from './feed.js';
 import { PeerFollower } from './follow-peers.js';
 import { clusterAgents } from './peers.js';
@@ -19,6 +22,11 @@ export interface AgentUiOptions {
   readonly listen: { readonly host: string; readonly port: number };
   /** The agent's model of the cluster: its Nodes name the peers, its objects feed the policy view. */
   readonly cluster: () => Cluster | undefined;
+  /** The agent's access rule, as on its other listeners. */
+  readonly rule: () => ClientRule;
+  /** Host names answered besides the loopback names and the listen address (`--ui-host`). */
+  readonly hosts: readonly string[];
+  readonly metrics: ListenerMetrics;
 }
 
 export interface AgentUi {
@@ -48,6 +56,12 @@ export async function startAgentUi(o: AgentUiOptions): Promise<AgentUi> {
       () => Promise.resolve(o.cluster()),
     ),
     title: `cluster, served by node ${o.node}`,
+    guard: {
+      listener: 'ui',
+      rule: o.rule,
+      hosts: { names: new HostNames([o.listen.host, ...o.hosts]), flag: '--ui-host' },
+      metrics: o.metrics,
+    },
   });
   await new Promise<void>((resolve, reject) =>
     server.once('error', reject).listen(o.listen.port, o.listen.host, resolve),

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIp } from '../core/net/ip.js';
 import type { Node } from '../core/model/types.js';
-import { clusterAgents, observeClientAllowed, publishedObserveUrl } from './peers.js';
+import { clusterAgents, publishedObserveUrl } from './peers.js';
 
 const underlay = parseIp('192.168.1.10');
 
@@ -19,12 +19,14 @@ test('publishedObserveUrl: a reachable --observe address, the underlay for a wil
   assert.equal(publishedObserveUrl(undefined, underlay), undefined);
 });
 
-function node(name: string, observeUrl?: string): Node {
+/** A Node whose address is the one its URL names (10.0.0.N for node N), and fd00::N. */
+function node(name: string, observeUrl?: string, addresses?: string[]): Node {
+  const n = 'abcdefgh'.indexOf(name) + 1;
   return {
     kind: 'Node',
     name,
     labels: {},
-    addresses: [],
+    addresses: (addresses ?? [`10.0.0.${n}`, `fd00::${n}`]).map((a) => parseIp(a)!),
     podCidrs: [],
     ...(observeUrl !== undefined ? { observeUrl } : {}),
   };
@@ -57,14 +59,25 @@ test('clusterAgents: itself first, then every peer with a valid observe URL by n
   assert.match(problems[1]?.message ?? '', /must be http:\/\/HOST:PORT, nothing more/);
 });
 
-test('observeClientAllowed: loopback and the addresses of Nodes only', () => {
-  const nodes: Node[] = [
-    { ...node('a'), addresses: [parseIp('192.168.1.10')!, parseIp('fd00::10')!] },
-    { ...node('b'), addresses: [parseIp('192.168.1.11')!] },
-  ];
-  for (const ok of ['127.0.0.1', '::1', '192.168.1.10', '192.168.1.11', 'fd00::10'])
-    assert.equal(observeClientAllowed(ok, nodes), true, ok);
-  for (const no of ['192.168.1.12', '10.0.0.1', 'fd00::11', '', 'node-a'])
-    assert.equal(observeClientAllowed(no, nodes), false, no);
-  assert.equal(observeClientAllowed('192.168.1.10', []), false, 'no Nodes known: loopback only');
+test('clusterAgents: a URL to an address that is not its own Node\u2019s is not followed, and named', () => {
+  const self = { kind: 'unix' as const, node: 'a', socket: '/run/weft/cni.sock' };
+  const { agents, problems } = clusterAgents(self, [
+    node('b', 'http://10.0.0.1:9963'), // a's address, not b's
+    node('c', 'http://169.254.169.254:80'), // no Node's
+    node('d', 'http://node-d.example:9963'), // a name
+    node('e', 'http://[fd00::5]:9963'), // its own, IPv6
+    node('f', 'http://10.0.0.6:9963', []), // no addresses at all
+  ]);
+  assert.deepEqual(agents, [self, { kind: 'http', node: 'e', url: 'http://[fd00::5]:9963' }]);
+  assert.deepEqual(
+    problems.map((p) => p.node),
+    ['b', 'c', 'd', 'f'],
+  );
+  assert.match(
+    problems[0]?.message ?? '',
+    /^Node b: annotation weft.dev\/observe-url "http:\/\/10.0.0.1:9963" points at 10.0.0.1, which is not one of Node b\u2019s addresses \(10.0.0.2, fd00::2\): it is not followed \(fix: /,
+  );
+  assert.match(problems[1]?.message ?? '', /points at 169.254.169.254/);
+  assert.match(problems[2]?.message ?? '', /names node-d.example, not an address of Node d/);
+  assert.match(problems[3]?.message ?? '', /\(none\)/);
 });

@@ -2,6 +2,7 @@ import { formatIp, parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import type { Node } from '../core/model/types.js';
 import type { AgentAddress } from './flow-source.js';
+import { isLoopback } from '../core/listen/access.js';
 
 /**
  * How an agent's UI finds the other agents of its cluster: each agent that
@@ -32,10 +33,6 @@ export function publishedObserveUrl(
   return `http://${at.family === 6 ? `[${text}]` : text}:${observe.port}`;
 }
 
-function isLoopback(a: IpAddr): boolean {
-  return a.family === 4 ? a.value >> 24n === 127n : a.value === 1n;
-}
-
 /** A peer the UI cannot follow, and why. */
 export interface PeerProblem {
   readonly node: string;
@@ -44,8 +41,11 @@ export interface PeerProblem {
 
 /**
  * The agents an agent's UI follows: itself (its unix socket), then every
- * other Node whose `weft.dev/observe-url` is a valid http URL. A Node whose
- * annotation is not one is named in `problems`, with the fix.
+ * other Node whose `weft.dev/observe-url` is an http URL to one of that
+ * Node's own addresses (status.addresses). Anything else — not a URL, a
+ * name, an address of no Node or of another Node — is not followed, and is
+ * named in `problems` with the fix: a Node cannot send every agent's UI to
+ * an address of its choosing.
  */
 export function clusterAgents(
   self: AgentAddress,
@@ -55,13 +55,13 @@ export function clusterAgents(
   const problems: PeerProblem[] = [];
   for (const n of [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (n.name === self.node || n.observeUrl === undefined) continue;
-    const why = urlProblem(n.observeUrl);
+    const why = urlProblem(n.observeUrl) ?? addressProblem(n, n.observeUrl);
     if (why)
       problems.push({
         node: n.name,
         message:
           `Node ${n.name}: annotation weft.dev/observe-url ${JSON.stringify(n.observeUrl)} ${why} ` +
-          '(fix: remove it; the node\u2019s agent publishes it when its --observe listens on a reachable address)',
+          '(fix: remove it; the node\u2019s agent publishes it, with one of the Node\u2019s addresses, when its --observe listens on a reachable address)',
       });
     else agents.push({ kind: 'http', node: n.name, url: n.observeUrl });
   }
@@ -81,14 +81,12 @@ function urlProblem(text: string): string | undefined {
   return undefined;
 }
 
-/**
- * Whom an agent's --observe listener answers: loopback (the node itself, a
- * port-forward) and the cluster's Nodes (their agents' UI, an operator on a
- * node). Flows name pods and policies; nobody else reads them.
- */
-export function observeClientAllowed(remote: string, nodes: readonly Node[]): boolean {
-  const ip = parseIp(remote);
-  if (!ip) return false;
-  if (isLoopback(ip)) return true;
-  return nodes.some((n) => n.addresses.some((a) => a.family === ip.family && a.value === ip.value));
+/** Why the URL's host is not one of the Node's own addresses; undefined when it is. */
+function addressProblem(n: Node, text: string): string | undefined {
+  const host = new URL(text).hostname.replace(/^\[|\]$/g, '');
+  const ip = parseIp(host);
+  if (!ip) return `names ${host}, not an address of Node ${n.name}: it is not followed`;
+  if (!n.addresses.some((a) => a.family === ip.family && a.value === ip.value))
+    return `points at ${formatIp(ip)}, which is not one of Node ${n.name}\u2019s addresses (${n.addresses.map(formatIp).join(', ') || 'none'}): it is not followed`;
+  return undefined;
 }

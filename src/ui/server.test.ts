@@ -12,6 +12,8 @@ import type { Cluster } from '../core/model/types.js';
 import { FlowFeed, type FlowStream } from './feed.js';
 import type { PolicySource } from './policy-source.js';
 import { createUiServer } from './server.js';
+import { HostNames } from '../core/listen/host.js';
+import { ListenerMetrics } from '../listen/metrics.js';
 
 const cluster: Cluster = clusterFrom(
   docs(
@@ -111,7 +113,18 @@ async function serve(t: TestContext, flows: Flow[]) {
   const fake = fakeStream(flows);
   const feed = new FlowFeed(fake.stream, { capacity: 100 });
   feed.start();
-  const server = createUiServer({ feed, policy, title: 'test', assets });
+  const server = createUiServer({
+    feed,
+    policy,
+    title: 'test',
+    assets,
+    guard: {
+      listener: 'ui',
+      rule: () => ({ nodes: [], allow: [] }),
+      hosts: { names: new HostNames(['127.0.0.1']), flag: '--ui-host' },
+      metrics: new ListenerMetrics(),
+    },
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   t.after(async () => {

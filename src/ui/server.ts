@@ -8,6 +8,8 @@ import { matchesFlow } from '../core/flows/filter.js';
 import { mapAnswer, matching, policyAnswer, queryOf, traceAnswer, workloadsAnswer } from './api.js';
 import type { Entry, FlowFeed } from './feed.js';
 import type { PolicySource } from './policy-source.js';
+import { boundConnections, refused, type Guard } from '../listen/guard.js';
+import { STREAM_LIMITS, StreamGate, StreamPump, type StreamLimits } from '../listen/streams.js';
 
 /** The built page: index.html, app.js and app.css (scripts/build-web.mjs writes them). */
 export const ASSETS_DIR = fileURLToPath(new URL('../web/', import.meta.url));
@@ -26,6 +28,10 @@ export interface UiOptions {
   /** What the page shows as its source, e.g. `lab weft`. */
   readonly title: string;
   readonly assets?: string;
+  /** The access rule and Host check, applied before routing. */
+  readonly guard: Guard;
+  /** Stream bounds (default STREAM_LIMITS). */
+  readonly streamLimits?: StreamLimits;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -40,7 +46,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 type Handler = (url: URL, req: IncomingMessage, res: ServerResponse) => Promise<unknown> | unknown;
 
-function routes(o: UiOptions): Record<string, Handler> {
+function routes(o: UiOptions, streams: StreamGate): Record<string, Handler> {
   const now = () => Date.now();
   return {
     '/api/status': () => ({ title: o.title, feed: o.feed.status(), now: now() }),
@@ -57,29 +63,45 @@ function routes(o: UiOptions): Record<string, Handler> {
     '/api/workloads': () => workloadsAnswer(o.feed, o.policy),
     '/api/policy': (url) => policyAnswer(o.feed, o.policy, url.searchParams),
     '/api/trace': (url) => traceAnswer(o.policy, url.searchParams),
-    '/api/stream': (url, req, res) => stream(o.feed, url, req, res),
+    '/api/stream': (url, req, res) => stream(o.feed, streams, url, req, res),
   };
 }
 
-/** Server-sent events: the matching buffered flows (the last `last`), then each new one. */
-function stream(feed: FlowFeed, url: URL, req: IncomingMessage, res: ServerResponse): symbol {
+/**
+ * Server-sent events: the matching buffered flows (the last `last`), then
+ * each new one, as the client reads them (StreamPump); a stream past the
+ * listener's bounds is refused.
+ */
+function stream(
+  feed: FlowFeed,
+  streams: StreamGate,
+  url: URL,
+  req: IncomingMessage,
+  res: ServerResponse,
+): symbol {
   // `since` is relative to when the page asked; live flows are newer anyway.
   const q = queryOf(url.searchParams, Date.now());
+  const admitted = streams.admit(req.socket.remoteAddress);
+  if (!admitted.ok) {
+    sendJson(res, admitted.status, { error: admitted.message });
+    return STREAMING;
+  }
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
     connection: 'keep-alive',
   });
-  const send = (e: Entry) => res.write(`data: ${JSON.stringify(e)}\n\n`);
-  for (const e of matching(feed, { ...q, last: q.last ?? DEFAULT_LAST })) send(e);
+  const pump = new StreamPump<Entry>(res, (e) => `data: ${JSON.stringify(e)}\n\n`, streams);
+  for (const e of matching(feed, { ...q, last: q.last ?? DEFAULT_LAST })) pump.push(e);
   const live = { ...q, since: undefined, until: undefined };
   const unsubscribe = feed.subscribe((e) => {
-    if (matchesFlow(live, e.flow)) send(e);
+    if (matchesFlow(live, e.flow)) pump.push(e);
   });
-  const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-  req.on('close', () => {
+  const ping = setInterval(() => pump.raw(': ping\n\n'), 15_000);
+  res.on('close', () => {
     clearInterval(ping);
     unsubscribe();
+    admitted.release();
   });
   return STREAMING;
 }
@@ -102,9 +124,16 @@ async function serveAsset(dir: string, path: string, res: ServerResponse): Promi
 }
 
 export function createUiServer(o: UiOptions): Server {
-  const table = routes(o);
+  const streams = new StreamGate(
+    o.guard.listener,
+    o.streamLimits ?? STREAM_LIMITS,
+    o.guard.metrics,
+  );
+  o.guard.metrics.register(o.guard.listener);
+  const table = routes(o, streams);
   const dir = o.assets ?? ASSETS_DIR;
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
+    if (refused(o.guard, req, res)) return;
     const url = new URL(req.url ?? '/', 'http://ui.local');
     const path = url.pathname;
     // A page is open: an idling feed follows its agents again.
@@ -125,6 +154,7 @@ export function createUiServer(o: UiOptions): Server {
       })
       .catch(fail);
   });
+  return boundConnections(server);
 }
 
 /** Where the UI answers, as a URL. */

@@ -13,6 +13,8 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { isMap, parseAllDocuments, parseDocument, type YAMLMap } from 'yaml';
 import { AGENT_HELP } from '../../src/cli/agent.js';
+import { parseAllowClients } from '../../src/cli/host-port.js';
+import { formatCidr } from '../../src/core/net/cidr.js';
 import { repoRoot } from '../../src/testing/paths.js';
 
 const root = repoRoot();
@@ -141,8 +143,15 @@ test('the DaemonSet: host network, every taint, probes on the health flag, grace
   });
   assert.equal(pod['terminationGracePeriodSeconds'], 30);
   const agent = (pod['containers'] as Obj[]).find((c) => c['name'] === 'agent') as Obj;
-  assert.equal(agent['securityContext']['privileged'], true);
+  // Privileged for a writable /proc/sys (see the template's comment), but nothing more.
+  assert.deepEqual(agent['securityContext'], { privileged: true, readOnlyRootFilesystem: true });
+  assert.deepEqual(pod['securityContext'], { seccompProfile: { type: 'RuntimeDefault' } });
   assert.ok(agent['resources']['requests']['cpu'] && agent['resources']['requests']['memory']);
+  assert.equal(agent['resources']['limits']['memory'], '1536Mi', 'a memory limit');
+  assert.ok(
+    (agent['volumeMounts'] as Obj[]).some((m) => m['mountPath'] === '/tmp'),
+    'scratch space under a read-only root',
+  );
   const args = agent['args'] as string[];
   assert.equal(args[0], 'agent');
   for (const name of Object.keys(flags(args))) {
@@ -203,7 +212,11 @@ test('the DaemonSet mounts what the agent and its hooks use, at the paths they a
   const init = (pod['initContainers'] as Obj[])[0] as Obj;
   const binArg = (init['command'] as string[]).at(-1) as string;
   assert.equal(hostPath(mounts(init).get(binArg)?.['name']), '/opt/cni/bin');
-  assert.equal(init['securityContext']['privileged'], undefined);
+  assert.deepEqual(init['securityContext'], {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+  });
 });
 
 test('the image packages: one list, read by the Dockerfile and the CI check', () => {
@@ -280,4 +293,35 @@ test('every chart value has a comment in values.yaml and a row in docs/install.m
   assert.ok(keys.length >= 20, `only ${keys.length} values found`);
   const rows = new Set([...docs.matchAll(/^\| `([A-Za-z.]+)` +\|/gm)].map((m) => m[1]));
   for (const key of keys) assert.ok(rows.has(key), `docs/install.md: no row for ${key}`);
+});
+
+test('allowClients renders one --allow-clients flag that weft agent accepts', async () => {
+  const { ensureHelm, helm } = (await import(join(root, 'scripts/deploy/helm.mjs'))) as {
+    ensureHelm: (root: string) => string;
+    helm: (bin: string, args: string[]) => string;
+  };
+  const values = join(root, 'deploy/helm/weft/ci/host-gw-values.yaml');
+  const text = helm(ensureHelm(root), [
+    'template',
+    'weft',
+    join(root, 'deploy/helm/weft'),
+    '-f',
+    values,
+  ]);
+  const ds = parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj | null)
+    .find((o) => o?.['kind'] === 'DaemonSet') as Obj;
+  const f = flags(ds['spec']['template']['spec']['containers'][0]['args'] as string[]);
+  assert.equal(f['allow-clients'], '10.8.0.0/16,fd08::/64');
+  assert.deepEqual(parseAllowClients([f['allow-clients'] as string]).map(formatCidr), [
+    '10.8.0.0/16',
+    'fd08::/64',
+  ]);
+  assert.equal(
+    flags(one(manifest(), 'DaemonSet')['spec']['template']['spec']['containers'][0]['args'])[
+      'allow-clients'
+    ],
+    undefined,
+    'none by default',
+  );
 });

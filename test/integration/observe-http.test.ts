@@ -1,13 +1,14 @@
 // `weft observe`, `status` and `endpoints` over the agents' --observe
 // listeners (--agent URL), as an operator reaches a cluster's agents: from
 // inside a lab node, over the underlay, to both nodes' agents. What they
-// show equals what the unix sockets show. A pod is refused.
+// show equals what the unix sockets show. A pod is refused, by --observe
+// and by --ui.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/agent/exec.js';
-import { labObserveUrl } from '../../src/lab/infra.js';
+import { LAB_UI_PORT, labObserveUrl } from '../../src/lab/infra.js';
 import type { LabState } from '../../src/lab/state.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
@@ -129,17 +130,17 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
   const pod = Object.values(state.pods).find((p) => !p.hostNetwork);
   assert.ok(pod);
   const get = `fetch(process.argv[1]).then(async (r) => console.log(r.status, await r.text()))`;
-  const fromPod = await run('ip', [
-    'netns',
-    'exec',
-    pod.netns,
-    process.execPath,
-    '-e',
-    get,
-    `${labObserveUrl(state.nodes[0] ?? { address: '' })}/v1/flows`,
-  ]);
+  const fromPod = (url: string) =>
+    run('ip', ['netns', 'exec', pod.netns, process.execPath, '-e', get, url]);
+  const refusal = (listener: string) =>
+    new RegExp(
+      `^403 .*the ${listener} listener answers loopback and this cluster's Node addresses only, and ${pod.ips[0]?.replace(/\./g, '\\.')} is none of them`,
+    );
+  const node0 = state.nodes[0] ?? { address: '' };
+  assert.match(await fromPod(`${labObserveUrl(node0)}/v1/flows`), refusal('observe'));
+  // The agent's web UI too, with the flows of every node behind it.
   assert.match(
-    fromPod,
-    new RegExp(`^403 .*loopback only, and ${pod.ips[0]?.replace(/\./g, '\\.')} is neither`),
+    await fromPod(`http://${node0.address}:${LAB_UI_PORT}/api/flows?last=2`),
+    refusal('ui'),
   );
 });

@@ -7,6 +7,7 @@ import {
   type FlowQuery,
 } from '../../core/flows/filter.js';
 import type { Flow } from '../../core/flows/types.js';
+import { StreamPump, type StreamGate } from '../../listen/streams.js';
 import type { FlowPipeline } from './pipeline.js';
 
 /**
@@ -15,9 +16,6 @@ import type { FlowPipeline } from './pipeline.js';
  * buffered ones that match, then live ones — until the client goes away.
  * Filters are the `weft observe` flags without dashes, repeatable.
  */
-
-/** A follower further behind than this skips flows (counted) rather than grow the agent's memory. */
-const MAX_PENDING_BYTES = 4 << 20;
 
 export function queryOf(url: URL, now: number): { query: FlowQuery; follow: boolean } {
   const flags: [string, string][] = [];
@@ -38,7 +36,7 @@ export function listFlows(p: FlowPipeline, q: FlowQuery): Flow[] {
 }
 
 export function flowsHandler(p: FlowPipeline, node: string) {
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  return (req: IncomingMessage, res: ServerResponse, streams: StreamGate): void => {
     const url = new URL(req.url ?? '/', 'http://agent');
     let parsed: ReturnType<typeof queryOf>;
     try {
@@ -60,18 +58,24 @@ export function flowsHandler(p: FlowPipeline, node: string) {
       res.end(text);
       return;
     }
+    const admitted = streams.admit(req.socket.remoteAddress);
+    if (!admitted.ok) {
+      res.writeHead(admitted.status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: admitted.message }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-    // Subscribe first, so nothing recorded while the buffer is written is missed.
+    // A client that is behind gets its flows as the socket takes them (see StreamPump).
+    const pump = new StreamPump<Flow>(res, (f) => `${JSON.stringify(f)}\n`, streams);
+    // The buffer first, then live flows newer than it, in one queue.
     const newest = p.ring.newest;
+    for (const f of listFlows(p, query)) pump.push(f);
     const unsubscribe = p.subscribe((f, seq) => {
-      if (seq <= newest || !matchesFlow(query, f)) return;
-      if (res.writableLength > MAX_PENDING_BYTES) return;
-      res.write(`${JSON.stringify(f)}\n`);
+      if (seq > newest && matchesFlow(query, f)) pump.push(f);
     });
-    const buffered = listFlows(p, query);
-    if (buffered.length) res.write(buffered.map((f) => `${JSON.stringify(f)}\n`).join(''));
     const offStop = p.onStop(() => res.end());
     const done = () => {
+      admitted.release();
       unsubscribe();
       offStop();
     };

@@ -6,6 +6,7 @@ import {
 } from '../../core/flows/prometheus.js';
 import { decidingPolicies, type Flow } from '../../core/flows/types.js';
 import type { PolicyRef } from '../../core/policy/ir.js';
+import { ListenerMetrics } from '../../listen/metrics.js';
 import type { TableCounts } from '../dataplane.js';
 import type { FlowStats } from './pipeline.js';
 
@@ -29,6 +30,8 @@ export function policyLabel(ref: PolicyRef): string {
 
 export class AgentMetrics {
   readonly registry = new MetricsRegistry();
+  /** Refusals and streams of the agent's TCP listeners (and the unix socket's streams). */
+  readonly listeners = new ListenerMetrics(this.registry);
   private readonly flows: Counter;
   private readonly drops: Counter;
   private readonly syncs: Histogram;

@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROMETHEUS_CONTENT_TYPE } from '../../core/flows/prometheus.js';
 import type { Labels } from '../../core/labels.js';
 import { podKey, type Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
 import type { Dataplane } from '../dataplane.js';
 import type { EndpointRecord } from '../endpoint-store.js';
+import type { RawHandler } from '../server.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';
 import { FlowPipeline, type FlowStats } from './pipeline.js';
@@ -181,18 +181,17 @@ export class Observability {
   }
 
   /** Raw handlers: `/v1/flows` (JSON or NDJSON stream) and `/metrics`. */
-  handlers(): Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> {
-    const out: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> =
-      {
-        '/metrics': async (_req, res) => {
-          const text = await this.metrics.render();
-          res.writeHead(200, {
-            'content-type': PROMETHEUS_CONTENT_TYPE,
-            'content-length': Buffer.byteLength(text),
-          });
-          res.end(text);
-        },
-      };
+  handlers(): Record<string, RawHandler> {
+    const out: Record<string, RawHandler> = {
+      '/metrics': async (_req, res) => {
+        const text = await this.metrics.render();
+        res.writeHead(200, {
+          'content-type': PROMETHEUS_CONTENT_TYPE,
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
+      },
+    };
     const p = this.pipeline;
     if (p) out['/v1/flows'] = flowsHandler(p, this.view.node);
     return out;
