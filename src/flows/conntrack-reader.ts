@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
+import type { ChildLedger } from './children.js';
 import type { BoundedQueue } from './queue.js';
 import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 
@@ -30,6 +31,8 @@ export interface ConntrackReaderOptions {
   readonly bufferBytes?: number;
   /** The conntrack binary (default `conntrack`). */
   readonly conntrack?: string;
+  /** Where conntrack's PID is recorded (see ChildRecord). */
+  readonly ledger?: ChildLedger;
   /** How long start() waits for conntrack to subscribe (default 5000 ms). */
   readonly startTimeoutMs?: number;
 }
@@ -88,6 +91,7 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
     ];
     this.tool = new Tool(opts.conntrack ?? 'conntrack', args, {
       netns: opts.netns,
+      ledger: opts.ledger,
       onStdout: (chunk) => this.onChunk(this.decoder.write(chunk)),
       onStderrLine: (line) => this.onStderr(line),
       onExit: ({ requested }) => this.onExit(requested),

@@ -1,6 +1,7 @@
 import { AF_INET, AF_INET6, decodeNflog } from './nflog.js';
 import { decodeIpPacket, type DecodedPacket } from './packet.js';
 import { LINKTYPE_NFLOG, PcapFormatError, PcapStreamParser, type PcapRecord } from './pcap.js';
+import type { ChildLedger } from './children.js';
 import type { BoundedQueue } from './queue.js';
 import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 
@@ -31,6 +32,8 @@ export interface NflogReaderOptions {
   readonly bufferKiB?: number;
   /** The tcpdump binary (default `tcpdump`). */
   readonly tcpdump?: string;
+  /** Where tcpdump's PID is recorded (see ChildRecord). */
+  readonly ledger?: ChildLedger;
   /** How long start() waits for tcpdump to listen (default 5000 ms). */
   readonly startTimeoutMs?: number;
 }
@@ -112,6 +115,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
     ];
     this.tool = new Tool(opts.tcpdump ?? 'tcpdump', args, {
       netns: opts.netns,
+      ledger: opts.ledger,
       onStdout: (chunk) => this.onChunk(chunk),
       onStderrLine: (line) => this.onStderr(line),
       onExit: ({ requested }) => this.onExit(requested),

@@ -5,6 +5,7 @@ import { podKey, type Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
 import type { Dataplane } from '../dataplane.js';
 import type { EndpointRecord } from '../endpoint-store.js';
+import type { ChildRecord } from '../../flows/children.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';
 import { FlowPipeline, type FlowStats } from './pipeline.js';
@@ -44,6 +45,8 @@ export interface AgentView {
   readonly records: () => readonly EndpointRecord[];
   readonly ipam: () => Promise<readonly { cidr: string; allocated: number; capacity: number }[]>;
   readonly log: (line: string) => void;
+  /** The record of the flow readers' helpers, in the agent's state directory. */
+  readonly helpers?: ChildRecord;
 }
 
 export interface EndpointView {
@@ -68,8 +71,6 @@ export interface DirectionView {
 export class Observability {
   readonly metrics: AgentMetrics;
   pipeline: FlowPipeline | undefined;
-  /** Why the pipeline is not running, when it failed to start. */
-  private startError: string | undefined;
   private readonly started = Date.now();
 
   constructor(
@@ -90,22 +91,22 @@ export class Observability {
   }
 
   /**
-   * Starts the readers; after the first sync (the ruleset uses conntrack by
-   * then). A failure is logged and shown in status; the agent runs on.
+   * Ends the helpers a previous agent of this node left running (it crashed:
+   * a leftover tcpdump keeps the NFLOG group bound), then starts the readers;
+   * after the first sync (the ruleset uses conntrack by then). A reader that
+   * cannot start is tried again with backoff, its reason shown in status;
+   * the agent runs on meanwhile.
    */
   async start(): Promise<void> {
     if (!this.config.enabled) return;
-    try {
-      await this.startPipeline();
-    } catch (e) {
-      this.startError = e instanceof Error ? e.message : String(e);
-      this.view.log(`flows: not recording: ${this.startError}`);
+    const ledger = this.view.helpers;
+    if (ledger) {
+      const ended = await ledger.reap();
+      if (ended.length)
+        this.view.log(`flows: ended helpers a previous agent left running: ${ended.join(', ')}`);
     }
-  }
-
-  private async startPipeline(): Promise<void> {
     const v = this.view;
-    this.pipeline = await FlowPipeline.start({
+    this.pipeline = FlowPipeline.start({
       node: v.node,
       capacity: this.config.capacity,
       group: this.config.group,
@@ -121,6 +122,7 @@ export class Observability {
       },
       log: v.log,
       onFlow: (f) => this.metrics.onFlow(f),
+      ledger,
     });
   }
 
@@ -142,14 +144,9 @@ export class Observability {
   /** The detail `GET /v1/status` adds to ready/message. */
   status(ready: boolean): Record<string, unknown> {
     const dp = this.view.dataplane();
-    const flows: FlowStats | { enabled: false; error?: string } = this.pipeline?.stats() ?? {
-      enabled: false,
-      ...(this.startError ? { error: this.startError } : {}),
-    };
+    const flows: FlowStats | { enabled: false } = this.pipeline?.stats() ?? { enabled: false };
     const readersOk =
-      'readers' in flows
-        ? Object.values(flows.readers).every((s) => s === 'running')
-        : this.startError === undefined;
+      !('readers' in flows) || Object.values(flows.readers).every((s) => s === 'running');
     const health = !ready ? 'starting' : dp?.last?.error || !readersOk ? 'degraded' : 'ok';
     return {
       node: this.view.node,
