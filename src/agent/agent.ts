@@ -96,10 +96,12 @@ export class Agent {
       ipam: () => this.ipamUsage(),
       log: o.log,
       helpers: new ChildRecord(join(o.stateDir, 'helpers')),
+      nftCounters: o.source ? () => nft.counterPackets() : undefined,
     });
+    const nft = new RealNft();
     if (o.source) {
       this.dataplane = new Dataplane(
-        new RealNft(),
+        nft,
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
         o.log,

@@ -143,9 +143,17 @@ interface StatusBody {
     seen?: number;
     buffered?: number;
     lost?: number;
+    losses?: Record<string, number>;
     readers?: Record<string, string>;
     retries?: Record<string, { failures: number; nextAttemptInMs: number }>;
   };
+}
+
+/** The total not recorded, and each cause that lost any: `960 (dropLogLimit 958, nflogQueue 2)`. */
+function lostText(f: NonNullable<StatusBody['flows']>): string {
+  const causes = Object.entries(f.losses ?? {}).filter(([, n]) => n > 0);
+  const detail = causes.map(([cause, n]) => `${cause} ${n}`).join(', ');
+  return `${f.lost ?? 0}${detail ? ` (${detail})` : ''}`;
 }
 
 /** Readers that are not running, `nflog failed` each (the table's FLOWS column). */
@@ -238,7 +246,7 @@ function statusRow(node: string, s: StatusBody | undefined, error?: string): str
     f?.enabled
       ? `${f.seen ?? 0} (${f.buffered ?? 0} buffered)${readersDown(f) ? `; ${readersDown(f)}` : ''}`
       : 'off',
-    f?.enabled ? String(f.lost ?? 0) : '-',
+    f?.enabled ? lostText(f) : '-',
   ];
 }
 

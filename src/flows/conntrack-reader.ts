@@ -23,8 +23,8 @@ export interface ConntrackReaderOptions {
   /** Events to subscribe to (default NEW and DESTROY). */
   readonly events?: readonly ConntrackEventName[];
   /**
-   * Events held for a slow consumer (default 8192). At three quarters the
-   * reader stops reading until a quarter is left; past it new ones are discarded.
+   * Events held for a slow consumer (default 8192); past it new ones are
+   * discarded and counted (queueDropped). The tool's output is always read.
    */
   readonly queueCapacity?: number;
   /** Netlink socket buffer, bytes (`-b`, default 8 MiB). */
@@ -74,7 +74,7 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(opts: ConntrackReaderOptions) {
-    this.queue = toolQueue(opts.queueCapacity ?? 8192, () => this.tool);
+    this.queue = toolQueue(opts.queueCapacity ?? 8192);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;

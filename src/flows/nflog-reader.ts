@@ -24,8 +24,8 @@ export interface NflogReaderOptions {
   /** Bytes of each logged packet to capture, headers included (default 256). */
   readonly snaplen?: number;
   /**
-   * Events held for a slow consumer (default 8192). At three quarters the
-   * reader stops reading until a quarter is left; past it new ones are discarded.
+   * Events held for a slow consumer (default 8192); past it new ones are
+   * discarded and counted (queueDropped). The tool's output is always read.
    */
   readonly queueCapacity?: number;
   /** tcpdump `-B`: the socket buffer in KiB (default 4096; the kernel caps it at net.core.rmem_max). */
@@ -97,7 +97,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(private readonly opts: NflogReaderOptions) {
-    this.queue = toolQueue(opts.queueCapacity ?? 8192, () => this.tool);
+    this.queue = toolQueue(opts.queueCapacity ?? 8192);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;

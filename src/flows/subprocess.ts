@@ -184,14 +184,12 @@ export async function awaitStart(
 }
 
 /**
- * A reader's event queue: from three quarters full until a quarter is left,
- * the tool's output is not read, so a burst waits in the pipe and the
- * kernel's socket buffer. `tool` is looked up when needed (the queue is made
- * before the tool starts).
+ * A reader's event queue. The tool's output is read however full it is: a
+ * reader that stopped reading would move the burst into the kernel's socket
+ * buffer, and what overflows there is lost uncounted (the kernel says that
+ * events were lost, never how many). Read on, an event the queue has no room
+ * for is discarded here and counted, one by one.
  */
-export function toolQueue<T>(capacity: number, tool: () => Tool): BoundedQueue<T> {
-  return new BoundedQueue<T>(capacity, {
-    full: () => tool().pauseFor('queue', true),
-    room: () => tool().pauseFor('queue', false),
-  });
+export function toolQueue<T>(capacity: number): BoundedQueue<T> {
+  return new BoundedQueue<T>(capacity);
 }

@@ -15,9 +15,9 @@ import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
  * The agent's flow pipeline: drops from the nftables log (NFLOG group),
  * connection starts and ends from conntrack events, both in the agent's own
  * network namespace, turned into flow records and kept in a bounded ring.
- * The agent never blocks on them: a reader that is ahead stops reading (the
- * kernel buffers), what the kernel cannot hold is lost, and every loss is
- * counted.
+ * The agent never blocks on them: the readers always read, a burst waits in
+ * their bounded queues, and every loss is counted where it happens (see
+ * FlowLoss).
  */
 
 /** What flows resolve against; read on every event, so cluster() and ir() must be cheap. */
@@ -65,6 +65,11 @@ export interface FlowLoss {
   readonly conntrackKernel: number;
   /** Records that could not be decoded. */
   readonly malformed: number;
+  /**
+   * Drops not logged because the drop log's rate limit refused them (nft
+   * counters drop_log_wanted minus drop_log_sent).
+   */
+  readonly dropLogLimit: number;
 }
 
 export interface FlowStats {
@@ -101,6 +106,12 @@ const HOLD_MAX_MS = 1000;
 const TCPDUMP_STATS_MS = 5000;
 /** The conntrack event socket buffer: a burst waits here while the pipeline catches up. */
 const CONNTRACK_BUFFER = 32 << 20;
+/**
+ * Connection events held while the pipeline is behind (a burst, a policy
+ * sync): each start and end of 32k connections; past it they are counted as
+ * lost, one by one.
+ */
+const CONNTRACK_QUEUE = 65_536;
 
 export class FlowPipeline {
   readonly ring: Ring<Flow>;
@@ -141,6 +152,8 @@ export class FlowPipeline {
   private wake: (() => void) | undefined;
   private sweepFailures = 0;
   private readonly loops: Promise<void>[] = [];
+  /** Drops the log's rate limit refused, as the agent last read the nft counters. */
+  dropLogLimited = 0;
 
   private constructor(private readonly o: FlowPipelineOptions) {
     this.ring = new Ring(o.capacity);
@@ -162,9 +175,9 @@ export class FlowPipeline {
 
   /**
    * Holds event work back while the caller does something that must not
-   * wait (a policy sync): the readers stop reading, events wait in the pipes
-   * and the kernel's buffers. Returns the release; a hold ends by itself
-   * after HOLD_MAX_MS.
+   * wait (a policy sync): the readers go on reading into their queues (what
+   * does not fit is counted as lost), flows are made once it ends. Returns
+   * the release; a hold ends by itself after HOLD_MAX_MS.
    */
   hold(): () => void {
     let released = false;
@@ -173,8 +186,6 @@ export class FlowPipeline {
       released = true;
       clearTimeout(timer);
       if (--this.holds > 0) return;
-      this.nflog?.resume();
-      this.conntrack?.resume();
       const wake = this.wake;
       this.released = undefined;
       this.wake = undefined;
@@ -182,10 +193,7 @@ export class FlowPipeline {
     };
     const timer = setTimeout(release, HOLD_MAX_MS);
     timer.unref();
-    if (this.holds++ === 0) {
-      this.nflog?.pause();
-      this.conntrack?.pause();
-    }
+    this.holds++;
     return release;
   }
 
@@ -215,6 +223,7 @@ export class FlowPipeline {
       conntrackQueue: this.past.conntrackQueue + (c?.queueDropped ?? 0),
       conntrackKernel: this.past.conntrackKernel + (c?.kernelOverflows ?? 0),
       malformed: this.past.malformed + (n?.malformed ?? 0) + (c?.malformed ?? 0),
+      dropLogLimit: this.dropLogLimited,
     };
     const lost = Object.values(losses).reduce((a, b) => a + b, 0);
     return {
@@ -445,7 +454,11 @@ export class FlowPipeline {
         'net.netfilter.nf_conntrack_tcp_timeout_time_wait',
         String(this.o.endTimeoutSeconds),
       );
-    this.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER, ledger });
+    this.conntrack = await ConntrackReader.start({
+      bufferBytes: CONNTRACK_BUFFER,
+      queueCapacity: CONNTRACK_QUEUE,
+      ledger,
+    });
   }
 }
 

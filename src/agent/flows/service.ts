@@ -5,7 +5,9 @@ import { podKey, type Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
 import type { Dataplane } from '../dataplane.js';
 import type { EndpointRecord } from '../endpoint-store.js';
+import { advanceCounter, NO_COUNT } from '../../core/flows/kernel-counter.js';
 import type { ChildRecord } from '../../flows/children.js';
+import { DROP_LOG_COUNTERS } from '../../nft/drop-log.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';
 import { FlowPipeline, type FlowStats } from './pipeline.js';
@@ -47,7 +49,12 @@ export interface AgentView {
   readonly log: (line: string) => void;
   /** The record of the flow readers' helpers, in the agent's state directory. */
   readonly helpers?: ChildRecord;
+  /** Packets of the named counters in weft's nft table (the drop log's, see drop-log.ts). */
+  readonly nftCounters?: () => Promise<Record<string, number>>;
 }
+
+/** How often the drop log's counters are read. */
+const COUNTERS_MS = 1000;
 
 export interface EndpointView {
   readonly namespace: string;
@@ -71,6 +78,10 @@ export interface DirectionView {
 export class Observability {
   readonly metrics: AgentMetrics;
   pipeline: FlowPipeline | undefined;
+  private counterTimer: NodeJS.Timeout | undefined;
+  private readonly logCounters = { wanted: NO_COUNT, sent: NO_COUNT };
+  private readingCounters = false;
+  private counterError: string | undefined;
   private readonly started = Date.now();
 
   constructor(
@@ -124,6 +135,35 @@ export class Observability {
       onFlow: (f) => this.metrics.onFlow(f),
       ledger,
     });
+    if (v.nftCounters) {
+      this.counterTimer = setInterval(() => void this.readCounters(), COUNTERS_MS);
+      this.counterTimer.unref();
+    }
+  }
+
+  /** The drop log's counters: what its rate limit kept out of the log, into the pipeline's losses. */
+  async readCounters(): Promise<void> {
+    const read = this.view.nftCounters;
+    if (!read || this.readingCounters) return;
+    this.readingCounters = true;
+    try {
+      const c = await read();
+      const [wanted, sent] = DROP_LOG_COUNTERS;
+      const w = c[wanted.name];
+      const s = c[sent.name];
+      if (w === undefined || s === undefined) return;
+      this.logCounters.wanted = advanceCounter(this.logCounters.wanted, w);
+      this.logCounters.sent = advanceCounter(this.logCounters.sent, s);
+      if (this.pipeline)
+        this.pipeline.dropLogLimited = this.logCounters.wanted.total - this.logCounters.sent.total;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (why !== this.counterError)
+        this.view.log(`flows: cannot read the drop log counters: ${why}`);
+      this.counterError = why;
+    } finally {
+      this.readingCounters = false;
+    }
   }
 
   /** Flow work waits until the returned function is called (a policy sync runs meanwhile). */
@@ -138,6 +178,7 @@ export class Observability {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.counterTimer);
     await this.pipeline?.stop();
   }
 
