@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { formatCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import type { Cluster } from '../core/model/types.js';
+import { ChildRecord } from '../flows/children.js';
 import { IpamStore } from '../ipam-store/store.js';
 import { planRoutes, type RoutingMode } from '../core/routing/plan.js';
 import { startRouteSync, type RouteSync } from '../routing/backend.js';
@@ -99,10 +100,13 @@ export class Agent {
       records: () => [...this.records.values()],
       ipam: () => this.ipamUsage(),
       log: o.log,
+      helpers: new ChildRecord(join(o.stateDir, 'helpers')),
+      nftCounters: o.source ? () => nft.counterPackets() : undefined,
     });
+    const nft = new RealNft();
     if (o.source) {
       this.dataplane = new Dataplane(
-        new RealNft(),
+        nft,
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),
         o.log,

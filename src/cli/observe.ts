@@ -138,7 +138,28 @@ interface StatusBody {
   health?: string;
   lastSync?: { kind: string; ms: number; at: string; error?: string } | null;
   counts?: { endpoints: number; policies: number; rules: number; setElements: number } | null;
-  flows?: { enabled: boolean; seen?: number; buffered?: number; lost?: number; error?: string };
+  flows?: {
+    enabled: boolean;
+    seen?: number;
+    buffered?: number;
+    lost?: number;
+    losses?: Record<string, number>;
+    readers?: Record<string, string>;
+    retries?: Record<string, { failures: number; nextAttemptInMs: number }>;
+  };
+}
+
+/** The total not recorded, and each cause that lost any: `960 (dropLogLimit 958, nflogQueue 2)`. */
+function lostText(f: NonNullable<StatusBody['flows']>): string {
+  const causes = Object.entries(f.losses ?? {}).filter(([, n]) => n > 0);
+  const detail = causes.map(([cause, n]) => `${cause} ${n}`).join(', ');
+  return `${f.lost ?? 0}${detail ? ` (${detail})` : ''}`;
+}
+
+/** Readers that are not running, `nflog failed` each (the table's FLOWS column). */
+function readersDown(f: StatusBody['flows']): string {
+  const down = Object.entries(f?.readers ?? {}).filter(([, s]) => s !== 'running');
+  return down.map(([name, s]) => `${name} ${/^\w+/.exec(s)?.[0] ?? s}`).join(', ');
 }
 
 /** Every agent's answer (or its error), in the agents' order. */
@@ -193,7 +214,15 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     for (const r of results) {
       const s = r.body?.lastSync;
       if (s?.error) io.err(`weft: ${nodeOf(r)}: last sync failed: ${s.error}`);
-      if (r.body?.flows?.error) io.err(`weft: ${nodeOf(r)}: flows: ${r.body.flows.error}`);
+      const f = r.body?.flows;
+      for (const [name, state] of Object.entries(f?.readers ?? {})) {
+        if (state === 'running') continue;
+        const retry = f?.retries?.[name];
+        const next = retry
+          ? ` (${retry.failures} failed tries, next in ${(retry.nextAttemptInMs / 1000).toFixed(1)} s)`
+          : '';
+        io.err(`weft: ${nodeOf(r)}: flows: ${name} reader ${state}${next}`);
+      }
     }
   }
   return results.every((r) => r.body?.health === 'ok') ? 0 : 1;
@@ -214,8 +243,10 @@ function statusRow(node: string, s: StatusBody | undefined, error?: string): str
     String(c?.policies ?? '-'),
     String(c?.rules ?? '-'),
     String(c?.setElements ?? '-'),
-    f?.enabled ? `${f.seen ?? 0} (${f.buffered ?? 0} buffered)` : 'off',
-    f?.enabled ? String(f.lost ?? 0) : '-',
+    f?.enabled
+      ? `${f.seen ?? 0} (${f.buffered ?? 0} buffered)${readersDown(f) ? `; ${readersDown(f)}` : ''}`
+      : 'off',
+    f?.enabled ? lostText(f) : '-',
   ];
 }
 

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
+import type { ChildLedger } from './children.js';
 import type { BoundedQueue } from './queue.js';
 import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 
@@ -22,14 +23,16 @@ export interface ConntrackReaderOptions {
   /** Events to subscribe to (default NEW and DESTROY). */
   readonly events?: readonly ConntrackEventName[];
   /**
-   * Events held for a slow consumer (default 8192). At three quarters the
-   * reader stops reading until a quarter is left; past it new ones are discarded.
+   * Events held for a slow consumer (default 8192); past it new ones are
+   * discarded and counted (queueDropped). The tool's output is always read.
    */
   readonly queueCapacity?: number;
   /** Netlink socket buffer, bytes (`-b`, default 8 MiB). */
   readonly bufferBytes?: number;
   /** The conntrack binary (default `conntrack`). */
   readonly conntrack?: string;
+  /** Where conntrack's PID is recorded (see ChildRecord). */
+  readonly ledger?: ChildLedger;
   /** How long start() waits for conntrack to subscribe (default 5000 ms). */
   readonly startTimeoutMs?: number;
 }
@@ -71,7 +74,7 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(opts: ConntrackReaderOptions) {
-    this.queue = toolQueue(opts.queueCapacity ?? 8192, () => this.tool);
+    this.queue = toolQueue(opts.queueCapacity ?? 8192);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -88,6 +91,7 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
     ];
     this.tool = new Tool(opts.conntrack ?? 'conntrack', args, {
       netns: opts.netns,
+      ledger: opts.ledger,
       onStdout: (chunk) => this.onChunk(this.decoder.write(chunk)),
       onStderrLine: (line) => this.onStderr(line),
       onExit: ({ requested }) => this.onExit(requested),

@@ -1,6 +1,7 @@
 import { AF_INET, AF_INET6, decodeNflog } from './nflog.js';
 import { decodeIpPacket, type DecodedPacket } from './packet.js';
 import { LINKTYPE_NFLOG, PcapFormatError, PcapStreamParser, type PcapRecord } from './pcap.js';
+import type { ChildLedger } from './children.js';
 import type { BoundedQueue } from './queue.js';
 import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 
@@ -23,14 +24,16 @@ export interface NflogReaderOptions {
   /** Bytes of each logged packet to capture, headers included (default 256). */
   readonly snaplen?: number;
   /**
-   * Events held for a slow consumer (default 8192). At three quarters the
-   * reader stops reading until a quarter is left; past it new ones are discarded.
+   * Events held for a slow consumer (default 8192); past it new ones are
+   * discarded and counted (queueDropped). The tool's output is always read.
    */
   readonly queueCapacity?: number;
   /** tcpdump `-B`: the socket buffer in KiB (default 4096; the kernel caps it at net.core.rmem_max). */
   readonly bufferKiB?: number;
   /** The tcpdump binary (default `tcpdump`). */
   readonly tcpdump?: string;
+  /** Where tcpdump's PID is recorded (see ChildRecord). */
+  readonly ledger?: ChildLedger;
   /** How long start() waits for tcpdump to listen (default 5000 ms). */
   readonly startTimeoutMs?: number;
 }
@@ -94,7 +97,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
   private readonly ready: Promise<void>;
 
   private constructor(private readonly opts: NflogReaderOptions) {
-    this.queue = toolQueue(opts.queueCapacity ?? 8192, () => this.tool);
+    this.queue = toolQueue(opts.queueCapacity ?? 8192);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -112,6 +115,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
     ];
     this.tool = new Tool(opts.tcpdump ?? 'tcpdump', args, {
       netns: opts.netns,
+      ledger: opts.ledger,
       onStdout: (chunk) => this.onChunk(chunk),
       onStderrLine: (line) => this.onStderr(line),
       onExit: ({ requested }) => this.onExit(requested),

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildLedger } from './children.js';
 import { BoundedQueue } from './queue.js';
 
 /**
@@ -21,6 +22,8 @@ export class ReaderError extends Error {
 export interface ToolOptions {
   /** `ip netns exec NAME …` when given. */
   readonly netns?: string;
+  /** Where the running tool is recorded, so a later agent can end it if this one dies. */
+  readonly ledger?: ChildLedger;
   readonly onStdout: (chunk: Buffer) => void;
   readonly onStderrLine: (line: string) => void;
   /** Called once when the tool exits; `requested` when close() asked for it. */
@@ -55,6 +58,8 @@ export class Tool {
     this.command = [file, ...argv].join(' ');
     this.child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdin.end();
+    const pid = this.child.pid;
+    if (pid !== undefined) opts.ledger?.add(pid, cmd);
     this.child.stdout.on('data', (d: Buffer) => opts.onStdout(d));
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => this.stderr(d));
     this.exited = new Promise((resolve) => {
@@ -65,6 +70,7 @@ export class Tool {
         if (this.stderrPartial) this.line(this.stderrPartial);
         this.stderrPartial = '';
         this.exitInfo = { code, signal };
+        if (pid !== undefined) opts.ledger?.remove(pid);
         opts.onExit({ code, signal, requested: this.closing });
         resolve();
       };
@@ -178,14 +184,12 @@ export async function awaitStart(
 }
 
 /**
- * A reader's event queue: from three quarters full until a quarter is left,
- * the tool's output is not read, so a burst waits in the pipe and the
- * kernel's socket buffer. `tool` is looked up when needed (the queue is made
- * before the tool starts).
+ * A reader's event queue. The tool's output is read however full it is: a
+ * reader that stopped reading would move the burst into the kernel's socket
+ * buffer, and what overflows there is lost uncounted (the kernel says that
+ * events were lost, never how many). Read on, an event the queue has no room
+ * for is discarded here and counted, one by one.
  */
-export function toolQueue<T>(capacity: number, tool: () => Tool): BoundedQueue<T> {
-  return new BoundedQueue<T>(capacity, {
-    full: () => tool().pauseFor('queue', true),
-    room: () => tool().pauseFor('queue', false),
-  });
+export function toolQueue<T>(capacity: number): BoundedQueue<T> {
+  return new BoundedQueue<T>(capacity);
 }

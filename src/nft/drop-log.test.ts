@@ -37,6 +37,9 @@ test('with drop logging, every drop has a rate-limited log rule with its conditi
     const plain = renderTable(ir, local);
     const logged = renderTable(ir, local, 1, { logDrops: LOG });
     assert.deepEqual(validateTable(logged), [], `seed ${seed}`);
+    // What the rate limit refuses is counted: both counters are declared with the log rules.
+    assert.deepEqual([...(logged.counters?.keys() ?? [])], ['drop_log_wanted', 'drop_log_sent']);
+    assert.equal(plain.counters, undefined, 'no counters without drop logging');
     for (const [name, c] of logged.chains) {
       const without = c.rules.filter((r) => !/ log prefix /.test(r.text));
       assert.deepEqual(
@@ -50,7 +53,7 @@ test('with drop logging, every drop has a rate-limited log rule with its conditi
         const before = c.rules[i - 1];
         const condition = r.text.replace(/ ?drop$/, '');
         const m =
-          /^(.*?) ?limit rate 50\/second burst 100 packets log prefix "([^"]+)" group 7 queue-threshold 1$/.exec(
+          /^(.*?) ?counter name "drop_log_wanted" limit rate 50\/second burst 100 packets counter name "drop_log_sent" log prefix "([^"]+)" group 7 queue-threshold 1$/.exec(
             before?.text ?? '',
           );
         assert.ok(

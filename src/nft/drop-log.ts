@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Direction } from '../core/model/types.js';
+import type { NftCounter } from './model.js';
 
 export interface DropLogOptions {
   /** NFLOG group the agent listens on. */
@@ -54,5 +55,21 @@ export function parseDropLogPrefix(prefix: string): ParsedDropPrefix | undefined
 export function dropLogRule(condition: string, prefix: string, log: DropLogOptions): string {
   const limit = `limit rate ${log.ratePerSecond}/second burst ${log.ratePerSecond * 2} packets`;
   const statement = `log prefix "${prefix}" group ${log.group} queue-threshold 1`;
-  return `${condition}${condition ? ' ' : ''}${limit} ${statement}`;
+  const [wanted, sent] = DROP_LOG_COUNTERS;
+  return `${condition}${condition ? ' ' : ''}counter name "${wanted.name}" ${limit} counter name "${sent.name}" ${statement}`;
 }
+
+/**
+ * What the rate limit keeps out of the log is counted where it happens: every
+ * log rule adds each packet to the first counter before its limit, and to the
+ * second after it (a `limit` that refuses ends the rule there). Their
+ * difference is the drops that were not logged; the agent reads both.
+ */
+export const DROP_LOG_COUNTERS: readonly [NftCounter, NftCounter] = [
+  {
+    name: 'drop_log_wanted',
+    comment:
+      'drops to log, before the rate limit (minus drop_log_sent: drops the limit kept out of the log)',
+  },
+  { name: 'drop_log_sent', comment: 'drops the rate limit let through to the NFLOG group' },
+];

@@ -57,7 +57,16 @@ export interface NftChain {
   readonly rules: readonly NftRule[];
 }
 
+/** A named counter: rules add to it with `counter name "NAME"`; the agent reads it. */
+export interface NftCounter {
+  readonly name: string;
+  /** What it counts and why (at most 128 bytes). */
+  readonly comment: string;
+}
+
 export interface NftTable {
+  /** Named counters (absent: none). */
+  readonly counters?: ReadonlyMap<string, NftCounter>;
   readonly sets: ReadonlyMap<string, NftSet>;
   readonly maps: ReadonlyMap<string, NftMap>;
   readonly chains: ReadonlyMap<string, NftChain>;

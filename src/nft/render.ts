@@ -11,7 +11,13 @@ import {
 } from '../core/policy/ir.js';
 import type { NftChain, NftMap, NftRule, NftSet, NftTable } from './model.js';
 import { clampComment } from './text.js';
-import { dropLogPrefix, dropLogRule, type DropLogOptions, type DropReason } from './drop-log.js';
+import {
+  DROP_LOG_COUNTERS,
+  dropLogPrefix,
+  dropLogRule,
+  type DropLogOptions,
+  type DropReason,
+} from './drop-log.js';
 import { forwardChain, ownNodeChains } from './base-chains.js';
 import { matchesOf, nftName, setsOf } from './rule-matches.js';
 
@@ -166,7 +172,15 @@ export function renderTable(
       elements: elements.sort((a, b) => a.key.localeCompare(b.key)),
     });
   }
-  return { sets, maps: nftMaps, chains };
+  return {
+    sets,
+    maps: nftMaps,
+    chains,
+    // Drops over the log's rate limit are counted in these (see drop-log.ts).
+    ...(options.logDrops
+      ? { counters: new Map(DROP_LOG_COUNTERS.map((c) => [c.name, c] as const)) }
+      : {}),
+  };
 }
 
 function tierJumps(ir: PolicyIr, ids: readonly string[]): NftRule[] {

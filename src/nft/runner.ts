@@ -140,6 +140,26 @@ export class RealNft implements NftRunner {
     }
   }
 
+  /** Packets of each named counter in weft's table (`nft -j list counters`); {} without the table. */
+  async counterPackets(): Promise<Record<string, number>> {
+    let text: string;
+    try {
+      text = await this.run(['-j', 'list', 'counters', 'table', TABLE_FAMILY, TABLE_NAME], '');
+    } catch (e) {
+      if (e instanceof NftError && /No such file or directory/.test(e.stderr)) return {};
+      throw e;
+    }
+    const out: Record<string, number> = {};
+    const items = (
+      JSON.parse(text) as { nftables?: { counter?: { name?: unknown; packets?: unknown } }[] }
+    ).nftables;
+    for (const item of items ?? []) {
+      const c = item.counter;
+      if (c && typeof c.name === 'string' && typeof c.packets === 'number') out[c.name] = c.packets;
+    }
+    return out;
+  }
+
   /** The command line that runs nft with `args` (in the namespace, if any). */
   private command(args: readonly string[]): readonly [string, readonly string[]] {
     const nft = this.options.nft ?? 'nft';

@@ -3,7 +3,15 @@
  * and the transactions the sync applies with one `nft -f -`. Pure text; the
  * runner executes it, the validator decides whether it is worth executing.
  */
-import type { NftBaseHook, NftChain, NftMap, NftMapElement, NftSet, NftTable } from './model.js';
+import type {
+  NftBaseHook,
+  NftChain,
+  NftCounter,
+  NftMap,
+  NftMapElement,
+  NftSet,
+  NftTable,
+} from './model.js';
 import { TABLE_FAMILY, TABLE_NAME } from './model.js';
 
 /** nft refuses comments longer than this many bytes (UTF-8). */
@@ -124,8 +132,18 @@ function chainsInOrder(t: NftTable): NftChain[] {
   return [...all.filter((c) => !c.base), ...all.filter((c) => c.base)];
 }
 
+function counterBlock(c: NftCounter): string[] {
+  const comment = commentSuffix(c.comment).trim();
+  return [`\tcounter ${c.name} {`, ...(comment ? [`\t\t${comment}`] : []), '\t}'];
+}
+
+function counters(t: NftTable): NftCounter[] {
+  return t.counters ? byName(t.counters) : [];
+}
+
 function renderTable(t: NftTable, limit: number): string {
   const blocks = [
+    ...counters(t).map(counterBlock),
     ...byName(t.sets).map((s) => setBlock(s, limit)),
     ...byName(t.maps).map((m) => mapBlock(m, limit)),
     ...chainsInOrder(t).map(chainBlock),
@@ -187,6 +205,8 @@ function updatableInPlace(prev: NftTable, next: NftTable): boolean {
   // Sets and maps share one namespace in the kernel: a name cannot move from one to the other.
   for (const name of next.sets.keys()) if (prev.maps.has(name)) return false;
   for (const name of next.maps.keys()) if (prev.sets.has(name)) return false;
+  // A counter goes with the rules that name it: the whole table is replaced.
+  for (const c of counters(prev)) if (!next.counters?.has(c.name)) return false;
   for (const s of next.sets.values()) {
     const p = prev.sets.get(s.name);
     if (p === s) continue;
@@ -292,12 +312,18 @@ export function partialTransaction(
     ignoreChain !== undefined &&
     changedChains.every((c) => c.name === ignoreChain) &&
     newSets.length + newMaps.length + newChains.length + goneChains.length === 0 &&
+    counters(next).every((c) => prev.counters?.has(c.name)) &&
     elements.every((d) => d.added.length + d.removed.length === 0) &&
     [...prev.sets.keys()].every((n) => next.sets.has(n)) &&
     [...prev.maps.keys()].every((n) => next.maps.has(n));
   if (onlyIgnored) return '';
   const chainName = (c: NftChain) => `${TABLE} ${c.name}`;
   return script([
+    ...counters(next)
+      .filter((c) => !prev.counters?.has(c.name))
+      .map(
+        (c) => `add counter ${TABLE} ${c.name}${declaration([commentSuffix(c.comment).trim()])}`,
+      ),
     ...newSets.map(addSetLine),
     ...newMaps.map(addMapLine),
     ...newChains.map(addChainLine),

@@ -60,7 +60,7 @@ export class AgentMetrics {
     );
     this.lost = r.counter(
       'weft_flow_events_lost_total',
-      'Flow events lost: queue = the agent was behind, kernel = socket overflows (each one or more events), malformed.',
+      'Flow events not recorded: queue = the agent was behind (each one event), kernel = socket overflows (each one or more events), rate_limit = drops the drop log rate limit kept out of the log, malformed.',
       ['source', 'where'],
     );
     this.sweepFailures = r.counter(
@@ -142,6 +142,7 @@ export class AgentMetrics {
       this.lost.set({ source: 'conntrack', where: 'queue' }, l.conntrackQueue);
       this.lost.set({ source: 'conntrack', where: 'kernel' }, l.conntrackKernel);
       this.lost.set({ source: 'any', where: 'malformed' }, l.malformed);
+      this.lost.set({ source: 'nflog', where: 'rate_limit' }, l.dropLogLimit);
       this.sweepFailures.set({}, f.sweepFailures);
     }
     const m = process.memoryUsage();

@@ -2,6 +2,7 @@ import type { Flow } from '../../core/flows/types.js';
 import { Ring } from '../../core/flows/ring.js';
 import type { Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
+import type { ChildLedger } from '../../flows/children.js';
 import { ConntrackReader } from '../../flows/conntrack-reader.js';
 import { sweepExpiredConnections } from '../../flows/conntrack-sweep.js';
 import type { ConntrackEvent } from '../../flows/conntrack.js';
@@ -14,9 +15,9 @@ import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
  * The agent's flow pipeline: drops from the nftables log (NFLOG group),
  * connection starts and ends from conntrack events, both in the agent's own
  * network namespace, turned into flow records and kept in a bounded ring.
- * The agent never blocks on them: a reader that is ahead stops reading (the
- * kernel buffers), what the kernel cannot hold is lost, and every loss is
- * counted.
+ * The agent never blocks on them: the readers always read, a burst waits in
+ * their bounded queues, and every loss is counted where it happens (see
+ * FlowLoss).
  */
 
 /** What flows resolve against; read on every event, so cluster() and ir() must be cheap. */
@@ -49,6 +50,8 @@ export interface FlowPipelineOptions {
   readonly log: (line: string) => void;
   /** Called for every flow recorded (metrics). */
   readonly onFlow?: (f: Flow) => void;
+  /** Where the readers' helpers (tcpdump, conntrack) are recorded while they run. */
+  readonly ledger?: ChildLedger;
 }
 
 export interface FlowLoss {
@@ -62,6 +65,11 @@ export interface FlowLoss {
   readonly conntrackKernel: number;
   /** Records that could not be decoded. */
   readonly malformed: number;
+  /**
+   * Drops not logged because the drop log's rate limit refused them (nft
+   * counters drop_log_wanted minus drop_log_sent).
+   */
+  readonly dropLogLimit: number;
 }
 
 export interface FlowStats {
@@ -75,14 +83,22 @@ export interface FlowStats {
   /** Sum of `losses`. */
   readonly lost: number;
   readonly losses: FlowLoss;
+  /** `starting`, `running`, `failed: WHY` (cannot start), `restarting: WHY` (it stopped). */
   readonly readers: { readonly nflog: string; readonly conntrack: string };
+  /** Readers waiting to be tried again: failed tries in a row, and when the next one is. */
+  readonly retries: Partial<
+    Record<Which, { readonly failures: number; readonly nextAttemptInMs: number }>
+  >;
   /** Sweeps of the conntrack table that failed (the last reason is logged). */
   readonly sweepFailures: number;
 }
 
 type Listener = (f: Flow, seq: number) => void;
 
-const RESTART_MS = 1000;
+export type Which = 'nflog' | 'conntrack';
+
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
 /** The longest stretch of event work before the pipeline lets other work in. */
 const SLICE_MS = 2;
 /** A hold that was never released ends by itself after this long. */
@@ -90,6 +106,12 @@ const HOLD_MAX_MS = 1000;
 const TCPDUMP_STATS_MS = 5000;
 /** The conntrack event socket buffer: a burst waits here while the pipeline catches up. */
 const CONNTRACK_BUFFER = 32 << 20;
+/**
+ * Connection events held while the pipeline is behind (a burst, a policy
+ * sync): each start and end of 32k connections; past it they are counted as
+ * lost, one by one.
+ */
+const CONNTRACK_QUEUE = 65_536;
 
 export class FlowPipeline {
   readonly ring: Ring<Flow>;
@@ -111,6 +133,16 @@ export class FlowPipeline {
     malformed: 0,
   };
   private readonly state = { nflog: 'starting', conntrack: 'starting' };
+  /** Failed starts in a row, and when the next try is due, per reader. */
+  private readonly retries: Record<
+    Which,
+    { failures: number; nextAttemptAt?: number; startedAt?: number }
+  > = {
+    nflog: { failures: 0 },
+    conntrack: { failures: 0 },
+  };
+  /** Wake the retry waits when the pipeline stops. */
+  private readonly stopWaiters = new Set<() => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private sweeping = false;
   private sliceStart = 0;
@@ -120,24 +152,21 @@ export class FlowPipeline {
   private wake: (() => void) | undefined;
   private sweepFailures = 0;
   private readonly loops: Promise<void>[] = [];
+  /** Drops the log's rate limit refused, as the agent last read the nft counters. */
+  dropLogLimited = 0;
 
   private constructor(private readonly o: FlowPipelineOptions) {
     this.ring = new Ring(o.capacity);
   }
 
-  /** Sets the conntrack sysctls of the agent's namespace and starts both readers. */
-  static async start(o: FlowPipelineOptions): Promise<FlowPipeline> {
+  /**
+   * Starts both readers in the background: a reader that cannot start (its
+   * NFLOG group still bound by a helper of a crashed agent, a missing tool)
+   * is tried again with backoff, its reason in its state, while the other
+   * one runs.
+   */
+  static start(o: FlowPipelineOptions): FlowPipeline {
     const p = new FlowPipeline(o);
-    // Per-namespace: counters and lifetimes in DESTROY events.
-    await setSysctl('net.netfilter.nf_conntrack_acct', '1');
-    await setSysctl('net.netfilter.nf_conntrack_timestamp', '1');
-    if (o.endTimeoutSeconds > 0)
-      await setSysctl(
-        'net.netfilter.nf_conntrack_tcp_timeout_time_wait',
-        String(o.endTimeoutSeconds),
-      );
-    p.nflog = await NflogReader.start({ group: o.group });
-    p.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
     p.loops.push(p.consume('nflog'), p.consume('conntrack'));
     p.every(TCPDUMP_STATS_MS, () => void p.nflog?.tcpdumpStats().catch(() => undefined));
     if (o.sweepMs > 0) p.every(o.sweepMs, () => void p.sweep());
@@ -146,9 +175,9 @@ export class FlowPipeline {
 
   /**
    * Holds event work back while the caller does something that must not
-   * wait (a policy sync): the readers stop reading, events wait in the pipes
-   * and the kernel's buffers. Returns the release; a hold ends by itself
-   * after HOLD_MAX_MS.
+   * wait (a policy sync): the readers go on reading into their queues (what
+   * does not fit is counted as lost), flows are made once it ends. Returns
+   * the release; a hold ends by itself after HOLD_MAX_MS.
    */
   hold(): () => void {
     let released = false;
@@ -157,8 +186,6 @@ export class FlowPipeline {
       released = true;
       clearTimeout(timer);
       if (--this.holds > 0) return;
-      this.nflog?.resume();
-      this.conntrack?.resume();
       const wake = this.wake;
       this.released = undefined;
       this.wake = undefined;
@@ -166,10 +193,7 @@ export class FlowPipeline {
     };
     const timer = setTimeout(release, HOLD_MAX_MS);
     timer.unref();
-    if (this.holds++ === 0) {
-      this.nflog?.pause();
-      this.conntrack?.pause();
-    }
+    this.holds++;
     return release;
   }
 
@@ -199,6 +223,7 @@ export class FlowPipeline {
       conntrackQueue: this.past.conntrackQueue + (c?.queueDropped ?? 0),
       conntrackKernel: this.past.conntrackKernel + (c?.kernelOverflows ?? 0),
       malformed: this.past.malformed + (n?.malformed ?? 0) + (c?.malformed ?? 0),
+      dropLogLimit: this.dropLogLimited,
     };
     const lost = Object.values(losses).reduce((a, b) => a + b, 0);
     return {
@@ -210,13 +235,29 @@ export class FlowPipeline {
       lost,
       losses,
       readers: { ...this.state },
+      retries: this.retryStats(),
       sweepFailures: this.sweepFailures,
     };
+  }
+
+  private retryStats(): FlowStats['retries'] {
+    const out: Record<string, { failures: number; nextAttemptInMs: number }> = {};
+    for (const which of ['nflog', 'conntrack'] as const) {
+      const r = this.retries[which];
+      if (this.state[which] !== 'running' && r.nextAttemptAt !== undefined)
+        out[which] = {
+          failures: r.failures,
+          nextAttemptInMs: Math.max(0, r.nextAttemptAt - Date.now()),
+        };
+    }
+    return out;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    for (const w of this.stopWaiters) w();
+    this.stopWaiters.clear();
     this.holds = 0;
     this.wake?.();
     for (const fn of this.stopListeners) fn();
@@ -302,8 +343,9 @@ export class FlowPipeline {
   }
 
   /** Reads one source until stopped; a reader that dies is counted, logged and started again. */
-  private async consume(which: 'nflog' | 'conntrack'): Promise<void> {
+  private async consume(which: Which): Promise<void> {
     while (!this.stopped) {
+      if (!(await this.open(which))) return;
       try {
         this.state[which] = 'running';
         if (which === 'nflog')
@@ -322,36 +364,66 @@ export class FlowPipeline {
         if (this.stopped) return;
         const msg = e instanceof Error ? e.message : String(e);
         this.state[which] = `restarting: ${msg}`;
-        this.o.log(
-          `flows: ${which} reader stopped (${msg}); starting it again in ${RESTART_MS} ms`,
-        );
+        this.o.log(`flows: ${which} reader stopped (${msg}); starting it again`);
         this.retire(which);
+        // One that keeps dying soon after it starts backs off as one that cannot start.
+        const r = this.retries[which];
+        r.failures = Date.now() - (r.startedAt ?? 0) < RETRY_MAX_MS ? r.failures + 1 : 1;
       }
-      if (!(await this.startAgain(which))) return;
     }
   }
 
   /**
-   * Starts a reader that stopped, every RESTART_MS until it starts (true) or
-   * the pipeline stops (false); why it cannot start is logged and its state.
+   * Starts a reader, again and again with backoff until it starts (true) or
+   * the pipeline stops (false); why it cannot start is logged (once per
+   * reason) and kept in its state. A reader that stopped waits the first
+   * delay before it is started again.
    */
-  private async startAgain(which: 'nflog' | 'conntrack'): Promise<boolean> {
+  private async open(which: Which): Promise<boolean> {
+    const r = this.retries[which];
+    if (r.failures > 0 && !(await this.pause(retryDelayMs(r.failures), which))) return false;
     for (;;) {
-      await new Promise((r) => setTimeout(r, RESTART_MS));
       if (this.stopped) return false;
       try {
-        await this.restart(which);
+        await this.startReader(which);
+        if (this.stopped) {
+          await (which === 'nflog' ? this.nflog?.close() : this.conntrack?.close());
+          return false;
+        }
+        r.startedAt = Date.now();
         return true;
       } catch (err) {
         const state = `failed: ${err instanceof Error ? err.message : String(err)}`;
+        r.failures++;
+        const delay = retryDelayMs(r.failures);
         if (this.state[which] !== state)
-          this.o.log(`flows: ${which} reader could not start (${state}); trying again`);
+          this.o.log(
+            `flows: ${which} reader could not start (${state}); trying again with backoff`,
+          );
         this.state[which] = state;
+        if (!(await this.pause(delay, which))) return false;
       }
     }
   }
 
-  private retire(which: 'nflog' | 'conntrack'): void {
+  /** Waits `ms` (false when the pipeline stopped meanwhile); the next attempt's time is in status. */
+  private async pause(ms: number, which: Which): Promise<boolean> {
+    const r = this.retries[which];
+    r.nextAttemptAt = Date.now() + ms;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.stopWaiters.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.stopWaiters.add(wake);
+    });
+    r.nextAttemptAt = undefined;
+    return !this.stopped;
+  }
+
+  private retire(which: Which): void {
     if (which === 'nflog' && this.nflog) {
       const s = this.nflog.stats();
       this.past.nflogQueue += s.queueDropped;
@@ -368,9 +440,29 @@ export class FlowPipeline {
     }
   }
 
-  private async restart(which: 'nflog' | 'conntrack'): Promise<void> {
-    if (this.stopped) return;
-    if (which === 'nflog') this.nflog = await NflogReader.start({ group: this.o.group });
-    else this.conntrack = await ConntrackReader.start({ bufferBytes: CONNTRACK_BUFFER });
+  private async startReader(which: Which): Promise<void> {
+    const { ledger } = this.o;
+    if (which === 'nflog') {
+      this.nflog = await NflogReader.start({ group: this.o.group, ledger });
+      return;
+    }
+    // Per-namespace: counters and lifetimes in DESTROY events.
+    await setSysctl('net.netfilter.nf_conntrack_acct', '1');
+    await setSysctl('net.netfilter.nf_conntrack_timestamp', '1');
+    if (this.o.endTimeoutSeconds > 0)
+      await setSysctl(
+        'net.netfilter.nf_conntrack_tcp_timeout_time_wait',
+        String(this.o.endTimeoutSeconds),
+      );
+    this.conntrack = await ConntrackReader.start({
+      bufferBytes: CONNTRACK_BUFFER,
+      queueCapacity: CONNTRACK_QUEUE,
+      ledger,
+    });
   }
+}
+
+/** A reader that failed `failures` times in a row waits 0.5 s, 1 s, 2 s … 30 s at most. */
+export function retryDelayMs(failures: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(Math.max(failures - 1, 0), 16));
 }

@@ -5,6 +5,9 @@ import type { PolicyIr } from '../../core/policy/ir.js';
 import type { Dataplane } from '../dataplane.js';
 import type { EndpointRecord } from '../endpoint-store.js';
 import type { RawHandler } from '../server.js';
+import { advanceCounter, NO_COUNT } from '../../core/flows/kernel-counter.js';
+import type { ChildRecord } from '../../flows/children.js';
+import { DROP_LOG_COUNTERS } from '../../nft/drop-log.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';
 import { FlowPipeline, type FlowStats } from './pipeline.js';
@@ -44,7 +47,14 @@ export interface AgentView {
   readonly records: () => readonly EndpointRecord[];
   readonly ipam: () => Promise<readonly { cidr: string; allocated: number; capacity: number }[]>;
   readonly log: (line: string) => void;
+  /** The record of the flow readers' helpers, in the agent's state directory. */
+  readonly helpers?: ChildRecord;
+  /** Packets of the named counters in weft's nft table (the drop log's, see drop-log.ts). */
+  readonly nftCounters?: () => Promise<Record<string, number>>;
 }
+
+/** How often the drop log's counters are read. */
+const COUNTERS_MS = 1000;
 
 export interface EndpointView {
   readonly namespace: string;
@@ -68,8 +78,10 @@ export interface DirectionView {
 export class Observability {
   readonly metrics: AgentMetrics;
   pipeline: FlowPipeline | undefined;
-  /** Why the pipeline is not running, when it failed to start. */
-  private startError: string | undefined;
+  private counterTimer: NodeJS.Timeout | undefined;
+  private readonly logCounters = { wanted: NO_COUNT, sent: NO_COUNT };
+  private readingCounters = false;
+  private counterError: string | undefined;
   private readonly started = Date.now();
 
   constructor(
@@ -90,22 +102,22 @@ export class Observability {
   }
 
   /**
-   * Starts the readers; after the first sync (the ruleset uses conntrack by
-   * then). A failure is logged and shown in status; the agent runs on.
+   * Ends the helpers a previous agent of this node left running (it crashed:
+   * a leftover tcpdump keeps the NFLOG group bound), then starts the readers;
+   * after the first sync (the ruleset uses conntrack by then). A reader that
+   * cannot start is tried again with backoff, its reason shown in status;
+   * the agent runs on meanwhile.
    */
   async start(): Promise<void> {
     if (!this.config.enabled) return;
-    try {
-      await this.startPipeline();
-    } catch (e) {
-      this.startError = e instanceof Error ? e.message : String(e);
-      this.view.log(`flows: not recording: ${this.startError}`);
+    const ledger = this.view.helpers;
+    if (ledger) {
+      const ended = await ledger.reap();
+      if (ended.length)
+        this.view.log(`flows: ended helpers a previous agent left running: ${ended.join(', ')}`);
     }
-  }
-
-  private async startPipeline(): Promise<void> {
     const v = this.view;
-    this.pipeline = await FlowPipeline.start({
+    this.pipeline = FlowPipeline.start({
       node: v.node,
       capacity: this.config.capacity,
       group: this.config.group,
@@ -121,7 +133,37 @@ export class Observability {
       },
       log: v.log,
       onFlow: (f) => this.metrics.onFlow(f),
+      ledger,
     });
+    if (v.nftCounters) {
+      this.counterTimer = setInterval(() => void this.readCounters(), COUNTERS_MS);
+      this.counterTimer.unref();
+    }
+  }
+
+  /** The drop log's counters: what its rate limit kept out of the log, into the pipeline's losses. */
+  async readCounters(): Promise<void> {
+    const read = this.view.nftCounters;
+    if (!read || this.readingCounters) return;
+    this.readingCounters = true;
+    try {
+      const c = await read();
+      const [wanted, sent] = DROP_LOG_COUNTERS;
+      const w = c[wanted.name];
+      const s = c[sent.name];
+      if (w === undefined || s === undefined) return;
+      this.logCounters.wanted = advanceCounter(this.logCounters.wanted, w);
+      this.logCounters.sent = advanceCounter(this.logCounters.sent, s);
+      if (this.pipeline)
+        this.pipeline.dropLogLimited = this.logCounters.wanted.total - this.logCounters.sent.total;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (why !== this.counterError)
+        this.view.log(`flows: cannot read the drop log counters: ${why}`);
+      this.counterError = why;
+    } finally {
+      this.readingCounters = false;
+    }
   }
 
   /** Flow work waits until the returned function is called (a policy sync runs meanwhile). */
@@ -136,20 +178,16 @@ export class Observability {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.counterTimer);
     await this.pipeline?.stop();
   }
 
   /** The detail `GET /v1/status` adds to ready/message. */
   status(ready: boolean): Record<string, unknown> {
     const dp = this.view.dataplane();
-    const flows: FlowStats | { enabled: false; error?: string } = this.pipeline?.stats() ?? {
-      enabled: false,
-      ...(this.startError ? { error: this.startError } : {}),
-    };
+    const flows: FlowStats | { enabled: false } = this.pipeline?.stats() ?? { enabled: false };
     const readersOk =
-      'readers' in flows
-        ? Object.values(flows.readers).every((s) => s === 'running')
-        : this.startError === undefined;
+      !('readers' in flows) || Object.values(flows.readers).every((s) => s === 'running');
     const health = !ready ? 'starting' : dp?.last?.error || !readersOk ? 'degraded' : 'ok';
     return {
       node: this.view.node,
