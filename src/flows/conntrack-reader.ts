@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
+import { LostEvents, tableIds } from './lost-events.js';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
 import type { ChildLedger } from './children.js';
 import type { BoundedQueue } from './queue.js';
@@ -52,6 +54,9 @@ export interface ConntrackStats {
    * full (conntrack's ENOBUFS warning): each means one or more lost events.
    */
   readonly kernelOverflows: number;
+  /** Of those lost events, starts and ends, counted one by one (see LostEvents). */
+  readonly lostStarts: number;
+  readonly lostEnds: number;
 }
 
 /** A line longer than this is cut off and counted as malformed. */
@@ -69,11 +74,17 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
   private malformed = 0;
   private lastMalformed: string | undefined;
   private overflows = 0;
+  private lost: LostEvents | undefined;
+  private tableTimer: NodeJS.Timeout | undefined;
+  private tableReads = 0;
+  private closed = false;
+  private readonly opts: ConntrackReaderOptions;
   private readyResolve!: () => void;
   private readyReject!: (e: Error) => void;
   private readonly ready: Promise<void>;
 
   private constructor(opts: ConntrackReaderOptions) {
+    this.opts = opts;
     this.queue = toolQueue(opts.queueCapacity ?? 8192);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
@@ -121,6 +132,8 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
       malformed: this.malformed,
       ...(this.lastMalformed !== undefined ? { lastMalformed: this.lastMalformed } : {}),
       kernelOverflows: this.overflows,
+      lostStarts: this.lost?.lost.starts ?? 0,
+      lostEnds: this.lost?.lost.ends ?? 0,
     };
   }
 
@@ -134,6 +147,8 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
   }
 
   async close(): Promise<ConntrackStats> {
+    this.closed = true;
+    clearTimeout(this.tableTimer);
     await this.tool.close();
     return this.stats();
   }
@@ -176,12 +191,61 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
       this.lastMalformed = `${r.reason}: ${line.slice(0, 200)}`;
       return;
     }
+    this.lost?.seen(r.event);
     this.queue.push(r.event);
   }
 
   private onStderr(line: string): void {
-    if (READY.test(line)) this.readyResolve();
-    else if (OVERFLOW.test(line)) this.overflows++;
+    if (READY.test(line)) {
+      if (!this.lost) {
+        const lost = new LostEvents(Date.now());
+        this.lost = lost;
+        void this.readTable().then((ids) => ids && lost.baseline(ids));
+      }
+      this.readyResolve();
+    } else if (OVERFLOW.test(line)) {
+      this.overflows++;
+      this.readTableSoon();
+    }
+  }
+
+  /**
+   * A second after an overflow (once, however many come), the table is read
+   * to find the connections whose start or end was lost, and read again
+   * every 2.5 s while anything is in doubt (at most 20 reads after the last
+   * overflow). A failed read costs only those counts; the overflows are
+   * counted anyway.
+   */
+  private readTableSoon(followUp = false): void {
+    if (this.tableTimer) return;
+    this.tableReads = followUp ? this.tableReads + 1 : 0;
+    if (this.tableReads >= 20) return;
+    this.tableTimer = setTimeout(
+      () => {
+        void this.readTable().then((ids) => {
+          this.tableTimer = undefined;
+          if (!ids || !this.lost || this.closed) return;
+          this.lost.table(ids, Date.now());
+          if (this.lost.pending > 0) this.readTableSoon(true);
+        });
+      },
+      followUp ? 2500 : 1000,
+    );
+    this.tableTimer.unref();
+  }
+
+  /** The conntrack ids in the table now; undefined when it cannot be read. */
+  private readTable(): Promise<Set<number> | undefined> {
+    const cmd = this.opts.conntrack ?? 'conntrack';
+    const args = ['-L', '-o', 'id'];
+    const [file, argv] = this.opts.netns
+      ? ['ip', ['netns', 'exec', this.opts.netns, cmd, ...args]]
+      : [cmd, args];
+    return new Promise((resolve) =>
+      execFile(file, argv, { timeout: 10_000, maxBuffer: 1 << 28 }, (err, stdout) =>
+        resolve(err ? undefined : tableIds(stdout)),
+      ),
+    );
   }
 
   private onExit(requested: boolean): void {

@@ -396,15 +396,20 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
   // While the agents digest it, they answer.
   const during = await get(sockets['node-1'], '/v1/status');
   assert.equal(during.status, 200);
-  // Wait until the counts stop moving (bounded).
-  let last = -1;
-  for (let i = 0; i < 60; i++) {
+  // Wait until the counts, recorded and lost, stop moving on both nodes (bounded): lost
+  // events are counted when the agent reads the conntrack table a second after an
+  // overflow and waits 2 s for stragglers.
+  let last = '';
+  for (let i = 0, still = 0; i < 90 && still < 8; i++) {
     await new Promise((res) => setTimeout(res, 500));
-    const now = metric((await get(sockets['node-2'], '/metrics')).text, 'weft_flows_total', {
-      event: 'start',
-    });
-    if (now === last) break;
-    last = now;
+    const now: number[] = [];
+    for (const s of Object.values(sockets)) {
+      const text = (await get(s, '/metrics')).text;
+      now.push(metric(text, 'weft_flows_total', { event: 'start' }));
+      now.push(metric(text, 'weft_flow_events_lost_total'));
+    }
+    still = now.join() === last ? still + 1 : 0;
+    last = now.join();
   }
   t.diagnostic(`burst sent in ${Date.now() - t0} ms`);
   for (const [node, s] of Object.entries(sockets)) {

@@ -61,7 +61,11 @@ export interface FlowLoss {
   readonly nflogKernel: number;
   /** Connection events discarded because the pipeline was behind. */
   readonly conntrackQueue: number;
-  /** Times the conntrack event socket overflowed (ENOBUFS; each: one or more events lost). */
+  /**
+   * Connection starts and ends the kernel could not deliver (the event socket
+   * overflowed), counted one by one: an end whose start never came; a
+   * connection gone from the table, after an overflow, whose end never came.
+   */
   readonly conntrackKernel: number;
   /** Records that could not be decoded. */
   readonly malformed: number;
@@ -91,6 +95,8 @@ export interface FlowStats {
   >;
   /** Sweeps of the conntrack table that failed (the last reason is logged). */
   readonly sweepFailures: number;
+  /** Times the conntrack event socket overflowed (each lost event is in losses.conntrackKernel). */
+  readonly conntrackOverflows: number;
 }
 
 type Listener = (f: Flow, seq: number) => void;
@@ -130,6 +136,7 @@ export class FlowPipeline {
     nflogKernel: 0,
     conntrackQueue: 0,
     conntrackKernel: 0,
+    conntrackOverflows: 0,
     malformed: 0,
   };
   private readonly state = { nflog: 'starting', conntrack: 'starting' };
@@ -221,7 +228,7 @@ export class FlowPipeline {
       nflogQueue: this.past.nflogQueue + (n?.queueDropped ?? 0),
       nflogKernel: this.past.nflogKernel + (n?.tcpdump?.droppedByKernel ?? 0),
       conntrackQueue: this.past.conntrackQueue + (c?.queueDropped ?? 0),
-      conntrackKernel: this.past.conntrackKernel + (c?.kernelOverflows ?? 0),
+      conntrackKernel: this.past.conntrackKernel + (c ? c.lostStarts + c.lostEnds : 0),
       malformed: this.past.malformed + (n?.malformed ?? 0) + (c?.malformed ?? 0),
       dropLogLimit: this.dropLogLimited,
     };
@@ -237,6 +244,7 @@ export class FlowPipeline {
       readers: { ...this.state },
       retries: this.retryStats(),
       sweepFailures: this.sweepFailures,
+      conntrackOverflows: this.past.conntrackOverflows + (c?.kernelOverflows ?? 0),
     };
   }
 
@@ -434,7 +442,8 @@ export class FlowPipeline {
     if (which === 'conntrack' && this.conntrack) {
       const s = this.conntrack.stats();
       this.past.conntrackQueue += s.queueDropped;
-      this.past.conntrackKernel += s.kernelOverflows;
+      this.past.conntrackKernel += s.lostStarts + s.lostEnds;
+      this.past.conntrackOverflows += s.kernelOverflows;
       this.past.malformed += s.malformed;
       this.conntrack = undefined;
     }
