@@ -10,35 +10,9 @@ import { join } from 'node:path';
 import type { Flow, FlowEndpoint } from '../../src/core/flows/types.js';
 import { TestLab } from '../support/lab.js';
 import { agentGet } from '../support/sandbox.js';
+import { friendServerManifests } from '../support/friend-server.js';
 
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: crash }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: crash, name: server, labels: { app: server } }
-spec: { nodeName: node-2, containers: [{ name: s, image: s, ports: [{ containerPort: 80 }] }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: crash, name: friend, labels: { app: friend } }
-spec: { nodeName: node-1, containers: [{ name: c, image: c }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: crash, name: stranger, labels: { app: stranger } }
-spec: { nodeName: node-1, containers: [{ name: c, image: c }] }
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: { namespace: crash, name: server-from-friend }
-spec:
-  podSelector: { matchLabels: { app: server } }
-  policyTypes: [Ingress]
-  ingress: [{ from: [{ podSelector: { matchLabels: { app: friend } } }], ports: [{ port: 80 }] }]
-`;
+const MANIFESTS = friendServerManifests('crash');
 
 interface Proc {
   readonly pid: number;

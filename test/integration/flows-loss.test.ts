@@ -8,35 +8,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { TestLab } from '../support/lab.js';
 import { agentGet } from '../support/sandbox.js';
+import { friendServerManifests } from '../support/friend-server.js';
 
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: loss }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: loss, name: server, labels: { app: server } }
-spec: { nodeName: node-2, containers: [{ name: s, image: s, ports: [{ containerPort: 80 }] }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: loss, name: friend, labels: { app: friend } }
-spec: { nodeName: node-1, containers: [{ name: c, image: c }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: loss, name: stranger, labels: { app: stranger } }
-spec: { nodeName: node-1, containers: [{ name: c, image: c }] }
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: { namespace: loss, name: server-from-friend }
-spec:
-  podSelector: { matchLabels: { app: server } }
-  policyTypes: [Ingress]
-  ingress: [{ from: [{ podSelector: { matchLabels: { app: friend } } }], ports: [{ port: 80 }] }]
-`;
+const MANIFESTS = friendServerManifests('loss');
 
 /** Sizes: each burst takes a few seconds on two busy cores. */
 const ALLOWED = 20_000;
@@ -190,60 +164,57 @@ test('burst: 20k denied SYNs; drops recorded plus those the log rate limit refus
   assert.ok(drops + l.dropLogLimit <= syns + 50, `${drops} + ${l.dropLogLimit} vs ${syns}`);
 });
 
-test(
-  'burst: 20k allowed connections; starts and ends recorded plus counted as lost account for every one',
-  async (t) => {
-    const { lab, server, n1, n2 } = await upLossLab(t);
-    const before1 = await countsOf(n1);
-    const before2 = await countsOf(n2);
-    const t0 = Date.now();
-    const connected = Number(
-      (
-        await lab.lab(
-          'exec',
-          'loss/friend',
-          '--',
-          process.execPath,
-          '-e',
-          CONNECTIONS(server, ALLOWED, 64),
-        )
-      ).trim(),
+test('burst: 20k allowed connections; starts and ends recorded plus counted as lost account for every one', async (t) => {
+  const { lab, server, n1, n2 } = await upLossLab(t);
+  const before1 = await countsOf(n1);
+  const before2 = await countsOf(n2);
+  const t0 = Date.now();
+  const connected = Number(
+    (
+      await lab.lab(
+        'exec',
+        'loss/friend',
+        '--',
+        process.execPath,
+        '-e',
+        CONNECTIONS(server, ALLOWED, 64),
+      )
+    ).trim(),
+  );
+  t.diagnostic(`${connected} connections in ${Date.now() - t0} ms`);
+  assert.ok(connected > ALLOWED * 0.9, `${connected} of ${ALLOWED} connected`);
+  // Ends come after TIME_WAIT (10 s) and a sweep (5 s).
+  type Counts = Awaited<ReturnType<typeof countsOf>>;
+  const ended = (c: Counts, b: Counts, dir: 'ingress' | 'egress') =>
+    c[`${dir}Ends`] - b[`${dir}Ends`] + c.losses.conntrackQueue + c.losses.conntrackKernel >=
+    connected;
+  const after2 = await settle(
+    60_000,
+    () => countsOf(n2),
+    (c) => ended(c, before2, 'ingress'),
+  );
+  const after1 = await settle(
+    20_000,
+    () => countsOf(n1),
+    (c) => ended(c, before1, 'egress'),
+  );
+  const results = [
+    ['node-1', before1, after1, 'egress'],
+    ['node-2', before2, after2, 'ingress'],
+  ] as const;
+  for (const [node, b, a, dir] of results) {
+    const starts = a[`${dir}Starts`] - b[`${dir}Starts`];
+    const ends = a[`${dir}Ends`] - b[`${dir}Ends`];
+    t.diagnostic(
+      `${node}: ${starts} starts, ${ends} ends of ${connected}; losses ${JSON.stringify(a.losses)}`,
     );
-    t.diagnostic(`${connected} connections in ${Date.now() - t0} ms`);
-    assert.ok(connected > ALLOWED * 0.9, `${connected} of ${ALLOWED} connected`);
-    // Ends come after TIME_WAIT (10 s) and a sweep (5 s).
-    type Counts = Awaited<ReturnType<typeof countsOf>>;
-    const ended = (c: Counts, b: Counts, dir: 'ingress' | 'egress') =>
-      c[`${dir}Ends`] - b[`${dir}Ends`] + c.losses.conntrackQueue + c.losses.conntrackKernel >=
-      connected;
-    const after2 = await settle(
-      60_000,
-      () => countsOf(n2),
-      (c) => ended(c, before2, 'ingress'),
-    );
-    const after1 = await settle(
-      20_000,
-      () => countsOf(n1),
-      (c) => ended(c, before1, 'egress'),
-    );
-    const results = [
-      ['node-1', before1, after1, 'egress'],
-      ['node-2', before2, after2, 'ingress'],
-    ] as const;
-    for (const [node, b, a, dir] of results) {
-      const starts = a[`${dir}Starts`] - b[`${dir}Starts`];
-      const ends = a[`${dir}Ends`] - b[`${dir}Ends`];
-      t.diagnostic(
-        `${node}: ${starts} starts, ${ends} ends of ${connected}; losses ${JSON.stringify(a.losses)}`,
-      );
-    }
-    for (const [node, b, a, dir] of results) {
-      const starts = a[`${dir}Starts`] - b[`${dir}Starts`];
-      const ends = a[`${dir}Ends`] - b[`${dir}Ends`];
-      const l = a.losses;
-      assert.equal(a.lostMetric, a.lost, `${node}: /metrics and status agree`);
-      const lost = l.conntrackQueue + l.conntrackKernel + l.malformed;
-      assert.ok(starts + ends + lost >= 2 * connected, `${node}: starts and ends accounted for`);
-    }
-  },
-);
+  }
+  for (const [node, b, a, dir] of results) {
+    const starts = a[`${dir}Starts`] - b[`${dir}Starts`];
+    const ends = a[`${dir}Ends`] - b[`${dir}Ends`];
+    const l = a.losses;
+    assert.equal(a.lostMetric, a.lost, `${node}: /metrics and status agree`);
+    const lost = l.conntrackQueue + l.conntrackKernel + l.malformed;
+    assert.ok(starts + ends + lost >= 2 * connected, `${node}: starts and ends accounted for`);
+  }
+});
