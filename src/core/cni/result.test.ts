@@ -2,7 +2,6 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { CniError } from './errors.js';
 import {
-  highestSupported,
   parseResult,
   resultForVersion,
   versionResult,
@@ -80,12 +79,6 @@ test('VERSION result: every supported version, in the version asked for', () => 
   assert.deepEqual(versionResult('0.4.0'), { cniVersion: '0.4.0', supportedVersions: all });
   assert.deepEqual(versionResult('1.0.0'), { cniVersion: '1.0.0', supportedVersions: all });
   assert.deepEqual(versionResult('9.9.9'), { cniVersion: '1.1.0', supportedVersions: all });
-});
-
-test('highestSupported', () => {
-  assert.equal(highestSupported(['0.4.0', '1.1.0', '1.0.0']), '1.1.0');
-  assert.equal(highestSupported(['0.2.0', '2.0.0']), undefined);
-  assert.equal(highestSupported([]), undefined);
 });
 
 test('parseResult reads every version back into the 1.1.0 form', () => {

@@ -32,15 +32,6 @@ export function versionAtLeast(v: CniVersion, min: CniVersion): boolean {
   return SUPPORTED_VERSIONS.indexOf(v) >= SUPPORTED_VERSIONS.indexOf(min);
 }
 
-/** The highest of `candidates` that weft supports; undefined when none is. */
-export function highestSupported(candidates: readonly string[]): CniVersion | undefined {
-  for (let i = SUPPORTED_VERSIONS.length - 1; i >= 0; i--) {
-    const v = SUPPORTED_VERSIONS[i];
-    if (v !== undefined && candidates.includes(v)) return v;
-  }
-  return undefined;
-}
-
 export interface CniInterface {
   readonly name: string;
   readonly mac?: string;
