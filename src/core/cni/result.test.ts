@@ -1,12 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { CniError } from './errors.js';
-import {
-  parseResult,
-  resultForVersion,
-  versionResult,
-  type CniResult,
-} from './result.js';
+import { parseResult, resultForVersion, versionResult, type CniResult } from './result.js';
 
 const RESULT: CniResult = {
   interfaces: [
