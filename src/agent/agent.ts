@@ -27,8 +27,8 @@ import { podKey } from '../core/model/types.js';
 import { irToJson } from '../core/policy/ir-json.js';
 
 import { CniHandler } from './cni-handler.js';
-import { run } from './exec.js';
-import { setSysctl } from './netlink.js';
+import { run } from '../host/exec.js';
+import { setSysctl } from '../host/netlink.js';
 import { listen } from './server.js';
 import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
 import { publishedObserveUrl } from '../ui/peers.js';

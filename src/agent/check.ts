@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { EndpointRecord } from './endpoint-store.js';
 import { GATEWAY4, GATEWAY6 } from './endpoints.js';
-import { findLink, ipJson } from './netlink.js';
+import { findLink, ipJson } from '../host/netlink.js';
 
 interface Route {
   readonly dst: string;

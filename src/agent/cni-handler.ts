@@ -6,7 +6,7 @@ import type { CniWireResponse } from '../core/cni/wire.js';
 import { checkEndpoint } from './check.js';
 import type { EndpointRecord, PodRef } from './endpoint-store.js';
 import { EndpointError, GATEWAY4, GATEWAY6, type EndpointManager } from './endpoints.js';
-import { ExecError } from './exec.js';
+import { ExecError } from '../host/exec.js';
 
 /** weft's own CNI error codes (the spec leaves 100 and up to plugins). */
 export const WeftCniCodes = {

@@ -8,8 +8,8 @@ import {
   linksWithPrefix,
   netnsBatch,
   setSysctl,
-} from './netlink.js';
-import { ExecError, run } from './exec.js';
+} from '../host/netlink.js';
+import { ExecError, run } from '../host/exec.js';
 import { netnsPathProblem } from './netns-path.js';
 import {
   ownerKey,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { run } from '../agent/exec.js';
+import { run } from '../host/exec.js';
 import { NODE_SUBNET_PREFIX, type LabNode, type LabPaths } from './state.js';
 import { join } from 'node:path';
 

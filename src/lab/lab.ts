@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { run } from '../agent/exec.js';
+import { run } from '../host/exec.js';
 import { loadManifests } from '../sources/manifests/load.js';
 import { parseObject } from '../core/model/parse.js';
 import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';

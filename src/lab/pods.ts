@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../agent/exec.js';
+import { run } from '../host/exec.js';
 import { CONFLIST_FILE } from '../core/cni/conflist.js';
 import type { JsonObject } from '../core/cni/json-fields.js';
 import type { RuntimeProfile } from '../core/cni/runtime-view.js';

@@ -8,8 +8,8 @@ import { formatCidr, parseCidr } from '../core/net/cidr.js';
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import type { PeerRoute, RoutePlan, RoutingMode } from '../core/routing/plan.js';
-import { run } from '../agent/exec.js';
-import { ipJson } from '../agent/netlink.js';
+import { run } from '../host/exec.js';
+import { ipJson } from '../host/netlink.js';
 
 export interface SyncReport {
   readonly backend: RoutingMode;

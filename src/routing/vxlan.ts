@@ -12,8 +12,8 @@
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import type { RoutePlan, VxlanPlan } from '../core/routing/plan.js';
-import { ExecError, run } from '../agent/exec.js';
-import { ipJson } from '../agent/netlink.js';
+import { ExecError, run } from '../host/exec.js';
+import { ipJson } from '../host/netlink.js';
 import {
   batch,
   diffEntries,

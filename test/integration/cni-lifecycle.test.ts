@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { Sandbox, agentGet, type AgentProcess } from '../support/sandbox.js';
 import { cni, netconf, type CniOutcome } from '../support/cni.js';
 

@@ -2,7 +2,7 @@
 // the runtime's view (env + stdin, stdout + exit code) and the kernel's.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { Sandbox, agentGet, stopChild, type AgentProcess } from '../support/sandbox.js';
 import { cni, netconf } from '../support/cni.js';
 import { echoServer, probe } from '../support/traffic.js';

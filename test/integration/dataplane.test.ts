@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
 

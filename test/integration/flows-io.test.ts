@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import type { ConntrackEvent } from '../../src/flows/conntrack.js';
 import { ConntrackReader } from '../../src/flows/conntrack-reader.js';
 import { sweepExpiredConnections } from '../../src/flows/conntrack-sweep.js';

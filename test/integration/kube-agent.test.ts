@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { Sandbox, agentGet, stopChild } from '../support/sandbox.js';
 import { cni } from '../support/cni.js';

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab, everyPair } from '../support/lab.js';
 

@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { LAB_UI_PORT, labObserveUrl } from '../../src/lab/infra.js';
 import type { LabState } from '../../src/lab/state.js';
 import { repoRoot } from '../../src/testing/paths.js';

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import {
   podServerHealth,

@@ -3,7 +3,7 @@
 // address on each node's lo, and the backend syncing inside each node.
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import type { SyncReport } from '../../src/routing/backend.js';
 import { HostGwBackend } from '../../src/routing/hostgw.js';
 import { VXLAN_DEVICE, VxlanBackend } from '../../src/routing/vxlan.js';

@@ -1,5 +1,5 @@
 import type { Sandbox } from './sandbox.js';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 
 /**
  * Two namespaces joined by a veth pair, IPv4 and IPv6 (no DAD wait), each

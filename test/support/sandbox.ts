@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
 
 let counter = 0;

@@ -3,7 +3,7 @@
 // side counts the ones delivered. Raw sockets receive a packet only after the
 // input hook accepted it, so the count is the firewall's verdict. Perl, whose
 // Socket module has raw sockets, does the sending and receiving.
-import { run } from '../../src/agent/exec.js';
+import { run } from '../../src/host/exec.js';
 
 /** Sends COUNT SCTP INIT chunks to DST:PORT, 50 ms apart (checksum: CRC32c, as RFC 9260 asks). */
 const SEND = String.raw`

@@ -7,7 +7,7 @@ import { ConntrackReader } from '../../flows/conntrack-reader.js';
 import { sweepExpiredConnections } from '../../flows/conntrack-sweep.js';
 import type { ConntrackEvent } from '../../flows/conntrack.js';
 import { NflogReader, type DropEvent } from '../../flows/nflog-reader.js';
-import { setSysctl } from '../netlink.js';
+import { setSysctl } from '../../host/netlink.js';
 import { FlowMaker } from './enrich.js';
 import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
 
