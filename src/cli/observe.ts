@@ -1,15 +1,10 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import { FILTER_FLAGS, parseFlowQuery } from '../core/flows/filter.js';
-import {
-  agentJson,
-  followFlows,
-  labAgents,
-  listFlows,
-  type AgentAddress,
-} from '../flows/client.js';
+import { agentJson, followFlows, listFlows, type AgentAddress } from '../flows/client.js';
 import { flowLine } from './flow-output.js';
 import type { Io } from './main.js';
+import { labAgents } from '../lab/agents.js';
 import { outputFormat, table, UsageError } from './output.js';
 
 export const OBSERVE_HELP = `usage: weft observe [--lab NAME | --socket PATH | --agent URL...] [filters] [--follow] [-o table|json]

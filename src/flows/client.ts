@@ -1,9 +1,7 @@
 import { request } from 'node:http';
-import { ErrorCodes, WeftError } from '../core/errors.js';
 import type { FlowQuery } from '../core/flows/filter.js';
 import { mergeFlows } from '../core/flows/merge.js';
 import type { Flow } from '../core/flows/types.js';
-import { LabPaths, readState } from '../lab/state.js';
 
 /**
  * Reading flows from agents: the buffered ones of every agent merged by
@@ -17,20 +15,6 @@ export type AgentAddress =
 
 /** Live flows are held this long after they arrive, so those of other agents can slot in before them. */
 export const REORDER_WINDOW_MS = 250;
-
-/** Every agent of a running lab (throws WeftError naming the lab if it is not up). */
-export async function labAgents(lab: string): Promise<AgentAddress[]> {
-  const state = await readState(new LabPaths(lab));
-  if (!state)
-    throw WeftError.of({
-      code: ErrorCodes.NOT_FOUND,
-      object: `lab ${lab}`,
-      field: '',
-      message: 'is not up',
-      fix: `start it with: weft lab up --name ${lab}`,
-    });
-  return state.nodes.map((n) => ({ kind: 'unix', node: n.name, socket: n.socket }));
-}
 
 /** `/v1/flows?flag=value&…` for a query (plus `follow=1`). */
 export function flowsPath(query: FlowQuery, follow = false): string {

@@ -3,34 +3,8 @@ import type { Flow } from '../core/flows/types.js';
 /** Live flows from the agents, as an async iterable that ends or throws when the stream breaks. */
 export type FlowStream = (signal: AbortSignal) => AsyncIterable<Flow>;
 
-/** A flow as the UI keeps it: numbered in order of arrival. */
-export interface Entry {
-  readonly id: number;
-  readonly flow: Flow;
-}
-
-/** How one agent's stream is doing, as the page's header shows it. */
-export interface SourceStatus {
-  readonly node: string;
-  /** The unix socket or URL it is read from. */
-  readonly address: string;
-  readonly connected: boolean;
-  readonly flows: number;
-  /** Why it is not connected (it is read again after PEER_RETRY_MS), or why it cannot be followed. */
-  readonly error?: string;
-}
-
-export interface FeedStatus {
-  readonly connected: boolean;
-  /** The feed waits for a page: nobody has used it for its idle time. */
-  readonly idle?: boolean;
-  readonly received: number;
-  readonly buffered: number;
-  /** The last error of the stream, if it broke; the feed reconnects after RETRY_MS. */
-  readonly error?: string;
-  /** Each agent the flows come from, where the stream tells. */
-  readonly sources?: readonly SourceStatus[];
-}
+export type { Entry, FeedStatus, SourceStatus } from '../core/flows/feed-types.js';
+import type { Entry, FeedStatus, SourceStatus } from '../core/flows/feed-types.js';
 
 export const RETRY_MS = 1000;
 

@@ -2,9 +2,9 @@
 export {
   agentJson,
   followFlows,
-  labAgents,
   listFlows,
   readStream,
   ReorderWindow,
   type AgentAddress,
 } from '../flows/client.js';
+export { labAgents } from '../lab/agents.js';

@@ -1,0 +1,34 @@
+/**
+ * What the UI server's flow feed says, as the page reads it: shared by the
+ * server (src/ui) and the page (src/web), which imports nothing of the server.
+ */
+import type { Flow } from './types.js';
+
+/** A flow as the UI keeps it: numbered in order of arrival. */
+export interface Entry {
+  readonly id: number;
+  readonly flow: Flow;
+}
+
+/** How one agent's stream is doing, as the page's header shows it. */
+export interface SourceStatus {
+  readonly node: string;
+  /** The unix socket or URL it is read from. */
+  readonly address: string;
+  readonly connected: boolean;
+  readonly flows: number;
+  /** Why it is not connected (it is read again after PEER_RETRY_MS), or why it cannot be followed. */
+  readonly error?: string;
+}
+
+export interface FeedStatus {
+  readonly connected: boolean;
+  /** The feed waits for a page: nobody has used it for its idle time. */
+  readonly idle?: boolean;
+  readonly received: number;
+  readonly buffered: number;
+  /** The last error of the stream, if it broke; the feed reconnects after RETRY_MS. */
+  readonly error?: string;
+  /** Each agent the flows come from, where the stream tells. */
+  readonly sources?: readonly SourceStatus[];
+}
