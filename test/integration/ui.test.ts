@@ -4,11 +4,13 @@
 // detail panel and the trace name the policy; filters narrow the map; the
 // policy view lists the policy and the verdict. Then the page as an agent
 // serves it (`weft agent --ui`), opened from inside a node as in a cluster:
-// its own flows and its peer's. Screenshots go to docs/ui/.
+// its own flows and its peer's. Screenshots go to a temporary directory
+// (WEFT_UI_SHOTS=docs/ui renews the documented ones).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { LAB_UI_PORT } from '../../src/lab/infra.js';
@@ -57,8 +59,15 @@ spec:
 
 const LOADGEN_DB = 'tools/app=loadgen->shop/app=db';
 const API_DB = 'shop/app=api->shop/app=db';
-/** The screenshots of the main views, for docs/ui.md and the README (`WEFT_UI_SHOTS=DIR` elsewhere). */
-const SHOTS = process.env['WEFT_UI_SHOTS'] ?? join(repoRoot(), 'docs', 'ui');
+/**
+ * The screenshots of the main views. A test run leaves the work tree as it
+ * was, so they go to a temporary directory; `WEFT_UI_SHOTS=docs/ui` renews
+ * the ones docs/ui.md and the README show.
+ */
+const SHOTS = process.env['WEFT_UI_SHOTS'] ?? mkdtempSync(join(tmpdir(), 'weft-ui-shots-'));
+test.after(() => {
+  if (process.env['WEFT_UI_SHOTS'] === undefined) rmSync(SHOTS, { recursive: true, force: true });
+});
 
 /** `weft ui --lab NAME --listen 127.0.0.1:0`; resolves with its URL once it serves. */
 function startUi(lab: TestLab): Promise<{ url: string; child: ChildProcess }> {
