@@ -19,6 +19,7 @@ import {
 } from '../sources/kubernetes/node-annotations.js';
 import { startSource, type ClusterSource, type SourceSpec } from './source.js';
 import { EndpointStore, ownerKey, type EndpointRecord, type Owner } from './endpoint-store.js';
+import { CniErrorCodes } from '../core/cni/errors.js';
 import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
 import { sweepDeparted, type DepartedSweep } from './departed.js';
 import { Dataplane } from './dataplane.js';
@@ -133,7 +134,7 @@ export class Agent {
       if (Date.now() > deadline) {
         this.records.delete(ownerKey(r));
         throw new EndpointError(
-          11,
+          CniErrorCodes.TRY_AGAIN_LATER,
           `the agent does not know pod ${key} yet`,
           'retry once the Pod object exists in the source',
         );

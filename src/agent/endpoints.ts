@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CniErrorCodes } from '../core/cni/errors.js';
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import {
@@ -145,7 +146,8 @@ export class EndpointManager {
     mtu: number,
   ): Promise<EndpointRecord> {
     const problem = await netnsPathProblem(netns);
-    if (problem) throw new EndpointError(4, problem.message, problem.fix);
+    if (problem)
+      throw new EndpointError(CniErrorCodes.INVALID_ENVIRONMENT, problem.message, problem.fix);
     const ips = await this.o.ipam.allocate(owner);
     const record: EndpointRecord = {
       ...owner,
