@@ -8,8 +8,7 @@ import { ChildRecord } from '../flows/children.js';
 import { IpamStore } from '../ipam-store/store.js';
 import { planRoutes, type RoutingMode } from '../core/routing/plan.js';
 import { startRouteSync, type RouteSync } from '../routing/backend.js';
-import { HostGwBackend } from '../routing/hostgw.js';
-import { VxlanBackend } from '../routing/vxlan.js';
+import { routingBackend } from '../routing/registry.js';
 import { choosePodCidrs } from '../core/routing/pod-cidrs.js';
 import { underlayOf, vtepAddress, vtepMac } from '../core/routing/plan.js';
 import { formatIp } from '../core/net/ip.js';
@@ -31,7 +30,7 @@ import { CniHandler } from './cni-handler.js';
 import { run } from '../host/exec.js';
 import { setSysctl } from '../host/netlink.js';
 import { listen } from './server.js';
-import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
+import { NodeAnnotation } from '../core/model/node-annotations.js';
 import { publishedObserveUrl } from '../ui/peers.js';
 import type { ClientRule } from '../core/listen/access.js';
 import type { AgentUi } from '../ui/agent-ui.js';
@@ -178,7 +177,7 @@ export class Agent {
     if (o.routing !== 'none') {
       const mode = o.routing;
       this.routes = startRouteSync({
-        backend: mode === 'vxlan' ? new VxlanBackend() : new HostGwBackend(),
+        backend: routingBackend(mode),
         plan: () => (this.cluster ? planRoutes(o.nodeName, this.cluster.nodes, mode) : undefined),
         log: (line) => o.log(`routing: ${line}`),
       });
@@ -312,16 +311,17 @@ export class Agent {
     const underlay = node ? underlayOf(node) : undefined;
     const sorted = [...this.podCidrs].sort((a, b) => a.family - b.family);
     const observeUrl = publishedObserveUrl(o.observe, underlay);
+    const A = NodeAnnotation;
     const a: NodeAnnotations = {
-      'weft.dev/routing': o.routing,
-      'weft.dev/pod-cidrs': sorted.map(formatCidr).join(','),
-      'weft.dev/agent-version': VERSION,
-      ...(underlay ? { 'weft.dev/underlay-address': formatIp(underlay) } : {}),
-      ...(observeUrl ? { [OBSERVE_URL_ANNOTATION]: observeUrl } : {}),
+      [A.routing]: o.routing,
+      [A.podCidrs]: sorted.map(formatCidr).join(','),
+      [A.agentVersion]: VERSION,
+      ...(underlay ? { [A.underlayAddress]: formatIp(underlay) } : {}),
+      ...(observeUrl ? { [A.observeUrl]: observeUrl } : {}),
       ...(o.routing === 'vxlan'
         ? {
-            'weft.dev/vtep-mac': vtepMac(o.nodeName),
-            'weft.dev/vtep-addresses': sorted.map((c) => formatIp(vtepAddress(c))).join(','),
+            [A.vtepMac]: vtepMac(o.nodeName),
+            [A.vtepAddresses]: sorted.map((c) => formatIp(vtepAddress(c))).join(','),
           }
         : {}),
     };

@@ -1,3 +1,4 @@
+import { isRoutingMode, ROUTING_MODES } from '../routing/registry.js';
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
 import type { SourceSpec } from '../agent/source.js';
@@ -117,8 +118,11 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     : undefined;
   const ui = values.ui ? parseHostPort('ui', values.ui, '127.0.0.1:9964') : undefined;
   const routing = values.routing;
-  if (routing !== 'vxlan' && routing !== 'host-gw' && routing !== 'none') {
-    throw new UsageError(`--routing ${routing}: unknown mode`, 'use vxlan, host-gw or none');
+  if (!isRoutingMode(routing) && routing !== 'none') {
+    throw new UsageError(
+      `--routing ${routing}: unknown mode`,
+      `use ${[...ROUTING_MODES, 'none'].join(', ')}`,
+    );
   }
   const flows = flowsFlags(values.flows, values['flow-buffer']);
   const agent = new Agent({

@@ -1,3 +1,4 @@
+import { NodeAnnotation } from './node-annotations.js';
 import { ipEquals } from '../net/ip.js';
 import type { Cidr, IpAddr } from '../net/types.js';
 import { ObjectReader } from './fields.js';
@@ -12,7 +13,7 @@ import {
 import type { ContainerPort, Namespace, Node, Origin, Pod } from './types.js';
 
 /** The Node annotation an agent publishes its --observe URL in, for its peers' UI. */
-export const OBSERVE_URL_ANNOTATION = 'weft.dev/observe-url';
+export const OBSERVE_URL_ANNOTATION = NodeAnnotation.observeUrl;
 
 /**
  * Namespace, Pod and Node are ordinary workload manifests carrying many

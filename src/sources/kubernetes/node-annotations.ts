@@ -1,4 +1,4 @@
-import { OBSERVE_URL_ANNOTATION } from '../../core/model/parse-workloads.js';
+import { NODE_ANNOTATION_KEYS, type NodeAnnotationKey } from '../../core/model/node-annotations.js';
 import { KubeClient } from './client.js';
 import type { KubeConfig } from './config.js';
 import { KubeError, KubeErrorCodes } from './errors.js';
@@ -18,19 +18,6 @@ import { backoffDelay } from './protocol.js';
  * stops; publishing never holds up the dataplane.
  */
 
-export const ANNOTATION_PREFIX = 'weft.dev/';
-
-/** The keys weft writes; a patch sets each, or removes it (null) when not wanted. */
-export const NODE_ANNOTATION_KEYS = [
-  'weft.dev/routing',
-  'weft.dev/vtep-mac',
-  'weft.dev/vtep-addresses',
-  'weft.dev/underlay-address',
-  'weft.dev/pod-cidrs',
-  'weft.dev/agent-version',
-  OBSERVE_URL_ANNOTATION,
-] as const;
-export type NodeAnnotationKey = (typeof NODE_ANNOTATION_KEYS)[number];
 export type NodeAnnotations = Partial<Record<NodeAnnotationKey, string>>;
 
 /** The merge patch that makes the Node carry exactly `annotations` among weft's keys. */

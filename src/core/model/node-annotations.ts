@@ -1,0 +1,27 @@
+/**
+ * Every Node annotation weft writes or reads, in one place: the agent
+ * publishes them on its own Node (sources/kubernetes/node-annotations.ts),
+ * peers and operators read them, and the chart's admission policy admits
+ * changes to this prefix alone.
+ */
+
+export const NodeAnnotation = {
+  /** The agent's routing mode: vxlan or host-gw. */
+  routing: 'weft.dev/routing',
+  /** The node's VXLAN device MAC (vxlan mode). */
+  vtepMac: 'weft.dev/vtep-mac',
+  /** The VXLAN device's addresses, one per pod CIDR (vxlan mode). */
+  vtepAddresses: 'weft.dev/vtep-addresses',
+  /** The node address the agent routes pod traffic over. */
+  underlayAddress: 'weft.dev/underlay-address',
+  /** The pod CIDRs the agent allocates from. */
+  podCidrs: 'weft.dev/pod-cidrs',
+  /** weft's version on the node. */
+  agentVersion: 'weft.dev/agent-version',
+  /** Where the agent's observe listener answers; the UIs follow it. */
+  observeUrl: 'weft.dev/observe-url',
+} as const;
+
+/** The keys weft writes; a patch sets each, or removes it when not wanted. */
+export const NODE_ANNOTATION_KEYS = Object.values(NodeAnnotation);
+export type NodeAnnotationKey = (typeof NodeAnnotation)[keyof typeof NodeAnnotation];
