@@ -110,3 +110,14 @@ test('tableIds: the last id= of each line is the conntrack id (ICMP tuples have 
     [42, 3735928559],
   );
 });
+
+test('ends are remembered for 30 s only, with no table read to trim them', () => {
+  const l = new LostEvents(T0);
+  // 100,000 connections over 100 s, one every millisecond, none of them an overflow's business.
+  for (let i = 0; i < 100_000; i++) {
+    l.seen(ev('new', i, T0 + i));
+    l.seen(ev('destroy', i, T0 + i, 0));
+  }
+  assert.ok(l.rememberedEnds <= 30_001, `${l.rememberedEnds} ends remembered`);
+  assert.deepEqual(l.lost, { starts: 0, ends: 0 });
+});

@@ -16,6 +16,9 @@ import type { ConntrackEvent } from './conntrack.js';
  *   skip an entry once), and whose DESTROY has not come. If it shows up in a
  *   later read, or its DESTROY comes after all, the count is taken back.
  */
+/** How long an end is remembered, so that a table read listing it is not misread. */
+const ENDED_KEPT_MS = 30_000;
+
 export class LostEvents {
   /** Connections whose start is known and whose DESTROY has not come, by conntrack id. */
   private readonly open = new Set<number>();
@@ -45,6 +48,11 @@ export class LostEvents {
     return { starts: this.starts, ends: this.ends };
   }
 
+  /** Ends remembered to read tables right: those of the last 30 s, however long the reader runs. */
+  get rememberedEnds(): number {
+    return this.ended.size;
+  }
+
   /** Whether a read would settle anything in doubt. */
   get pending(): number {
     return this.endSuspects.size + this.startSuspects.size;
@@ -61,6 +69,11 @@ export class LostEvents {
 
   private destroyed(id: number, e: ConntrackEvent): void {
     this.ended.set(id, e.time);
+    // Kept for ENDED_KEPT_MS only, trimmed as ends come: no table read is needed for that.
+    for (const [old, at] of this.ended) {
+      if (at > e.time - ENDED_KEPT_MS) break;
+      this.ended.delete(old);
+    }
     this.endSuspects.delete(id);
     if (this.open.delete(id)) return;
     if (this.presumed.delete(id)) {
@@ -89,10 +102,6 @@ export class LostEvents {
   /** The conntrack ids in the table now. */
   table(ids: ReadonlySet<number>, now: number): void {
     const due = now - this.graceMs;
-    for (const [id, at] of this.ended) {
-      if (at > now - 30_000) break;
-      this.ended.delete(id);
-    }
     for (const id of this.presumed)
       if (ids.has(id)) {
         this.presumed.delete(id);

@@ -54,12 +54,14 @@ export function budgetProblems(
   for (const c of table.chains.values()) rules += c.rules.length;
   for (const s of table.sets.values()) elements += s.elements.length;
   for (const m of table.maps.values()) elements += m.elements.length;
-  const bySets = new Map<string, number>();
-  for (const s of table.sets.values()) bySets.set(s.comment, (bySets.get(s.comment) ?? 0) + 1);
-  if (sets > budget.sets)
+  if (sets > budget.sets) {
+    // The breakdowns are built only for a table over budget: every sync checks it.
+    const bySets = new Map<string, number>();
+    for (const s of table.sets.values()) bySets.set(s.comment, (bySets.get(s.comment) ?? 0) + 1);
     problems.push(
       `${n(sets)} sets (at most ${n(budget.sets)}); most from: ${largest([...bySets], 3, 'sets')}`,
     );
+  }
   const byRules = (): [string, number][] =>
     [...table.chains.values()].map((c) => [c.comment, c.rules.length]);
   if (rules > budget.rules)
