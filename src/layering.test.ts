@@ -13,16 +13,10 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, posix, relative, sep } from 'node:path';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-
-interface SourceFile {
-  /** Path relative to src/, with `/` separators. */
-  readonly path: string;
-  readonly source: string;
-}
+import { listSources, type SourceFile } from './testing/sources.js';
 
 const ADAPTERS = ['nft', 'routing', 'sources', 'flows', 'ipam-store', 'host', 'listen'];
 const EDGES = ['agent', 'cli', 'ui', 'lab', 'web'];
@@ -51,20 +45,6 @@ function checkLayers(files: readonly SourceFile[]): string[] {
       const line = f.source.slice(0, ref.pos).split('\n').length;
       out.push(`src/${f.path}:${line}: imports "${ref.fileName}": ${why}`);
     }
-  }
-  return out;
-}
-
-function listSources(dir: string, root = dir): SourceFile[] {
-  const out: SourceFile[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listSources(full, root));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
-      out.push({
-        path: relative(root, full).split(sep).join('/'),
-        source: readFileSync(full, 'utf8'),
-      });
   }
   return out;
 }

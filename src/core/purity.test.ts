@@ -5,17 +5,11 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join, posix, relative, sep } from 'node:path';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-
-interface SourceFile {
-  /** Path relative to src/core, with `/` separators. */
-  readonly path: string;
-  readonly source: string;
-}
+import { listSources, type SourceFile } from '../testing/sources.js';
 
 interface Violation {
   readonly file: string;
@@ -48,21 +42,6 @@ function checkPurity(files: readonly SourceFile[]): Violation[] {
     }
   }
   return violations;
-}
-
-function listSources(dir: string, root = dir): SourceFile[] {
-  const out: SourceFile[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listSources(full, root));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
-      out.push({
-        path: relative(root, full).split(sep).join('/'),
-        source: readFileSync(full, 'utf8'),
-      });
-    }
-  }
-  return out;
 }
 
 // This file runs as dist/core/purity.test.js; the sources are in src/core.
