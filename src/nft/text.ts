@@ -217,7 +217,7 @@ function declaration(body: readonly string[]): string {
   return body.length === 0 ? '' : ` { ${body.map((l) => `${l};`).join(' ')} }`;
 }
 
-/** Statements of one op, in nft syntax (elements in chunks of ELEMENT_CHUNK). */
+/** Statements of one op, in nft syntax, without their newline (elements in chunks of ELEMENT_CHUNK). */
 function opLines(table: string, o: NftOp): string[] {
   const comment = (c: string) => {
     const s = commentSuffix(c).trim();
@@ -229,7 +229,8 @@ function opLines(table: string, o: NftOp): string[] {
     case 'table':
       return [`${o.op} table ${table}`];
     case 'table-contents':
-      return tableText(o.table).replace(/\n$/, '').split('\n');
+      // One statement over many lines; never split (a full table runs to megabytes).
+      return [tableText(o.table).slice(0, -1)];
     case 'counter':
       return [`add counter ${table} ${o.counter.name}${declaration(comment(o.counter.comment))}`];
     case 'set':
