@@ -1,6 +1,7 @@
 // Pod servers inside two network namespaces joined by a veth pair, driven over
 // their unix control sockets from this process in the root namespace: echo,
-// refused and dropped (timeout) with real packets, then shutdown and SIGTERM.
+// refused and dropped (timeout) with real packets, then shutdown and SIGTERM;
+// and agnhost's hostname and clientip asked from the other namespace.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -33,11 +34,16 @@ interface Pod {
 }
 
 /** `weft lab pod-server` (through its standalone runner) inside `ns`; resolves once it prints ready. */
-async function podServer(sb: Sandbox, ns: string, ports: string[]): Promise<Pod> {
+async function podServer(
+  sb: Sandbox,
+  ns: string,
+  ports: string[],
+  extra: string[] = [],
+): Promise<Pod> {
   const control = join(sb.dir(), 'control.sock');
   const bin = join(repoRoot(), 'dist/lab/pod-server-bin.js');
   const output: string[] = [];
-  const args = [bin, '--control', control, ...ports.flatMap((p) => ['--port', p])];
+  const args = [bin, '--control', control, ...ports.flatMap((p) => ['--port', p]), ...extra];
   const child = sb.spawnIn(ns, process.execPath, args, (l) => output.push(l));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready:\n${output.join('')}`)), 10_000);
@@ -181,4 +187,63 @@ test('pod servers in two namespaces probe each other: connected, refused, droppe
   const [codeB] = (await once(b.child, 'exit')) as [number | null];
   assert.equal(codeB, 0, b.output.join(''));
   assert.equal(existsSync(b.control), false);
+});
+
+/** Asks HOST PORT for /hostname and /clientip over HTTP and UDP; prints what came back and its own ports. */
+const NETEXEC_CLIENT = `
+const http = require('node:http');
+const dgram = require('node:dgram');
+const [host, port] = process.argv.slice(1);
+const get = (path) => new Promise((resolve, reject) => {
+  let localPort = 0;
+  const req = http.get({ host, port: Number(port), path, agent: false }, (res) => {
+    let body = '';
+    res.setEncoding('utf8').on('data', (d) => (body += d));
+    res.on('end', () => resolve({ status: res.statusCode, body, localPort }));
+  });
+  req.on('socket', (s) => s.on('connect', () => (localPort = s.localPort)));
+  req.on('error', reject);
+});
+const udp = (text) => new Promise((resolve) => {
+  const u = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  u.bind(0, () => {
+    const localPort = u.address().port;
+    u.on('message', (m) => { u.close(); resolve({ answer: String(m), localPort }); });
+    u.send(text, Number(port), host);
+  });
+});
+(async () => {
+  const out = { hostname: await get('/hostname'), clientip: await get('/clientip'),
+    udpHostname: await udp('hostname'), udpClientip: await udp('clientip') };
+  console.log(JSON.stringify(out));
+})();
+`;
+
+interface NetexecAnswers {
+  hostname: { status: number; body: string };
+  clientip: { status: number; body: string; localPort: number };
+  udpHostname: { answer: string };
+  udpClientip: { answer: string; localPort: number };
+}
+
+test("agnhost's hostname and clientip, asked from another namespace: the pod name and the client's own address", async (t) => {
+  const sb = Sandbox.create(t);
+  const [nsA, nsB] = await pair(sb);
+  await podServer(sb, nsB, [`${PORT}/TCP`], ['--hostname', 'web-b']);
+  for (const [to, from] of [
+    [B.v4, `${A.v4}:`],
+    [B.v6, `[${A.v6}]:`],
+  ] as const) {
+    const out = JSON.parse(
+      await sb.exec(nsA, process.execPath, ['-e', NETEXEC_CLIENT, to, String(PORT)]),
+    ) as NetexecAnswers;
+    assert.deepEqual([out.hostname.status, out.hostname.body], [200, 'web-b'], to);
+    assert.deepEqual(
+      { status: out.clientip.status, body: out.clientip.body },
+      { status: 200, body: `${from}${out.clientip.localPort}` },
+      to,
+    );
+    assert.equal(out.udpHostname.answer, 'web-b', to);
+    assert.equal(out.udpClientip.answer, `${from}${out.udpClientip.localPort}`, to);
+  }
 });
