@@ -61,6 +61,8 @@ export interface Metadata {
   /** The ownerReference with `controller: true`, if any. */
   readonly owner?: { readonly kind: string; readonly name: string };
   readonly annotations?: Readonly<Record<string, string>>;
+  /** `metadata.deletionTimestamp`, as written (an RFC 3339 time). */
+  readonly deletionTimestamp?: string;
 }
 
 /** Server-populated or irrelevant metadata weft tolerates and does not read. */
@@ -69,7 +71,6 @@ const TOLERATED_METADATA = [
   'uid',
   'resourceVersion',
   'creationTimestamp',
-  'deletionTimestamp',
   'deletionGracePeriodSeconds',
   'generation',
   'managedFields',
@@ -108,6 +109,7 @@ export function readMetadata(
   const labels = parseLabels(m, 'labels');
   const annotations = m.stringMap('annotations');
   const owner = readControllerOwner(m);
+  const deletionTimestamp = readTimestamp(m, 'deletionTimestamp');
   m.ignore(...TOLERATED_METADATA);
   m.done();
   return {
@@ -116,7 +118,22 @@ export function readMetadata(
     ...(namespace !== undefined ? { namespace } : {}),
     ...(owner ? { owner } : {}),
     ...(annotations ? { annotations } : {}),
+    ...(deletionTimestamp !== undefined ? { deletionTimestamp } : {}),
   };
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A time as the API writes it (RFC 3339, e.g. 2026-01-01T00:00:00Z), or undefined. */
+function readTimestamp(r: ObjectReader, key: string): string | undefined {
+  const fix = 'write an RFC 3339 time such as 2026-01-01T00:00:00Z';
+  const v = r.string(key, { fix });
+  if (v === undefined) return undefined;
+  if (!RFC3339.test(v)) {
+    r.ctx.invalid(r.field(key), `${JSON.stringify(v)} is not an RFC 3339 time`, fix);
+    return undefined;
+  }
+  return v;
 }
 
 function readControllerOwner(m: ObjectReader): Metadata['owner'] {

@@ -47,8 +47,26 @@ export interface Pod {
   readonly ips: readonly IpAddr[];
   /** The controller that owns the pod (`ReplicaSet/web-7d9f`), when known. */
   readonly owner?: { readonly kind: string; readonly name: string };
+  /** `status.phase`, when the manifest gives it. */
+  readonly phase?: PodPhase;
+  /**
+   * The `Ready` condition of `status.conditions`: true when its status is
+   * "True", false when "False" or "Unknown"; absent when none is reported.
+   */
+  readonly ready?: boolean;
+  /** Set (true) when `metadata.deletionTimestamp` is: the pod is being deleted. */
+  readonly terminating?: true;
   readonly origin?: Origin;
 }
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+export const POD_PHASES: readonly PodPhase[] = [
+  'Pending',
+  'Running',
+  'Succeeded',
+  'Failed',
+  'Unknown',
+];
 
 export interface Node {
   readonly kind: 'Node';

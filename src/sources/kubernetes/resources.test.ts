@@ -53,7 +53,10 @@ function fullPod(phase = 'Running'): Record<string, unknown> {
     },
     status: {
       phase,
-      conditions: [{ type: 'Ready', status: 'True' }],
+      conditions: [
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' },
+        { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:01Z' },
+      ],
       hostIP: '192.168.1.10',
       podIP: '10.244.1.5',
       podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }],
@@ -82,11 +85,33 @@ test('projection: a Pod keeps what the parser reads, and parses to the same mode
         { ports: [{ containerPort: 9901, protocol: 'UDP', hostPort: 9901 }] },
       ],
     },
-    status: { podIP: '10.244.1.5', podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }] },
+    status: {
+      phase: 'Running',
+      podIP: '10.244.1.5',
+      podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }],
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   });
   const fromFull = parseObject(full);
   assert.deepEqual(fromFull.issues, []);
   assert.deepEqual(parseObject(projected), fromFull);
+});
+
+test('projection: a Pod being deleted keeps its deletionTimestamp, and reads as terminating', () => {
+  const full = fullPod();
+  const meta = full['metadata'] as Record<string, unknown>;
+  meta['deletionTimestamp'] = '2026-01-02T00:00:00Z';
+  meta['deletionGracePeriodSeconds'] = 30;
+  const projected = projectPod(full);
+  assert.equal(
+    (projected['metadata'] as Record<string, unknown>)['deletionTimestamp'],
+    '2026-01-02T00:00:00Z',
+  );
+  const pod = parseObject(projected).object;
+  assert.ok(pod?.kind === 'Pod');
+  assert.equal(pod.terminating, true);
+  assert.equal(pod.ready, true);
+  assert.deepEqual(parseObject(projected), parseObject(full));
 });
 
 test("projection: a Pod that ended has no addresses (its IP may be another pod's now)", () => {

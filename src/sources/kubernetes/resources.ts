@@ -69,6 +69,14 @@ const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
 
 export function projectPod(raw: Raw): Raw {
   const out = typeMeta(raw);
+  // A pod being deleted: the EndpointSlice controller calls it terminating.
+  const meta = raw['metadata'];
+  if (
+    isPlainObject(meta) &&
+    meta['deletionTimestamp'] !== undefined &&
+    isPlainObject(out['metadata'])
+  )
+    out['metadata'] = { ...out['metadata'], deletionTimestamp: meta['deletionTimestamp'] };
   const spec = raw['spec'];
   if (isPlainObject(spec)) {
     const s = pick(spec, ['nodeName', 'hostNetwork']);
@@ -80,9 +88,14 @@ export function projectPod(raw: Raw): Raw {
   const status = raw['status'];
   if (isPlainObject(status)) {
     if (!TERMINAL_PHASES.has(status['phase'] as string)) {
-      const s = pick(status, ['podIP']);
+      const s = pick(status, ['phase', 'podIP']);
       if (status['podIPs'] !== undefined)
         s['podIPs'] = mapList(status['podIPs'], (p) => pick(p, ['ip']));
+      // Of the conditions, only Ready (the parser reads no other).
+      if (status['conditions'] !== undefined)
+        s['conditions'] = mapList(status['conditions'], (c) =>
+          c['type'] === 'Ready' ? pick(c, ['type', 'status']) : undefined,
+        );
       out['status'] = s;
     }
   } else if (status !== undefined) out['status'] = status;
