@@ -1,5 +1,6 @@
 import type { LabelSelector, Labels } from '../labels.js';
 import type { Cidr, IpAddr } from '../net/types.js';
+import type { EndpointSlice, Service } from './service-types.js';
 
 /**
  * weft's own model of the cluster: narrow, validated, parsed once at the edge.
@@ -188,7 +189,8 @@ export interface ClusterNetworkPolicy {
   readonly origin?: Origin;
 }
 
-export type ModelObject = Namespace | Pod | Node | NetworkPolicy | ClusterNetworkPolicy;
+export type ModelObject =
+  Namespace | Pod | Node | NetworkPolicy | ClusterNetworkPolicy | Service | EndpointSlice;
 
 /** The whole cluster as weft sees it. Pods and namespaces are keyed `ns/name` and `name`. */
 export interface Cluster {
@@ -197,6 +199,10 @@ export interface Cluster {
   readonly nodes: readonly Node[];
   readonly networkPolicies: readonly NetworkPolicy[];
   readonly clusterNetworkPolicies: readonly ClusterNetworkPolicy[];
+  /** Sorted by namespace, then name. */
+  readonly services: readonly Service[];
+  /** Sorted by namespace, then name. */
+  readonly endpointSlices: readonly EndpointSlice[];
 }
 
 export function podKey(pod: { readonly namespace: string; readonly name: string }): string {

@@ -9,7 +9,14 @@ import { OBSERVE_URL_ANNOTATION } from '../../core/model/parse-workloads.js';
  * type is passed on as is, for the parser to name.
  */
 
-export type WatchedKind = 'Namespace' | 'Pod' | 'Node' | 'NetworkPolicy' | 'ClusterNetworkPolicy';
+export type WatchedKind =
+  | 'Namespace'
+  | 'Pod'
+  | 'Node'
+  | 'NetworkPolicy'
+  | 'ClusterNetworkPolicy'
+  | 'Service'
+  | 'EndpointSlice';
 
 export interface ResourceSpec {
   /** The plural resource name, as in RBAC and URLs: `pods`. */
