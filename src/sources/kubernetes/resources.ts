@@ -148,6 +148,35 @@ export function projectPolicy(raw: Raw): Raw {
   return out;
 }
 
+/** A Service: its whole spec (every field is checked) and, of its status, the load balancer. */
+export function projectService(raw: Raw): Raw {
+  const out = projectPolicy(raw);
+  const status = raw['status'];
+  if (isPlainObject(status)) {
+    if (status['loadBalancer'] !== undefined) out['status'] = pick(status, ['loadBalancer']);
+  } else if (status !== undefined) out['status'] = status;
+  return out;
+}
+
+/** The endpoint fields the EndpointSlice parser reads (deprecatedTopology is not). */
+const ENDPOINT_FIELDS = ['addresses', 'conditions', 'nodeName', 'zone', 'hints', 'hostname'];
+
+/** An EndpointSlice: its address type, ports and endpoints; a targetRef by kind, namespace and name. */
+export function projectEndpointSlice(raw: Raw): Raw {
+  const out = typeMeta(raw);
+  for (const key of ['addressType', 'ports']) if (raw[key] !== undefined) out[key] = raw[key];
+  if (raw['endpoints'] !== undefined) {
+    out['endpoints'] = mapList(raw['endpoints'], (e) => {
+      const kept = pick(e, ENDPOINT_FIELDS);
+      const ref = e['targetRef'];
+      if (ref !== undefined)
+        kept['targetRef'] = isPlainObject(ref) ? pick(ref, ['kind', 'namespace', 'name']) : ref;
+      return kept;
+    });
+  }
+  return out;
+}
+
 export const RESOURCES: readonly ResourceSpec[] = [
   {
     name: 'namespaces',
@@ -193,5 +222,23 @@ export const RESOURCES: readonly ResourceSpec[] = [
     namespaced: false,
     optional: true,
     project: projectPolicy,
+  },
+  {
+    name: 'services',
+    kind: 'Service',
+    apiVersion: 'v1',
+    path: '/api/v1/services',
+    namespaced: true,
+    optional: false,
+    project: projectService,
+  },
+  {
+    name: 'endpointslices',
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    path: '/apis/discovery.k8s.io/v1/endpointslices',
+    namespaced: true,
+    optional: false,
+    project: projectEndpointSlice,
   },
 ];
