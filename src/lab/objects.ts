@@ -5,8 +5,21 @@ import { stringify } from 'yaml';
 import { manifestFiles } from '../sources/manifests/load.js';
 
 /** Kinds the lab keeps in its manifests directory (the ones weft reads). */
-const KINDS = new Set(['Namespace', 'Pod', 'Node', 'NetworkPolicy', 'ClusterNetworkPolicy']);
-const NAMESPACED = new Set(['Pod', 'NetworkPolicy']);
+const KINDS = new Set([
+  'Namespace',
+  'Pod',
+  'Node',
+  'NetworkPolicy',
+  'ClusterNetworkPolicy',
+  'Service',
+  'EndpointSlice',
+]);
+export const NAMESPACED_KINDS: ReadonlySet<string> = new Set([
+  'Pod',
+  'NetworkPolicy',
+  'Service',
+  'EndpointSlice',
+]);
 
 export interface StoredObject {
   readonly kind: string;
@@ -30,7 +43,7 @@ function identify(raw: unknown): StoredObject | undefined {
   const meta = r['metadata'] as Record<string, unknown> | undefined;
   if (typeof kind !== 'string' || !KINDS.has(kind) || typeof meta?.['name'] !== 'string')
     return undefined;
-  const namespace = NAMESPACED.has(kind) ? String(meta['namespace'] ?? 'default') : undefined;
+  const namespace = NAMESPACED_KINDS.has(kind) ? String(meta['namespace'] ?? 'default') : undefined;
   return { kind, name: meta['name'], ...(namespace ? { namespace } : {}), raw: r };
 }
 
