@@ -335,3 +335,23 @@ test('offline, end to end: allocate, derive, model; a named targetPort differing
     },
   ]);
 });
+
+test('a node port makes a Service port reachable from outside even on a node with no address known', () => {
+  const c = clusterOf(
+    web({
+      type: 'NodePort',
+      ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }],
+    }),
+    webSlice([{ ip: '10.244.1.5', node: 'elsewhere' }]),
+  );
+  assert.deepEqual(model(c, 'unknown-node'), [
+    {
+      id: 'shop/web:http/TCP IPv4',
+      frontends: ['ClusterIP 10.96.0.10:80'],
+      cluster: ['10.244.1.5:8080 RS-'],
+      local: [],
+      internal: CLUSTER_TRAFFIC,
+      external: ['any masquerade -> cluster endpoints'],
+    },
+  ]);
+});

@@ -85,7 +85,9 @@ function portModel(
   const family = clusterIp.family;
   const id = `${s.namespace}/${s.name}:${p.name}/${p.protocol}`;
   const frontends = frontendsOf(s, p, clusterIp, node, id);
-  const external = frontends.some((f) => f.kind !== 'ClusterIP');
+  // kube-proxy's ExternallyAccessible: a node port (even where the node has
+  // no address to put it on), an external IP or a VIP load balancer IP.
+  const external = p.nodePort !== undefined || frontends.some((f) => f.kind !== 'ClusterIP');
   const internalLocal = s.internalTrafficPolicy === 'Local';
   const externalLocal = s.externalTrafficPolicy === 'Local';
   const uses = {

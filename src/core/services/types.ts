@@ -42,7 +42,10 @@ export interface ServicePortModel {
   readonly hasEndpoints: boolean;
   /** Traffic to the ClusterIP frontends. */
   readonly internal: TrafficPlan;
-  /** Traffic to the NodePort, external IP and load balancer frontends; absent without any. */
+  /**
+   * Traffic to the NodePort, external IP and load balancer frontends; absent
+   * when the port has neither a node port nor such an address.
+   */
   readonly external?: TrafficPlan;
 }
 
