@@ -2,24 +2,14 @@ import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load, loadAll, YAML11_SCHEMA } from 'js-yaml';
 import { stringify } from 'yaml';
+import { READ_KINDS } from '../core/model/parse.js';
 import { manifestFiles } from '../sources/manifests/load.js';
 
-/** Kinds the lab keeps in its manifests directory (the ones weft reads). */
-const KINDS = new Set([
-  'Namespace',
-  'Pod',
-  'Node',
-  'NetworkPolicy',
-  'ClusterNetworkPolicy',
-  'Service',
-  'EndpointSlice',
-]);
-export const NAMESPACED_KINDS: ReadonlySet<string> = new Set([
-  'Pod',
-  'NetworkPolicy',
-  'Service',
-  'EndpointSlice',
-]);
+/** Kinds the lab keeps in its manifests directory: the ones weft reads. */
+const KINDS: ReadonlySet<string> = new Set(READ_KINDS.keys());
+export const NAMESPACED_KINDS: ReadonlySet<string> = new Set(
+  [...READ_KINDS].filter(([, k]) => k.namespaced).map(([kind]) => kind),
+);
 
 export interface StoredObject {
   readonly kind: string;

@@ -48,6 +48,11 @@ const KINDS: Readonly<Record<string, KindSpec>> = {
   },
 };
 
+/** Every kind weft reads, and whether its objects live in a namespace. */
+export const READ_KINDS: ReadonlyMap<string, { readonly namespaced: boolean }> = new Map(
+  Object.entries(KINDS).map(([kind, spec]) => [kind, { namespaced: spec.namespaced }]),
+);
+
 /** Kinds of the API groups weft reads that it knowingly leaves alone. */
 const SKIPPED_IN_READ_GROUPS = new Set([
   'Endpoints',
