@@ -121,6 +121,16 @@ test('errors go to stderr with a non-zero exit and a fix', async (t) => {
   const r = await run('policy', 'matrix', '-f', bad);
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
+  const svc = (name: string) =>
+    `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\nspec: {clusterIP: 10.96.0.9, ports: [{port: 80}]}\n`;
+  const services = join(dir, 'services.yaml');
+  writeFileSync(services, `${svc('a')}---\n${svc('b')}`);
+  const taken = await run('policy', 'lint', '-f', services);
+  assert.equal(taken.code, 1);
+  assert.match(
+    taken.err,
+    /Service default\/b .*services\.yaml:6\): spec\.clusterIP: 10\.96\.0\.9 is also the ClusterIP of Service default\/a .*services\.yaml:1\)/,
+  );
   assert.match(
     r.err,
     /NetworkPolicy default\/x .*bad\.yaml:1.*spec\.ingres: unknown field.*did you mean "ingress"/,

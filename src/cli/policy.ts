@@ -12,6 +12,7 @@ import {
   parseProbe,
   policyMatrix,
 } from '../core/policy/matrix-report.js';
+import { withServiceDefaults } from '../core/services/offline.js';
 import { loadManifests } from '../sources/manifests/load.js';
 import type { Io } from './main.js';
 import { outputFormat, table, UsageError } from './output.js';
@@ -87,7 +88,8 @@ export async function policyCommand(args: string[], io: Io): Promise<number> {
 
 async function load(files: string[]): Promise<Cluster> {
   const { cluster } = await loadManifests(files);
-  return withDefaultAddresses(cluster).cluster;
+  // Services are checked as a cluster would (ClusterIPs and node ports unique and in range).
+  return withServiceDefaults(withDefaultAddresses(cluster).cluster).cluster;
 }
 
 function trace(

@@ -22,7 +22,14 @@ import {
   DEFAULT_EXTERNAL,
   type ExternalOptions,
 } from './external.js';
-import { ObjectStore, objectId, readObjects, withPlacement, type StoredObject } from './objects.js';
+import {
+  NAMESPACED_KINDS,
+  ObjectStore,
+  objectId,
+  readObjects,
+  withPlacement,
+  type StoredObject,
+} from './objects.js';
 import { installCniBin, nodeRuntime, schedule, startPod, stopPod } from './pods.js';
 import type { LabCniRuntime } from './cni-runtime.js';
 import { CURRENT_VERSION, type CniVersion } from '../core/cni/result.js';
@@ -332,7 +339,10 @@ function nodeObject(n: LabNode): StoredObject {
   };
 }
 
-/** `Pod/ns/name`, `pod/ns/name`, `NetworkPolicy/ns/name`, `Namespace/name`, `ClusterNetworkPolicy/name`. */
+/**
+ * `Pod/ns/name`, `pod/ns/name`, `NetworkPolicy/ns/name`, `Service/ns/name`,
+ * `EndpointSlice/ns/name`, `Namespace/name`, `ClusterNetworkPolicy/name`.
+ */
 export function parseId(text: string): { kind: string; namespace?: string; name: string } {
   const parts = text.split('/');
   const kinds: Record<string, string> = {
@@ -345,12 +355,15 @@ export function parseId(text: string): { kind: string; namespace?: string; name:
     clusternetworkpolicy: 'ClusterNetworkPolicy',
     cnp: 'ClusterNetworkPolicy',
     node: 'Node',
+    service: 'Service',
+    svc: 'Service',
+    endpointslice: 'EndpointSlice',
   };
   const kind = kinds[(parts[0] ?? '').toLowerCase()];
-  const namespaced = kind === 'Pod' || kind === 'NetworkPolicy';
+  const namespaced = kind !== undefined && NAMESPACED_KINDS.has(kind);
   if (!kind || parts.length !== (namespaced ? 3 : 2) || parts.some((x) => x === '')) {
     throw new Error(
-      `${text}: not KIND/NAMESPACE/NAME (pods, policies) or KIND/NAME (namespaces, cluster policies)`,
+      `${text}: not KIND/NAMESPACE/NAME (pods, policies, services, endpointslices) or KIND/NAME (namespaces, cluster policies, nodes)`,
     );
   }
   return namespaced

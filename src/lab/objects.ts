@@ -2,11 +2,14 @@ import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load, loadAll, YAML11_SCHEMA } from 'js-yaml';
 import { stringify } from 'yaml';
+import { READ_KINDS } from '../core/model/parse.js';
 import { manifestFiles } from '../sources/manifests/load.js';
 
-/** Kinds the lab keeps in its manifests directory (the ones weft reads). */
-const KINDS = new Set(['Namespace', 'Pod', 'Node', 'NetworkPolicy', 'ClusterNetworkPolicy']);
-const NAMESPACED = new Set(['Pod', 'NetworkPolicy']);
+/** Kinds the lab keeps in its manifests directory: the ones weft reads. */
+const KINDS: ReadonlySet<string> = new Set(READ_KINDS.keys());
+export const NAMESPACED_KINDS: ReadonlySet<string> = new Set(
+  [...READ_KINDS].filter(([, k]) => k.namespaced).map(([kind]) => kind),
+);
 
 export interface StoredObject {
   readonly kind: string;
@@ -30,7 +33,7 @@ function identify(raw: unknown): StoredObject | undefined {
   const meta = r['metadata'] as Record<string, unknown> | undefined;
   if (typeof kind !== 'string' || !KINDS.has(kind) || typeof meta?.['name'] !== 'string')
     return undefined;
-  const namespace = NAMESPACED.has(kind) ? String(meta['namespace'] ?? 'default') : undefined;
+  const namespace = NAMESPACED_KINDS.has(kind) ? String(meta['namespace'] ?? 'default') : undefined;
   return { kind, name: meta['name'], ...(namespace ? { namespace } : {}), raw: r };
 }
 

@@ -106,6 +106,8 @@ test('RBAC: exactly the reads the agent needs, no wildcard, one narrow write', (
       ...read('/nodes'),
       '/nodes patch',
       ...read('/pods'),
+      ...read('/services'),
+      ...read('discovery.k8s.io/endpointslices'),
       ...read('networking.k8s.io/networkpolicies'),
       ...read('policy.networking.k8s.io/clusternetworkpolicies'),
     ].sort(),

@@ -34,7 +34,7 @@ function get(
 test('fake API server: refuses unknown paths, methods and query parameters', async (t) => {
   const server = await startServer(t);
   const cases: [string, string, number, RegExp][] = [
-    ['GET', '/api/v1/services', 404, /could not find the requested resource/],
+    ['GET', '/api/v1/configmaps', 404, /could not find the requested resource/],
     ['GET', '/api/v1/namespaces/prod/pods', 404, /could not find/],
     ['POST', '/api/v1/pods', 405, /not allowed/],
     ['GET', '/api/v1/pods?limt=5', 400, /unknown or misplaced query parameter "limt"/],

@@ -21,6 +21,8 @@ import {
   part,
   pod,
   seed,
+  slice,
+  svc,
   serverObjects,
   sleep,
   startServer,
@@ -110,6 +112,10 @@ class Mutator {
         if (this.r.chance(0.1)) (p['spec'] as Record<string, unknown>)['policyTypes'] = ['Up'];
         return p;
       }
+      case 'services':
+        return svc(a, b as string, 1 + (n % 1000));
+      case 'endpointslices':
+        return slice(a, b as string, app, [`10.8.${n >> 8}.${n & 255}`], this.r.chance(0.5));
       default:
         return cnp(a, n % 1000);
     }

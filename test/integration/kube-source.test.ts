@@ -15,6 +15,8 @@ import {
   ns,
   pod,
   seed,
+  slice,
+  svc,
   startServer,
   startSource,
   waitFor,
@@ -56,9 +58,77 @@ test('kube source: events of every kind are applied; no relist', async (t) => {
   server.create('clusternetworkpolicies', cnp('late', 9));
   await converged(h);
   assert.equal(h.latest().pods.find((p) => p.name === 'p0')?.labels['app'], 'db');
-  assert.equal(server.countRequests('list'), 5, 'one list per resource, no more');
+  assert.equal(server.countRequests('list'), 7, 'one list per resource, no more');
   for (const r of h.watch.status().resources) assert.equal(r.relists, 0);
   assert.deepEqual(h.errors, []);
+});
+
+test('kube source: Services and EndpointSlices arrive, change and go by watch', async (t) => {
+  const server = await startServer(t);
+  seed(server, 4);
+  const h = await startSource(t, server);
+  assert.deepEqual(
+    h.latest().services.map((s) => `${s.namespace}/${s.name}`),
+    ['dev/web', 'prod/web'],
+  );
+  assert.deepEqual(
+    h.latest().endpointSlices.map((s) => [`${s.namespace}/${s.name}`, s.endpoints.length]),
+    [
+      ['dev/web-x1', 2],
+      ['prod/web-x1', 2],
+    ],
+  );
+  server.create('services', svc('prod', 'api', 8443));
+  server.create('endpointslices', slice('prod', 'api-x1', 'api', ['10.1.0.3'], false));
+  await converged(h);
+  const api = h.latest().services.find((s) => s.name === 'api');
+  assert.deepEqual(
+    api?.ports.map((p) => [p.name, p.port, p.targetPort]),
+    [['http', 8443, { kind: 'named', name: 'http' }]],
+  );
+  const apiSlice = h.latest().endpointSlices.find((s) => s.name === 'api-x1');
+  assert.deepEqual(apiSlice?.endpoints[0]?.conditions, {
+    ready: false,
+    serving: false,
+    terminating: false,
+  });
+  assert.deepEqual(apiSlice?.endpoints[0]?.target, { kind: 'Pod', namespace: 'prod', name: 'p0' });
+  // The endpoint becomes ready; the other Service loses an endpoint, then goes.
+  server.update('endpointslices', slice('prod', 'api-x1', 'api', ['10.1.0.3']));
+  server.update('endpointslices', slice('dev', 'web-x1', 'web', ['10.1.0.1']));
+  await converged(h);
+  assert.equal(
+    h.latest().endpointSlices.find((s) => s.name === 'api-x1')?.endpoints[0]?.conditions.ready,
+    true,
+  );
+  server.remove('services', 'dev/web');
+  server.remove('endpointslices', 'dev/web-x1');
+  await converged(h);
+  assert.deepEqual(
+    h.latest().services.map((s) => `${s.namespace}/${s.name}`),
+    ['prod/api', 'prod/web'],
+  );
+  assert.deepEqual(
+    h.latest().endpointSlices.map((s) => `${s.namespace}/${s.name}`),
+    ['prod/api-x1', 'prod/web-x1'],
+  );
+  assert.equal(server.countRequests('list', 'services'), 1, 'by watch, no relist');
+  assert.deepEqual(h.errors, []);
+});
+
+test('kube source: an invalid Service is reported by object and field, and left out', async (t) => {
+  const server = await startServer(t);
+  seed(server, 2);
+  const bad = svc('prod', 'bad');
+  (bad['spec'] as Record<string, unknown>)['sessionAffinity'] = 'Sticky';
+  server.create('services', bad);
+  const h = await startSource(t, server);
+  const errs = h.errors.filter((e): e is WeftError => e instanceof WeftError);
+  assert.deepEqual(
+    errs.flatMap((e) => e.issues.map((i) => [i.object, i.field, i.code])),
+    [['Service prod/bad', 'spec.sessionAffinity', 'WEFT_INVALID_FIELD']],
+  );
+  assert.equal(h.latest().services.length, 2);
 });
 
 test('kube source: a watch cut mid-event resumes from the last complete event, without a relist', async (t) => {
@@ -247,10 +317,10 @@ test('kube source: watches that time out are resumed, not relisted', async (t) =
   const server = await startServer(t);
   seed(server, 5);
   const h = await startSource(t, server, { watchTimeoutSeconds: 1 });
-  await waitFor('every watch to time out once', () => server.countRequests('watch') >= 10, 5000);
+  await waitFor('every watch to time out once', () => server.countRequests('watch') >= 14, 5000);
   server.create('pods', pod('prod', 'late', '10.6.0.1'));
   await converged(h);
-  assert.equal(server.countRequests('list'), 5);
+  assert.equal(server.countRequests('list'), 7);
   assert.deepEqual(h.errors, []);
 });
 
@@ -271,7 +341,7 @@ test('kube source: a periodic resync relists, heals a watch gone quiet, and is s
 });
 
 test('kube source: an API that is not served reads as empty, is said once, and is found later', async (t) => {
-  const served = ['namespaces', 'pods', 'nodes', 'networkpolicies'];
+  const served = ['namespaces', 'pods', 'nodes', 'networkpolicies', 'services', 'endpointslices'];
   const server = await startServer(t, { resources: served });
   seed(server, 5, false);
   const h = await startSource(t, server);

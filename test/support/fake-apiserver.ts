@@ -26,7 +26,7 @@ export type { Fault } from './fake-wire.js';
 
 /**
  * A local API server that speaks the list/watch protocol strictly, for the
- * Kubernetes source's tests and benchmark: GET only, the five collections
+ * Kubernetes source's tests and benchmark: GET only, the seven collections
  * weft reads (cluster-wide), paginated LISTs of consistent snapshots
  * (limit/continue, a continue token expires with compaction), WATCHes from
  * a resourceVersion (replayed from the log, then live, chunked, one JSON
@@ -53,7 +53,7 @@ export interface RequestRecord {
 }
 
 export interface FakeApiServerOptions {
-  /** Collections served; the rest answer 404 (default: all five). */
+  /** Collections served; the rest answer 404 (default: all seven). */
   readonly resources?: readonly string[];
   /** Bookmark period for watches that allow them (default 1000 ms). */
   readonly bookmarkMs?: number;

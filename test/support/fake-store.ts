@@ -33,6 +33,14 @@ export const FAKE_RESOURCES: Readonly<Record<string, FakeResourceDef>> = {
     'policy.networking.k8s.io/v1alpha2',
     false,
   ),
+  services: def('services', '/api/v1/services', 'Service', 'v1', true),
+  endpointslices: def(
+    'endpointslices',
+    '/apis/discovery.k8s.io/v1/endpointslices',
+    'EndpointSlice',
+    'discovery.k8s.io/v1',
+    true,
+  ),
 };
 
 function def(

@@ -122,6 +122,10 @@ export function part(c: Cluster, resource: string): string {
         return c.networkPolicies;
       case 'clusternetworkpolicies':
         return c.clusterNetworkPolicies;
+      case 'services':
+        return c.services;
+      case 'endpointslices':
+        return c.endpointSlices;
       default:
         throw new Error(resource);
     }
@@ -195,7 +199,61 @@ export function cnp(name: string, priority: number): Record<string, unknown> {
   };
 }
 
-/** A small cluster: 3 namespaces, `pods` pods, 2 nodes, 4 NetworkPolicies, 2 ClusterNetworkPolicies. */
+export function svc(namespace: string, name: string, port = 80): Record<string, unknown> {
+  return {
+    metadata: { namespace, name, labels: { app: name } },
+    spec: {
+      type: 'ClusterIP',
+      selector: { app: 'web' },
+      clusterIP: '10.96.0.10',
+      clusterIPs: ['10.96.0.10'],
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+      ports: [{ name: 'http', port, protocol: 'TCP', targetPort: 'http' }],
+      sessionAffinity: 'None',
+      internalTrafficPolicy: 'Cluster',
+    },
+    status: { loadBalancer: {} },
+  };
+}
+
+/** An EndpointSlice of `service` as the controller writes it, one endpoint per address. */
+export function slice(
+  namespace: string,
+  name: string,
+  service: string,
+  addresses: readonly string[],
+  ready = true,
+): Record<string, unknown> {
+  return {
+    metadata: {
+      namespace,
+      name,
+      labels: {
+        'kubernetes.io/service-name': service,
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+      },
+      annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-01-01T00:00:00Z' },
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Service', name: service, uid: 'u', controller: true },
+      ],
+    },
+    addressType: 'IPv4',
+    endpoints: addresses.map((ip, i) => ({
+      addresses: [ip],
+      conditions: { ready, serving: ready, terminating: false },
+      nodeName: 'node-1',
+      targetRef: { kind: 'Pod', namespace, name: `p${i}`, uid: `u${i}` },
+      deprecatedTopology: { 'kubernetes.io/hostname': 'node-1' },
+    })),
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
+}
+
+/**
+ * A small cluster: 3 namespaces, `pods` pods, 2 nodes, 4 NetworkPolicies, 2
+ * ClusterNetworkPolicies, 2 Services and their EndpointSlices.
+ */
 export function seed(server: FakeApiServer, pods = 30, withCnp = true): void {
   for (const n of ['prod', 'dev', 'kube-system']) server.create('namespaces', ns(n, { env: n }));
   for (let i = 0; i < pods; i++) {
@@ -208,4 +266,8 @@ export function seed(server: FakeApiServer, pods = 30, withCnp = true): void {
     server.create('networkpolicies', np(i % 2 ? 'prod' : 'dev', `np${i}`));
   if (withCnp)
     for (let i = 0; i < 2; i++) server.create('clusternetworkpolicies', cnp(`cnp${i}`, i));
+  for (const n of ['prod', 'dev']) {
+    server.create('services', svc(n, 'web'));
+    server.create('endpointslices', slice(n, 'web-x1', 'web', ['10.1.0.1', '10.1.0.2']));
+  }
 }

@@ -181,5 +181,7 @@ export function cluster(objects: {
     nodes: objects.nodes ?? [],
     networkPolicies: objects.networkPolicies ?? [],
     clusterNetworkPolicies: objects.clusterNetworkPolicies ?? [],
+    services: [],
+    endpointSlices: [],
   };
 }

@@ -4,6 +4,7 @@ import { ErrorCodes } from '../errors.js';
 import { EVERYTHING } from '../labels.js';
 import { parseIp } from '../net/ip.js';
 import { buildCluster, validatePodAddresses } from './cluster.js';
+import { parseObject } from './parse.js';
 import type { ClusterNetworkPolicy, Namespace, NetworkPolicy, Node, Pod, Tier } from './types.js';
 
 function ip(s: string) {
@@ -169,4 +170,46 @@ test('validatePodAddresses: two pods with one IP is an error; hostNetwork pods s
   );
   assert.match(issues[0]?.message ?? '', /fd00::1.*Pod a\/one/);
   assert.match(issues[1]?.message ?? '', /10\.0\.0\.1.*Pod a\/one/);
+});
+
+test('buildCluster: Services and EndpointSlices sorted by namespace, then name; duplicates reported', () => {
+  const parsed = (raw: Record<string, unknown>) => {
+    const r = parseObject(raw);
+    assert.ok(r.object, JSON.stringify(r.issues));
+    return r.object;
+  };
+  const svc = (namespace: string, name: string) =>
+    parsed({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace, name },
+      spec: { ports: [{ port: 80 }] },
+    });
+  const eps = (namespace: string, name: string) =>
+    parsed({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { namespace, name },
+      addressType: 'IPv4',
+      endpoints: [],
+    });
+  const { cluster, issues } = buildCluster([
+    svc('b', 'a'),
+    eps('b', 'x'),
+    svc('a', 'z'),
+    eps('a', 'y'),
+    svc('a', 'z'),
+  ]);
+  assert.deepEqual(
+    cluster.services.map((s) => `${s.namespace}/${s.name}`),
+    ['a/z', 'b/a'],
+  );
+  assert.deepEqual(
+    cluster.endpointSlices.map((s) => `${s.namespace}/${s.name}`),
+    ['a/y', 'b/x'],
+  );
+  assert.deepEqual(
+    issues.map((i) => [i.code, i.object, i.message]),
+    [[ErrorCodes.DUPLICATE_OBJECT, 'Service a/z', 'duplicates Service a/z']],
+  );
 });

@@ -1,5 +1,6 @@
 import { ErrorCodes, type Issue } from '../errors.js';
 import { formatIp, ipKey } from '../net/ip.js';
+import type { EndpointSlice, Service } from './service-types.js';
 import {
   describeObject,
   podKey,
@@ -56,6 +57,8 @@ export function buildCluster(objects: readonly ModelObject[]): {
   const nodes: Node[] = [];
   const networkPolicies: NetworkPolicy[] = [];
   const clusterNetworkPolicies: ClusterNetworkPolicy[] = [];
+  const services: Service[] = [];
+  const endpointSlices: EndpointSlice[] = [];
   for (const o of objects) {
     const key = objectKey(o);
     const first = seen.get(key);
@@ -86,6 +89,12 @@ export function buildCluster(objects: readonly ModelObject[]): {
       case 'ClusterNetworkPolicy':
         clusterNetworkPolicies.push(o);
         break;
+      case 'Service':
+        services.push(o);
+        break;
+      case 'EndpointSlice':
+        endpointSlices.push(o);
+        break;
     }
   }
   for (const o of [...pods, ...networkPolicies]) {
@@ -93,6 +102,8 @@ export function buildCluster(objects: readonly ModelObject[]): {
   }
   pods.sort(byNamespaceName);
   networkPolicies.sort(byNamespaceName);
+  services.sort(byNamespaceName);
+  endpointSlices.sort(byNamespaceName);
   nodes.sort((a, b) => compareText(a.name, b.name));
   clusterNetworkPolicies.sort(
     (a, b) =>
@@ -102,7 +113,15 @@ export function buildCluster(objects: readonly ModelObject[]): {
   );
   const sortedNamespaces = new Map([...namespaces.entries()].sort(([a], [b]) => compareText(a, b)));
   return {
-    cluster: { namespaces: sortedNamespaces, pods, nodes, networkPolicies, clusterNetworkPolicies },
+    cluster: {
+      namespaces: sortedNamespaces,
+      pods,
+      nodes,
+      networkPolicies,
+      clusterNetworkPolicies,
+      services,
+      endpointSlices,
+    },
     issues,
   };
 }

@@ -35,6 +35,18 @@ export function dnsLabelError(s: string): string | undefined {
   return undefined;
 }
 
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** undefined when `s` is a valid DNS-1035 label (Service names), else why not. */
+export function dns1035LabelError(s: string): string | undefined {
+  if (s.length === 0) return 'must not be empty';
+  if (s.length > 63) return `must be at most 63 characters, got ${s.length}`;
+  if (!DNS1035_LABEL.test(s)) {
+    return 'must be a DNS-1035 label: lowercase letters, digits and "-", starting with a letter and ending with a letter or digit';
+  }
+  return undefined;
+}
+
 /**
  * undefined when `s` is a valid IANA_SVC_NAME (a container port name, or a
  * named port in a NetworkPolicy), else why not — as apimachinery's
@@ -51,7 +63,13 @@ export function portNameError(s: string): string | undefined {
   return why.length === 0 ? undefined : why.join('; ');
 }
 
-export type NameRule = 'subdomain' | 'label';
+export type NameRule = 'subdomain' | 'label' | 'dns1035';
+
+const NAME_RULES: Readonly<Record<NameRule, (s: string) => string | undefined>> = {
+  subdomain: dnsSubdomainError,
+  label: dnsLabelError,
+  dns1035: dns1035LabelError,
+};
 
 export interface Metadata {
   readonly name: string;
@@ -61,6 +79,8 @@ export interface Metadata {
   /** The ownerReference with `controller: true`, if any. */
   readonly owner?: { readonly kind: string; readonly name: string };
   readonly annotations?: Readonly<Record<string, string>>;
+  /** `metadata.deletionTimestamp`, as written (an RFC 3339 time). */
+  readonly deletionTimestamp?: string;
 }
 
 /** Server-populated or irrelevant metadata weft tolerates and does not read. */
@@ -69,7 +89,6 @@ const TOLERATED_METADATA = [
   'uid',
   'resourceVersion',
   'creationTimestamp',
-  'deletionTimestamp',
   'deletionGracePeriodSeconds',
   'generation',
   'managedFields',
@@ -95,7 +114,7 @@ export function readMetadata(
   }
   const name = m.string('name', { required: true, fix: 'give the object a metadata.name' }) ?? '';
   if (m.has('name') && typeof m.value['name'] === 'string') {
-    const why = opts.nameRule === 'label' ? dnsLabelError(name) : dnsSubdomainError(name);
+    const why = NAME_RULES[opts.nameRule](name);
     if (why) m.ctx.invalid(m.field('name'), `${JSON.stringify(name)} ${why}`);
   }
   let namespace: string | undefined;
@@ -108,6 +127,7 @@ export function readMetadata(
   const labels = parseLabels(m, 'labels');
   const annotations = m.stringMap('annotations');
   const owner = readControllerOwner(m);
+  const deletionTimestamp = readTimestamp(m, 'deletionTimestamp');
   m.ignore(...TOLERATED_METADATA);
   m.done();
   return {
@@ -116,7 +136,22 @@ export function readMetadata(
     ...(namespace !== undefined ? { namespace } : {}),
     ...(owner ? { owner } : {}),
     ...(annotations ? { annotations } : {}),
+    ...(deletionTimestamp !== undefined ? { deletionTimestamp } : {}),
   };
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A time as the API writes it (RFC 3339, e.g. 2026-01-01T00:00:00Z), or undefined. */
+function readTimestamp(r: ObjectReader, key: string): string | undefined {
+  const fix = 'write an RFC 3339 time such as 2026-01-01T00:00:00Z';
+  const v = r.string(key, { fix });
+  if (v === undefined) return undefined;
+  if (!RFC3339.test(v)) {
+    r.ctx.invalid(r.field(key), `${JSON.stringify(v)} is not an RFC 3339 time`, fix);
+    return undefined;
+  }
+  return v;
 }
 
 function readControllerOwner(m: ObjectReader): Metadata['owner'] {
@@ -170,6 +205,27 @@ export function readIp(ctx: ParseContext, path: string, value: unknown): IpAddr 
     ctx.invalid(path, `${JSON.stringify(value)} is not a valid IP address`, fix);
   }
   return ip;
+}
+
+/**
+ * Why the API server refuses `ip` where a routable address is needed
+ * (externalIPs, endpoint addresses), or undefined: not unspecified, loopback,
+ * link-local or link-local multicast (apimachinery's ValidateNonSpecialIP).
+ */
+export function specialIpError(ip: IpAddr): string | undefined {
+  const v = ip.value;
+  if (v === 0n) return 'may not be unspecified (0.0.0.0, ::)';
+  if (ip.family === 4) {
+    if (v >> 24n === 127n) return 'may not be in the loopback range (127.0.0.0/8)';
+    if (v >> 16n === 0xa9fen) return 'may not be in the link-local range (169.254.0.0/16)';
+    if (v >> 8n === 0xe00000n) return 'may not be in the link-local multicast range (224.0.0.0/24)';
+    return undefined;
+  }
+  if (v === 1n) return 'may not be the loopback address (::1)';
+  if (v >> 118n === 0x3fan) return 'may not be in the link-local range (fe80::/10)';
+  if (v >> 120n === 0xffn && ((v >> 112n) & 0x0fn) === 2n)
+    return 'may not be in the link-local multicast range (ff02::/16)';
+  return undefined;
 }
 
 /** One CIDR string at `path`; host bits are masked (the API accepts them). */

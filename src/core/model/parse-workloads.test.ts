@@ -126,8 +126,54 @@ test('Pod: reads node, container ports (init containers excluded), IPs and contr
     ],
     ips: [ip('10.244.1.5'), ip('fd00::5')],
     owner: { kind: 'ReplicaSet', name: 'web-7d9f' },
+    phase: 'Running',
+    ready: true,
     origin,
   });
+});
+
+test('Pod: readiness from the Ready condition (False and Unknown are not ready), absent when not reported', () => {
+  const withConditions = (conditions: unknown) =>
+    ok(pod({ containers: [] }, { conditions })) as Pod;
+  assert.equal(withConditions([{ type: 'Ready', status: 'True' }]).ready, true);
+  assert.equal(withConditions([{ type: 'Ready', status: 'False', reason: 'x' }]).ready, false);
+  assert.equal(withConditions([{ type: 'Ready', status: 'Unknown' }]).ready, false);
+  assert.equal('ready' in withConditions([{ type: 'PodScheduled', status: 'True' }]), false);
+  assert.equal('ready' in (ok(pod({ containers: [] }, { phase: 'Pending' })) as Pod), false);
+  assert.deepEqual(fails(pod({}, { conditions: [{ type: 'Ready', status: 'true' }] })), [
+    [INVALID_FIELD, 'status.conditions[0].status'],
+  ]);
+  assert.deepEqual(fails(pod({}, { conditions: [{ status: 'True' }] })), [
+    [MISSING_FIELD, 'status.conditions[0].type'],
+  ]);
+  assert.deepEqual(
+    fails(
+      pod(
+        {},
+        {
+          conditions: [
+            { type: 'Ready', status: 'True' },
+            { type: 'Ready', status: 'False' },
+          ],
+        },
+      ),
+    ),
+    [[INVALID_FIELD, 'status.conditions[1].type']],
+  );
+  assert.deepEqual(fails(pod({}, { phase: 'Done' })), [[INVALID_FIELD, 'status.phase']]);
+});
+
+test('Pod: metadata.deletionTimestamp makes it terminating; it must be an RFC 3339 time', () => {
+  const deleting = (deletionTimestamp: unknown) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', deletionTimestamp, deletionGracePeriodSeconds: 30 },
+  });
+  assert.equal((ok(deleting('2026-01-02T03:04:05Z')) as Pod).terminating, true);
+  assert.equal((ok(deleting('2026-01-02T03:04:05.123+02:00')) as Pod).terminating, true);
+  assert.equal('terminating' in (ok(pod({})) as Pod), false);
+  assert.deepEqual(fails(deleting('yesterday')), [[INVALID_FIELD, 'metadata.deletionTimestamp']]);
+  assert.deepEqual(fails(deleting(5)), [[INVALID_FIELD, 'metadata.deletionTimestamp']]);
 });
 
 test('Pod: namespace defaults to "default"; no status means no IPs; hostNetwork read', () => {

@@ -4,13 +4,21 @@ import type { Cidr, IpAddr } from '../net/types.js';
 import { ObjectReader } from './fields.js';
 import {
   dnsSubdomainError,
+  oneOf,
   portNameError,
   readCidr,
   readIp,
   readMetadata,
   readProtocol,
 } from './parse-common.js';
-import type { ContainerPort, Namespace, Node, Origin, Pod } from './types.js';
+import {
+  POD_PHASES,
+  type ContainerPort,
+  type Namespace,
+  type Node,
+  type Origin,
+  type Pod,
+} from './types.js';
 
 /** The Node annotation an agent publishes its --observe URL in, for its peers' UI. */
 export const OBSERVE_URL_ANNOTATION = NodeAnnotation.observeUrl;
@@ -56,6 +64,8 @@ export function parsePod(root: ObjectReader, origin?: Origin): Pod {
   }
   const status = root.object('status');
   const ips = status ? readPodIps(status) : [];
+  const phase = status ? oneOf(status, 'phase', POD_PHASES) : undefined;
+  const ready = status ? readReadyCondition(status) : undefined;
   return {
     kind: 'Pod',
     namespace: meta.namespace ?? 'default',
@@ -66,8 +76,38 @@ export function parsePod(root: ObjectReader, origin?: Origin): Pod {
     ports,
     ips,
     ...(meta.owner ? { owner: meta.owner } : {}),
+    ...(phase !== undefined ? { phase } : {}),
+    ...(ready !== undefined ? { ready } : {}),
+    ...(meta.deletionTimestamp !== undefined ? { terminating: true as const } : {}),
     ...(origin ? { origin } : {}),
   };
+}
+
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+
+/**
+ * The `Ready` condition of `status.conditions`: true for "True", false for
+ * "False" or "Unknown", undefined when there is none. Every condition needs a
+ * type and a status (True, False or Unknown), and a type appears once; the
+ * other fields of a condition (reason, message, times) are not read.
+ */
+function readReadyCondition(status: ObjectReader): boolean | undefined {
+  let ready: boolean | undefined;
+  const seen = new Set<string>();
+  for (const item of status.list('conditions') ?? []) {
+    const c = ObjectReader.at(status.ctx, item.path, item.value);
+    if (!c) continue;
+    const type = c.string('type', { required: true, fix: 'name the condition, e.g. type: Ready' });
+    const value = oneOf(c, 'status', CONDITION_STATUSES, { required: true });
+    if (type === undefined) continue;
+    if (seen.has(type)) {
+      c.ctx.invalid(c.field('type'), `a second ${JSON.stringify(type)} condition`, 'keep one');
+      continue;
+    }
+    seen.add(type);
+    if (type === 'Ready' && value !== undefined) ready = value === 'True';
+  }
+  return ready;
 }
 
 /** `spec.containers[].ports[]`, in order; port names must be unique in the pod. */

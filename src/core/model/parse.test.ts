@@ -27,8 +27,8 @@ test('well-known kinds weft does not read are skipped, not errors', () => {
       'Deployment default/web',
     ],
     [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'prod' } },
-      'Service prod/api',
+      { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'api', namespace: 'prod' } },
+      'Endpoints prod/api',
     ],
     [
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: 'b' } },

@@ -1,6 +1,8 @@
 import { ErrorCodes, type ErrorCode, type Issue } from '../errors.js';
 import { isPlainObject, ObjectReader, ParseContext } from './fields.js';
 import { parseClusterNetworkPolicy } from './parse-cnp.js';
+import { parseEndpointSlice } from './parse-endpointslice.js';
+import { parseService } from './parse-service.js';
 import { parseNetworkPolicy } from './parse-policy.js';
 import { parseNamespace, parseNode, parsePod } from './parse-workloads.js';
 import { describeObject, type ModelObject, type Origin } from './types.js';
@@ -13,7 +15,7 @@ import { describeObject, type ModelObject, type Origin } from './types.js';
 export interface ParseResult {
   readonly object?: ModelObject;
   readonly issues: Issue[];
-  /** Set for a kind weft does not read (Deployment, Service ...): `Deployment prod/web`. */
+  /** Set for a kind weft does not read (Deployment, ConfigMap ...): `Deployment prod/web`. */
   readonly skipped?: string;
 }
 
@@ -38,11 +40,21 @@ const KINDS: Readonly<Record<string, KindSpec>> = {
     namespaced: false,
     parse: parseClusterNetworkPolicy,
   },
+  Service: { apiVersion: 'v1', namespaced: true, parse: parseService },
+  EndpointSlice: {
+    apiVersion: 'discovery.k8s.io/v1',
+    namespaced: true,
+    parse: parseEndpointSlice,
+  },
 };
+
+/** Every kind weft reads, and whether its objects live in a namespace. */
+export const READ_KINDS: ReadonlyMap<string, { readonly namespaced: boolean }> = new Map(
+  Object.entries(KINDS).map(([kind, spec]) => [kind, { namespaced: spec.namespaced }]),
+);
 
 /** Kinds of the API groups weft reads that it knowingly leaves alone. */
 const SKIPPED_IN_READ_GROUPS = new Set([
-  'Service',
   'Endpoints',
   'ConfigMap',
   'Secret',
@@ -62,9 +74,7 @@ const SKIPPED_IN_READ_GROUPS = new Set([
 
 /** Namespaced kinds whose skipped name defaults to `default/<name>`. */
 const NAMESPACED_OTHERS = new Set([
-  'Service',
   'Endpoints',
-  'EndpointSlice',
   'ConfigMap',
   'Secret',
   'ServiceAccount',
@@ -100,7 +110,12 @@ function apiGroup(apiVersion: string): string {
 
 /** Groups where an unknown kind is most likely a typo of one weft reads. */
 function isReadGroup(group: string): boolean {
-  return group === '' || group === 'networking.k8s.io' || group === 'policy.networking.k8s.io';
+  return (
+    group === '' ||
+    group === 'networking.k8s.io' ||
+    group === 'policy.networking.k8s.io' ||
+    group === 'discovery.k8s.io'
+  );
 }
 
 function peek(raw: Record<string, unknown>, key: string): string | undefined {

@@ -1,5 +1,6 @@
 import type { LabelSelector, Labels } from '../labels.js';
 import type { Cidr, IpAddr } from '../net/types.js';
+import type { EndpointSlice, Service } from './service-types.js';
 
 /**
  * weft's own model of the cluster: narrow, validated, parsed once at the edge.
@@ -47,8 +48,26 @@ export interface Pod {
   readonly ips: readonly IpAddr[];
   /** The controller that owns the pod (`ReplicaSet/web-7d9f`), when known. */
   readonly owner?: { readonly kind: string; readonly name: string };
+  /** `status.phase`, when the manifest gives it. */
+  readonly phase?: PodPhase;
+  /**
+   * The `Ready` condition of `status.conditions`: true when its status is
+   * "True", false when "False" or "Unknown"; absent when none is reported.
+   */
+  readonly ready?: boolean;
+  /** Set (true) when `metadata.deletionTimestamp` is: the pod is being deleted. */
+  readonly terminating?: true;
   readonly origin?: Origin;
 }
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+export const POD_PHASES: readonly PodPhase[] = [
+  'Pending',
+  'Running',
+  'Succeeded',
+  'Failed',
+  'Unknown',
+];
 
 export interface Node {
   readonly kind: 'Node';
@@ -170,7 +189,8 @@ export interface ClusterNetworkPolicy {
   readonly origin?: Origin;
 }
 
-export type ModelObject = Namespace | Pod | Node | NetworkPolicy | ClusterNetworkPolicy;
+export type ModelObject =
+  Namespace | Pod | Node | NetworkPolicy | ClusterNetworkPolicy | Service | EndpointSlice;
 
 /** The whole cluster as weft sees it. Pods and namespaces are keyed `ns/name` and `name`. */
 export interface Cluster {
@@ -179,6 +199,10 @@ export interface Cluster {
   readonly nodes: readonly Node[];
   readonly networkPolicies: readonly NetworkPolicy[];
   readonly clusterNetworkPolicies: readonly ClusterNetworkPolicy[];
+  /** Sorted by namespace, then name. */
+  readonly services: readonly Service[];
+  /** Sorted by namespace, then name. */
+  readonly endpointSlices: readonly EndpointSlice[];
 }
 
 export function podKey(pod: { readonly namespace: string; readonly name: string }): string {

@@ -18,6 +18,8 @@ function cluster(...nodes: Node[]): Cluster {
     nodes,
     networkPolicies: [],
     clusterNetworkPolicies: [],
+    services: [],
+    endpointSlices: [],
   };
 }
 

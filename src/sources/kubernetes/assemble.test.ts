@@ -42,6 +42,29 @@ function rawObject(r: Rng, resource: string, i: number): Record<string, unknown>
           policyTypes: [r.chance(0.2) ? 'Sideways' : 'Ingress'],
         },
       };
+    case 'services':
+      return {
+        metadata: { namespace: ns, name: `s${i % 7}`, labels },
+        // One in five is invalid: an affinity that does not exist.
+        spec: {
+          selector: labels,
+          ports: [{ port: 80 + r.int(3) }],
+          sessionAffinity: r.chance(0.2) ? 'Sticky' : 'None',
+        },
+      };
+    case 'endpointslices':
+      return {
+        metadata: {
+          namespace: ns,
+          name: `s${i % 7}-x`,
+          labels: { 'kubernetes.io/service-name': `s${i % 7}` },
+        },
+        addressType: 'IPv4',
+        endpoints: [
+          { addresses: [`10.1.0.${1 + r.int(9)}`], conditions: { ready: r.chance(0.5) } },
+        ],
+        ports: [{ port: 8080 }],
+      };
     default:
       return {
         metadata: { name: `cnp${i % 6}` },

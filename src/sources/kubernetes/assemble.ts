@@ -2,6 +2,7 @@ import { ErrorCodes, formatIssue, type Issue } from '../../core/errors.js';
 import { buildCluster, implicitNamespace, validatePodAddresses } from '../../core/model/cluster.js';
 import { parseObject } from '../../core/model/parse.js';
 import { ipKey } from '../../core/net/ip.js';
+import type { EndpointSlice, Service } from '../../core/model/service-types.js';
 import type {
   Cluster,
   ClusterNetworkPolicy,
@@ -93,6 +94,8 @@ const KINDS: readonly WatchedKind[] = [
   'Node',
   'NetworkPolicy',
   'ClusterNetworkPolicy',
+  'Service',
+  'EndpointSlice',
 ];
 
 interface Parts {
@@ -101,6 +104,8 @@ interface Parts {
   nodes: readonly Node[];
   networkPolicies: readonly NetworkPolicy[];
   clusterNetworkPolicies: readonly ClusterNetworkPolicy[];
+  services: readonly Service[];
+  endpointSlices: readonly EndpointSlice[];
 }
 
 export class ClusterAssembler {
@@ -122,6 +127,8 @@ export class ClusterAssembler {
     nodes: [],
     networkPolicies: [],
     clusterNetworkPolicies: [],
+    services: [],
+    endpointSlices: [],
   };
 
   /** Applies a reflector's changes (a key may change more than once in one batch). */
@@ -162,6 +169,10 @@ export class ClusterAssembler {
     if (this.dirty.has('Node')) p.nodes = items('Node').slice() as Node[];
     if (this.dirty.has('NetworkPolicy')) {
       p.networkPolicies = items('NetworkPolicy').slice() as NetworkPolicy[];
+    }
+    if (this.dirty.has('Service')) p.services = items('Service').slice() as Service[];
+    if (this.dirty.has('EndpointSlice')) {
+      p.endpointSlices = items('EndpointSlice').slice() as EndpointSlice[];
     }
     if (this.dirty.has('ClusterNetworkPolicy')) {
       // Few of them, in buildCluster's own order (tier, priority, name).

@@ -1,7 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { parseObject } from '../../core/model/parse.js';
-import { projectNode, projectPod, projectPolicy } from './resources.js';
+import {
+  projectEndpointSlice,
+  projectNode,
+  projectPod,
+  projectPolicy,
+  projectService,
+} from './resources.js';
 
 /** A Pod as `kubectl get pod -o json` shows it: most of it is of no use to weft. */
 function fullPod(phase = 'Running'): Record<string, unknown> {
@@ -53,7 +59,10 @@ function fullPod(phase = 'Running'): Record<string, unknown> {
     },
     status: {
       phase,
-      conditions: [{ type: 'Ready', status: 'True' }],
+      conditions: [
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' },
+        { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:01Z' },
+      ],
       hostIP: '192.168.1.10',
       podIP: '10.244.1.5',
       podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }],
@@ -82,11 +91,33 @@ test('projection: a Pod keeps what the parser reads, and parses to the same mode
         { ports: [{ containerPort: 9901, protocol: 'UDP', hostPort: 9901 }] },
       ],
     },
-    status: { podIP: '10.244.1.5', podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }] },
+    status: {
+      phase: 'Running',
+      podIP: '10.244.1.5',
+      podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }],
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   });
   const fromFull = parseObject(full);
   assert.deepEqual(fromFull.issues, []);
   assert.deepEqual(parseObject(projected), fromFull);
+});
+
+test('projection: a Pod being deleted keeps its deletionTimestamp, and reads as terminating', () => {
+  const full = fullPod();
+  const meta = full['metadata'] as Record<string, unknown>;
+  meta['deletionTimestamp'] = '2026-01-02T00:00:00Z';
+  meta['deletionGracePeriodSeconds'] = 30;
+  const projected = projectPod(full);
+  assert.equal(
+    (projected['metadata'] as Record<string, unknown>)['deletionTimestamp'],
+    '2026-01-02T00:00:00Z',
+  );
+  const pod = parseObject(projected).object;
+  assert.ok(pod?.kind === 'Pod');
+  assert.equal(pod.terminating, true);
+  assert.equal(pod.ready, true);
+  assert.deepEqual(parseObject(projected), parseObject(full));
 });
 
 test("projection: a Pod that ended has no addresses (its IP may be another pod's now)", () => {
@@ -167,4 +198,90 @@ test('projection: a field of the wrong type is passed on for the parser to name'
   (pod['status'] as Record<string, unknown>)['podIPs'] = ['10.244.1.5'];
   const fields = parseObject(projectPod(pod)).issues.map((i) => i.field);
   assert.deepEqual(fields.sort(), ['metadata.labels', 'spec.containers', 'status.podIPs[0]']);
+});
+
+test('projection: a Service keeps its whole spec and its load balancer status', () => {
+  const full = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: 'web',
+      namespace: 'prod',
+      uid: 'u',
+      resourceVersion: '5',
+      labels: { app: 'web' },
+      annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+    },
+    spec: {
+      type: 'LoadBalancer',
+      selector: { app: 'web' },
+      clusterIP: '10.96.0.10',
+      clusterIPs: ['10.96.0.10'],
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+      ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080, protocol: 'TCP' }],
+      sessionAffinity: 'None',
+      externalTrafficPolicy: 'Cluster',
+      internalTrafficPolicy: 'Cluster',
+      allocateLoadBalancerNodePorts: true,
+    },
+    status: {
+      loadBalancer: { ingress: [{ ip: '198.51.100.1', ipMode: 'VIP' }] },
+      conditions: [{ type: 'x', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    },
+  };
+  const projected = projectService(full);
+  assert.deepEqual(projected['spec'], full.spec);
+  assert.deepEqual(projected['status'], { loadBalancer: full.status.loadBalancer });
+  assert.equal('annotations' in (projected['metadata'] as object), false);
+  assert.deepEqual(parseObject(projected), parseObject(full));
+  assert.deepEqual(parseObject(projected).issues, []);
+});
+
+test('projection: an EndpointSlice keeps what the parser reads of each endpoint', () => {
+  const full = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: 'web-abcde',
+      namespace: 'prod',
+      labels: { 'kubernetes.io/service-name': 'web' },
+      generateName: 'web-',
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'Service', name: 'web', uid: 'u', controller: true },
+      ],
+    },
+    addressType: 'IPv4',
+    endpoints: [
+      {
+        addresses: ['10.244.1.5'],
+        conditions: { ready: true, serving: true, terminating: false },
+        nodeName: 'node-1',
+        zone: 'a',
+        hints: { forZones: [{ name: 'a' }] },
+        targetRef: {
+          kind: 'Pod',
+          namespace: 'prod',
+          name: 'web-1',
+          uid: 'x',
+          resourceVersion: '9',
+        },
+        deprecatedTopology: { 'kubernetes.io/hostname': 'node-1' },
+      },
+    ],
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
+  const projected = projectEndpointSlice(full);
+  assert.deepEqual(projected['endpoints'], [
+    {
+      addresses: ['10.244.1.5'],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: 'node-1',
+      zone: 'a',
+      hints: { forZones: [{ name: 'a' }] },
+      targetRef: { kind: 'Pod', namespace: 'prod', name: 'web-1' },
+    },
+  ]);
+  assert.deepEqual(parseObject(projected), parseObject(full));
+  assert.deepEqual(parseObject(projected).issues, []);
 });

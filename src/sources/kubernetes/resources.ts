@@ -9,7 +9,14 @@ import { OBSERVE_URL_ANNOTATION } from '../../core/model/parse-workloads.js';
  * type is passed on as is, for the parser to name.
  */
 
-export type WatchedKind = 'Namespace' | 'Pod' | 'Node' | 'NetworkPolicy' | 'ClusterNetworkPolicy';
+export type WatchedKind =
+  | 'Namespace'
+  | 'Pod'
+  | 'Node'
+  | 'NetworkPolicy'
+  | 'ClusterNetworkPolicy'
+  | 'Service'
+  | 'EndpointSlice';
 
 export interface ResourceSpec {
   /** The plural resource name, as in RBAC and URLs: `pods`. */
@@ -69,6 +76,14 @@ const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
 
 export function projectPod(raw: Raw): Raw {
   const out = typeMeta(raw);
+  // A pod being deleted: the EndpointSlice controller calls it terminating.
+  const meta = raw['metadata'];
+  if (
+    isPlainObject(meta) &&
+    meta['deletionTimestamp'] !== undefined &&
+    isPlainObject(out['metadata'])
+  )
+    out['metadata'] = { ...out['metadata'], deletionTimestamp: meta['deletionTimestamp'] };
   const spec = raw['spec'];
   if (isPlainObject(spec)) {
     const s = pick(spec, ['nodeName', 'hostNetwork']);
@@ -80,9 +95,14 @@ export function projectPod(raw: Raw): Raw {
   const status = raw['status'];
   if (isPlainObject(status)) {
     if (!TERMINAL_PHASES.has(status['phase'] as string)) {
-      const s = pick(status, ['podIP']);
+      const s = pick(status, ['phase', 'podIP']);
       if (status['podIPs'] !== undefined)
         s['podIPs'] = mapList(status['podIPs'], (p) => pick(p, ['ip']));
+      // Of the conditions, only Ready (the parser reads no other).
+      if (status['conditions'] !== undefined)
+        s['conditions'] = mapList(status['conditions'], (c) =>
+          c['type'] === 'Ready' ? pick(c, ['type', 'status']) : undefined,
+        );
       out['status'] = s;
     }
   } else if (status !== undefined) out['status'] = status;
@@ -125,6 +145,35 @@ export function projectNode(raw: Raw): Raw {
 export function projectPolicy(raw: Raw): Raw {
   const out = typeMeta(raw);
   if (raw['spec'] !== undefined) out['spec'] = raw['spec'];
+  return out;
+}
+
+/** A Service: its whole spec (every field is checked) and, of its status, the load balancer. */
+export function projectService(raw: Raw): Raw {
+  const out = projectPolicy(raw);
+  const status = raw['status'];
+  if (isPlainObject(status)) {
+    if (status['loadBalancer'] !== undefined) out['status'] = pick(status, ['loadBalancer']);
+  } else if (status !== undefined) out['status'] = status;
+  return out;
+}
+
+/** The endpoint fields the EndpointSlice parser reads (deprecatedTopology is not). */
+const ENDPOINT_FIELDS = ['addresses', 'conditions', 'nodeName', 'zone', 'hints', 'hostname'];
+
+/** An EndpointSlice: its address type, ports and endpoints; a targetRef by kind, namespace and name. */
+export function projectEndpointSlice(raw: Raw): Raw {
+  const out = typeMeta(raw);
+  for (const key of ['addressType', 'ports']) if (raw[key] !== undefined) out[key] = raw[key];
+  if (raw['endpoints'] !== undefined) {
+    out['endpoints'] = mapList(raw['endpoints'], (e) => {
+      const kept = pick(e, ENDPOINT_FIELDS);
+      const ref = e['targetRef'];
+      if (ref !== undefined)
+        kept['targetRef'] = isPlainObject(ref) ? pick(ref, ['kind', 'namespace', 'name']) : ref;
+      return kept;
+    });
+  }
   return out;
 }
 
@@ -173,5 +222,23 @@ export const RESOURCES: readonly ResourceSpec[] = [
     namespaced: false,
     optional: true,
     project: projectPolicy,
+  },
+  {
+    name: 'services',
+    kind: 'Service',
+    apiVersion: 'v1',
+    path: '/api/v1/services',
+    namespaced: true,
+    optional: false,
+    project: projectService,
+  },
+  {
+    name: 'endpointslices',
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    path: '/apis/discovery.k8s.io/v1/endpointslices',
+    namespaced: true,
+    optional: false,
+    project: projectEndpointSlice,
   },
 ];

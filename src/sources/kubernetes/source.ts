@@ -9,7 +9,8 @@ import { RESOURCES, type ResourceSpec } from './resources.js';
 
 /**
  * The Kubernetes API source: one reflector per resource (Namespaces, Pods,
- * Nodes, NetworkPolicies, ClusterNetworkPolicies), their objects projected
+ * Nodes, NetworkPolicies, ClusterNetworkPolicies, Services, EndpointSlices),
+ * their objects projected
  * and parsed as they arrive, a Cluster handed on once every resource has
  * listed, then after every change: a change after a quiet spell at once (the
  * events of the same read together), then at most one Cluster every

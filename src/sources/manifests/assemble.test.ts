@@ -31,7 +31,8 @@ function randomObject(r: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const ns = pick(NAMESPACES);
   const n = Math.floor(r() * 4);
-  switch (pick(['Namespace', 'Pod', 'Pod', 'NetworkPolicy', 'NetworkPolicy', 'CNP', 'Node'])) {
+  const kinds = ['Namespace', 'Pod', 'Pod', 'NetworkPolicy', 'NetworkPolicy', 'CNP', 'Node'];
+  switch (pick([...kinds, 'Service', 'EndpointSlice'])) {
     case 'Namespace':
       return `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}, labels: {v: "${n}"}}`;
     case 'Pod':
@@ -41,6 +42,10 @@ function randomObject(r: () => number): string {
       return `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {namespace: ${ns}, name: np${n}}\nspec: {podSelector: {matchLabels: {app: x${n % 2}}}, ingress: ${r() < 0.5 ? '[]' : '[{}]'}}`;
     case 'CNP':
       return `apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: cnp${n}}\nspec:\n  tier: ${r() < 0.5 ? 'Admin' : 'Baseline'}\n  priority: ${Math.floor(r() * 3)}\n  subject: {namespaces: {}}\n  ingress: [{action: Accept, from: [{namespaces: {}}]}]`;
+    case 'Service':
+      return `apiVersion: v1\nkind: Service\nmetadata: {namespace: ${ns}, name: s${n}}\nspec: {selector: {app: x${n % 2}}, ports: [{port: ${80 + n}}]}`;
+    case 'EndpointSlice':
+      return `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {namespace: ${ns}, name: s${n}-x, labels: {kubernetes.io/service-name: s${n}}}\naddressType: IPv4\nendpoints: [{addresses: [10.1.0.${1 + n}]}]`;
     default:
       return `apiVersion: v1\nkind: Node\nmetadata: {name: n${n}, labels: {z: "${Math.floor(r() * 2)}"}}`;
   }
@@ -95,9 +100,15 @@ test('a cache kept across random changes loads what a fresh load does', async (t
     }
     const cluster = got as Cluster;
     if (previous) {
-      const same = (['pods', 'nodes', 'networkPolicies', 'clusterNetworkPolicies'] as const).some(
-        (k) => cluster[k] === previous?.[k] && cluster[k].length > 0,
-      );
+      const kinds = [
+        'pods',
+        'nodes',
+        'networkPolicies',
+        'clusterNetworkPolicies',
+        'services',
+        'endpointSlices',
+      ] as const;
+      const same = kinds.some((k) => cluster[k] === previous?.[k] && cluster[k].length > 0);
       if (same) reusedLists++;
     }
     previous = cluster;

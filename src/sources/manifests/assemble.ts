@@ -6,6 +6,7 @@ import {
   objectKey,
   validatePodAddresses,
 } from '../../core/model/cluster.js';
+import type { EndpointSlice, Service } from '../../core/model/service-types.js';
 import type {
   Cluster,
   ClusterNetworkPolicy,
@@ -174,6 +175,14 @@ function patchCluster(
   const nodes = merged<Node>(before.nodes, removed, added, 'Node', (a, b) =>
     compareText(a.name, b.name),
   );
+  const services = merged<Service>(before.services, removed, added, 'Service', byNamespaceName);
+  const endpointSlices = merged<EndpointSlice>(
+    before.endpointSlices,
+    removed,
+    added,
+    'EndpointSlice',
+    byNamespaceName,
+  );
   // Few of them, and buildCluster's own order (tier, priority, name).
   const clusterNetworkPolicies = touched.has('ClusterNetworkPolicy')
     ? buildCluster([
@@ -184,7 +193,15 @@ function patchCluster(
   const namespaces = namespacesChanged(removed, added, inUse)
     ? nextNamespaces(before.namespaces, gone, added, removed, inUse)
     : before.namespaces;
-  const cluster: Cluster = { namespaces, pods, nodes, networkPolicies, clusterNetworkPolicies };
+  const cluster: Cluster = {
+    namespaces,
+    pods,
+    nodes,
+    networkPolicies,
+    clusterNetworkPolicies,
+    services,
+    endpointSlices,
+  };
   if (pods !== before.pods && validatePodAddresses(cluster).length > 0) return undefined;
   return cluster;
 }

@@ -148,9 +148,9 @@ items:
     metadata:
       name: a
   - apiVersion: v1
-    kind: Service
+    kind: ConfigMap
     metadata:
-      name: svc
+      name: cfg
   - apiVersion: v1
     kind: Pod
     metadata:
@@ -161,7 +161,7 @@ items:
     out.objects.map((o) => [o.name, o.origin]),
     [['a', { file: 'list.yaml', line: 6 }]],
   );
-  assert.deepEqual(out.skipped, ['Service default/svc (list.yaml:10)']);
+  assert.deepEqual(out.skipped, ['ConfigMap default/cfg (list.yaml:10)']);
   assert.deepEqual(
     out.issues.map((i) => [i.object, i.field]),
     [['Pod default/Bad_Name (list.yaml:14)', 'metadata.name']],
@@ -220,7 +220,16 @@ test('loadManifests reads directories recursively (.yaml, .yml, .json only) and 
   );
   write(dir, 'README.md', '# not a manifest: [');
   write(dir, 'notes.txt', 'kind: [');
-  write(dir, 'svc.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: app\n');
+  write(
+    dir,
+    'cm.yaml',
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n  namespace: app\n',
+  );
+  write(
+    dir,
+    'svc.yaml',
+    'apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: app\nspec:\n  ports: [{port: 80}]\n',
+  );
   const { cluster, skipped } = await loadManifests([dir]);
   assert.deepEqual(
     cluster.pods.map((p) => [p.name, p.origin]),
@@ -234,7 +243,11 @@ test('loadManifests reads directories recursively (.yaml, .yml, .json only) and 
     cluster.nodes.map((n) => n.name),
     ['n1'],
   );
-  assert.deepEqual(skipped, [`Service app/s (${path.join(dir, 'svc.yaml')}:1)`]);
+  assert.deepEqual(skipped, [`ConfigMap app/s (${path.join(dir, 'cm.yaml')}:1)`]);
+  assert.deepEqual(
+    cluster.services.map((s) => [s.namespace, s.name]),
+    [['app', 's']],
+  );
 });
 
 test('loadManifests accepts files and directories together, each file read once', async (t) => {
