@@ -79,6 +79,14 @@ export type CodesOf<Prefix extends string> = (typeof ErrorCodes)[Extract<
   `${Prefix}${string}`
 >];
 
+const CODES: ReadonlySet<unknown> = new Set(Object.values(ErrorCodes));
+
+/** The catalogue code an error carries as `code`; undefined for any other error or value. */
+export function errorCode(e: unknown): ErrorCode | undefined {
+  if (!(e instanceof Error) || !('code' in e) || !CODES.has(e.code)) return undefined;
+  return e.code as ErrorCode;
+}
+
 /** One problem in one field of one object. */
 export interface Issue {
   readonly code: ErrorCode;
