@@ -1,6 +1,6 @@
 // Builds the web UI's page into dist/web/: app.js (src/web/app.ts and the core
-// modules it uses, bundled and minified), app.css and index.html. Nothing is
-// loaded from elsewhere at run time.
+// and ui-shared modules it uses, bundled and minified), app.css and
+// index.html. Nothing is loaded from elsewhere at run time.
 //
 //   node scripts/build-web.mjs        (type-checked by `tsc -p tsconfig.web.json`)
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';

@@ -3,10 +3,13 @@
  *
  * - adapters (nft and its components, routing, sources, the kernel flow readers in flows/,
  *   ipam-store, the host helpers, the listeners) import core and each
- *   other, never the agent, the CLI, the UI server, the lab or the page;
+ *   other, never the agent, the CLI, the UI (server, page, ui-shared/) or
+ *   the lab;
  * - the agent is imported by itself and by the CLI that starts it, nobody
  *   else;
- * - the page (web/) imports core and itself, nothing of the server.
+ * - the page (web/) imports core, ui-shared/ and itself, no module of its
+ *   server (ui/) nor of any other edge;
+ * - ui-shared/, what the UI server and the page both read, imports core only.
  *
  * It reads the sources (type-only imports count) and names every file, line
  * and import that breaks a rule.
@@ -28,7 +31,7 @@ const ADAPTERS = [
   'host',
   'listen',
 ];
-const EDGES = ['agent', 'cli', 'ui', 'lab', 'web'];
+const EDGES = ['agent', 'cli', 'ui', 'lab', 'web', 'ui-shared'];
 
 /** Why `from` may not import the top-level folder `to`; undefined when it may. */
 function rule(from: string, to: string): string | undefined {
@@ -36,7 +39,12 @@ function rule(from: string, to: string): string | undefined {
   if (ADAPTERS.includes(from) && EDGES.includes(to))
     return `an adapter (${from}/) imports ${to}/; adapters import core and each other only`;
   if (to === 'agent' && from !== 'cli') return `only the CLI that starts it imports agent/`;
-  if (from === 'web' && to !== 'core') return `the page imports core only, not ${to}/`;
+  if (from === 'web' && to === 'ui')
+    return 'the page imports no module of its server; what both read goes in ui-shared/';
+  if (from === 'web' && to !== 'core' && to !== 'ui-shared')
+    return `the page imports core and ui-shared/ only, not ${to}/`;
+  if (from === 'ui-shared' && to !== 'core')
+    return `ui-shared/ is read by the page too: it imports core only, not ${to}/`;
   return undefined;
 }
 
@@ -80,6 +88,11 @@ test('the layering check names each kind of violation', () => {
       source: "// import from '../agent/a.js'\nimport { a } from '../agent/a.js';",
     },
     { path: 'web/p.ts', source: "import type { Entry } from '../ui/feed.js';" },
+    {
+      path: 'web/q.ts',
+      source: "import { l } from '../ui-shared/map-layout.js';\nimport { v } from '../lab/lab.js';",
+    },
+    { path: 'ui-shared/s.ts', source: "import type { Agent } from '../ui/flow-source.js';" },
     { path: 'cli/agent.ts', source: "import { Agent } from '../agent/agent.js';" },
     {
       path: 'flows/ok.ts',
@@ -90,6 +103,8 @@ test('the layering check names each kind of violation', () => {
     'src/routing/x.ts:1: imports "../agent/exec.js": an adapter (routing/) imports agent/; adapters import core and each other only',
     'src/nft/y.ts:1: imports "../cli/main.js": an adapter (nft/) imports cli/; adapters import core and each other only',
     'src/lab/z.ts:2: imports "../agent/a.js": only the CLI that starts it imports agent/',
-    'src/web/p.ts:1: imports "../ui/feed.js": the page imports core only, not ui/',
+    'src/web/p.ts:1: imports "../ui/feed.js": the page imports no module of its server; what both read goes in ui-shared/',
+    'src/web/q.ts:2: imports "../lab/lab.js": the page imports core and ui-shared/ only, not lab/',
+    'src/ui-shared/s.ts:1: imports "../ui/flow-source.js": ui-shared/ is read by the page too: it imports core only, not ui/',
   ]);
 });

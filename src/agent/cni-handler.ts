@@ -1,5 +1,5 @@
 import { ErrorCodes, WeftError } from '../core/errors.js';
-import { CniError, CniErrorCodes, cniErrorJson } from '../core/cni/errors.js';
+import { CniError, CniErrorCodes, WeftCniCodes, cniErrorJson } from '../core/cni/errors.js';
 import { parseCniRequest, type CniRequest } from '../core/cni/request.js';
 import { resultForVersion, versionResult, type CniResult } from '../core/cni/result.js';
 import type { CniWireResponse } from '../core/cni/wire.js';
@@ -7,16 +7,6 @@ import { checkEndpoint } from './check.js';
 import type { EndpointRecord, PodRef } from './endpoint-store.js';
 import { EndpointError, GATEWAY4, GATEWAY6, type EndpointManager } from './endpoints.js';
 import { ExecError } from '../host/exec.js';
-
-/** weft's own CNI error codes (the spec leaves 100 and up to plugins). */
-export const WeftCniCodes = {
-  /** CHECK found the endpoint not as ADD left it. */
-  CHECK_FAILED: 100,
-  /** The node's pod address pool is exhausted. */
-  ADDRESSES_EXHAUSTED: 101,
-  /** A bug in weft: the message says where. */
-  INTERNAL: 999,
-} as const;
 
 /** The CNI verbs, each a handler; all logic of the weft-cni shim lives here, in the agent. */
 export class CniHandler {

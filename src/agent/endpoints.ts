@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CniErrorCodes } from '../core/cni/errors.js';
+import { CniErrorCodes, type CniErrorCode } from '../core/cni/errors.js';
 import { formatIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import {
@@ -47,7 +47,7 @@ export interface EndpointManagerOptions {
 /** A failure with the CNI error code the runtime should see. */
 export class EndpointError extends Error {
   constructor(
-    readonly code: number,
+    readonly code: CniErrorCode,
     message: string,
     readonly details = '',
   ) {

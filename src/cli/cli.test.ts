@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { main } from './main.js';
+import { ExecError } from '../host/exec.js';
+import { main, reportError } from './main.js';
+import { UsageError } from './output.js';
 
 const examples = join(
   import.meta.dirname ?? new URL('.', import.meta.url).pathname,
@@ -208,4 +210,29 @@ test('weft cni config prints the conflist with its negotiable versions; weft age
   );
   assert.equal(badUi.code, 2);
   assert.match(badUi.err, /--ui 9964: not HOST:PORT/);
+});
+
+test('a failure prints the code it carries beside its stack; a usage error its fix', () => {
+  const printed = (e: unknown) => {
+    let err = '';
+    const code = reportError(e, {
+      out: () => undefined,
+      write: () => undefined,
+      err: (t) => (err += t),
+    });
+    return { code, err };
+  };
+  assert.deepEqual(printed(new UsageError('-o yaml: unknown output format', 'use -o json')), {
+    code: 2,
+    err: 'weft: -o yaml: unknown output format\n  fix: use -o json',
+  });
+  const exec = printed(new ExecError('ip link add x', 2, 'RTNETLINK answers: File exists\n'));
+  assert.equal(exec.code, 70);
+  assert.match(
+    exec.err,
+    /^weft: internal error \[WEFT_EXEC_FAILED\]: ExecError: ip link add x failed \(exit 2\): RTNETLINK answers: File exists\n {4}at /,
+  );
+  const bug = printed(new TypeError('x is undefined'));
+  assert.equal(bug.code, 70);
+  assert.match(bug.err, /^weft: internal error: TypeError: x is undefined\n {4}at /);
 });

@@ -1,4 +1,4 @@
-import { ErrorCodes, WeftError, formatIssue } from '../core/errors.js';
+import { ErrorCodes, WeftError, errorCode, formatIssue } from '../core/errors.js';
 import { UsageError } from './output.js';
 import { VERSION } from '../version.js';
 
@@ -104,6 +104,8 @@ export function reportError(e: unknown, io: Io): number {
     io.err(`weft: ${e.message}\n  fix: see --help`);
     return 2;
   }
-  io.err(`weft: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  const code = errorCode(e);
+  const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  io.err(`weft: internal error${code ? ` [${code}]` : ''}: ${what}`);
   return 70;
 }

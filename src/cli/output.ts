@@ -1,3 +1,5 @@
+import { ErrorCodes } from '../core/errors.js';
+
 /** Plain-text tables: columns padded to their widest cell. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -22,6 +24,8 @@ export function outputFormat(value: string | undefined): OutputFormat {
 
 /** A mistake in how a command was called: printed with its fix, exit code 2. */
 export class UsageError extends Error {
+  readonly code = ErrorCodes.USAGE;
+
   constructor(
     message: string,
     readonly fix: string,

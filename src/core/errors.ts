@@ -1,6 +1,10 @@
 /**
- * Every error weft shows a user carries a stable code, the object it is about,
- * the field inside that object, and what to do about it.
+ * Every error weft shows a user carries a stable code from this catalogue.
+ * A problem in what the user gave is an Issue (below): the code, the object it
+ * is about, the field inside that object, and what to do about it. A failure
+ * of what weft works with (a command, the kernel, the API server, a lab pod)
+ * is an error class of its own that carries its code as `code`. CNI errors
+ * carry the spec's numbers instead (core/cni/errors.ts).
  */
 export const ErrorCodes = {
   /** A manifest could not be read as YAML/JSON. */
@@ -25,9 +29,63 @@ export const ErrorCodes = {
   ADDRESS: 'WEFT_ADDRESS',
   /** An input past one of weft's documented limits (core/limits.ts). */
   LIMIT: 'WEFT_LIMIT',
+
+  /** A command weft ran (ip, sysctl ...) exited non-zero or did not start; the message quotes its stderr. */
+  EXEC_FAILED: 'WEFT_EXEC_FAILED',
+  /** nft refused a command or a transaction, or could not run it; the message says which and why. */
+  NFT_REFUSED: 'WEFT_NFT_REFUSED',
+  /** A table failed weft's checks before it was sent; nothing reached the kernel. */
+  NFT_INVALID: 'WEFT_NFT_INVALID',
+  /** A table is over the budget of one transaction (sets, rules, elements, script size); nothing was sent. */
+  NFT_BUDGET: 'WEFT_NFT_BUDGET',
+  /** The long-lived nft process broke (it exited or stopped answering). */
+  NFT_SESSION_BROKEN: 'WEFT_NFT_SESSION_BROKEN',
+
+  /** A kernel flow reader (tcpdump for NFLOG, conntrack) could not start. */
+  FLOW_READER_START: 'WEFT_FLOW_READER_START',
+  /** A kernel flow reader exited without being asked to. */
+  FLOW_READER_EXIT: 'WEFT_FLOW_READER_EXIT',
+  /** A kernel flow reader's output broke off in a way it cannot resynchronise from. */
+  FLOW_READER_STREAM: 'WEFT_FLOW_READER_STREAM',
+  /** A pcap stream, or an NFLOG record in it, is malformed. */
+  PCAP_FORMAT: 'WEFT_PCAP_FORMAT',
+
+  /** 410 Gone: the resourceVersion (or continue token) is compacted; the source relists. */
+  KUBE_GONE: 'WEFT_KUBE_GONE',
+  /** 401 or 403: the credentials are refused or lack a permission. */
+  KUBE_AUTH: 'WEFT_KUBE_AUTH',
+  /** 404 for an API that is not served (e.g. ClusterNetworkPolicy without its CRD). */
+  KUBE_ABSENT: 'WEFT_KUBE_ABSENT',
+  /** Any other HTTP status from the API server (5xx, 429 ...). */
+  KUBE_HTTP: 'WEFT_KUBE_HTTP',
+  /** The connection to the API server failed, was dropped, or went silent. */
+  KUBE_CONNECTION: 'WEFT_KUBE_CONNECTION',
+  /** The API server sent something that is not the list/watch protocol. */
+  KUBE_PROTOCOL: 'WEFT_KUBE_PROTOCOL',
+
+  /** A lab pod server's `POST /probe` body breaks the contract; the message names the field. */
+  LAB_PROBE_REQUEST: 'WEFT_LAB_PROBE_REQUEST',
+  /** A lab pod server could not be asked, or answered with an error. */
+  LAB_POD_SERVER: 'WEFT_LAB_POD_SERVER',
+  /** The lab's CNI runtime failed: the conflist, a plugin it runs, or the plugin's result. */
+  LAB_CNI_RUNTIME: 'WEFT_LAB_CNI_RUNTIME',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** The codes whose names start with `prefix`, e.g. `CodesOf<'KUBE_'>`: one error class's codes. */
+export type CodesOf<Prefix extends string> = (typeof ErrorCodes)[Extract<
+  keyof typeof ErrorCodes,
+  `${Prefix}${string}`
+>];
+
+const CODES: ReadonlySet<unknown> = new Set(Object.values(ErrorCodes));
+
+/** The catalogue code an error carries as `code`; undefined for any other error or value. */
+export function errorCode(e: unknown): ErrorCode | undefined {
+  if (!(e instanceof Error) || !('code' in e) || !CODES.has(e.code)) return undefined;
+  return e.code as ErrorCode;
+}
 
 /** One problem in one field of one object. */
 export interface Issue {

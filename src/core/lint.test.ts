@@ -15,7 +15,7 @@ import {
   rule,
   sel,
   tcp,
-} from './lint/testkit.js';
+} from '../testing/builders.js';
 import type { Cluster } from './model/types.js';
 
 /** A small shop that does everything right: default deny, DNS allowed, narrow rules. */

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
+import { ErrorCodes } from '../core/errors.js';
 import { LostEvents, tableIds } from './lost-events.js';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
 import type { ChildLedger } from './children.js';
@@ -254,12 +255,12 @@ export class ConntrackReader implements AsyncIterable<ConntrackEvent> {
     this.partial = '';
     const what = this.tool.describeExit();
     this.readyReject(
-      new ReaderError('WEFT_FLOW_READER_START', `cannot read conntrack events: ${what}`),
+      new ReaderError(ErrorCodes.FLOW_READER_START, `cannot read conntrack events: ${what}`),
     );
     this.queue.end(
       requested
         ? undefined
-        : new ReaderError('WEFT_FLOW_READER_EXIT', `conntrack reader stopped: ${what}`),
+        : new ReaderError(ErrorCodes.FLOW_READER_EXIT, `conntrack reader stopped: ${what}`),
     );
   }
 }

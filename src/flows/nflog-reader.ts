@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../core/errors.js';
 import { AF_INET, AF_INET6, decodeNflog } from './nflog.js';
 import { decodeIpPacket, type DecodedPacket } from './packet.js';
 import { LINKTYPE_NFLOG, PcapFormatError, PcapStreamParser, type PcapRecord } from './pcap.js';
@@ -189,7 +190,7 @@ export class NflogReader implements AsyncIterable<DropEvent> {
     } catch (e) {
       // The stream cannot be resynchronised: stop and report.
       const err = new ReaderError(
-        'WEFT_FLOW_READER_STREAM',
+        ErrorCodes.FLOW_READER_STREAM,
         `${this.tool.command}: ${e instanceof Error ? e.message : String(e)}`,
       );
       this.readyReject(err);
@@ -246,11 +247,11 @@ export class NflogReader implements AsyncIterable<DropEvent> {
     const err = requested
       ? undefined
       : new ReaderError(
-          'WEFT_FLOW_READER_EXIT',
+          ErrorCodes.FLOW_READER_EXIT,
           `nflog reader stopped: ${this.tool.describeExit()}`,
         );
     const startErr = new ReaderError(
-      'WEFT_FLOW_READER_START',
+      ErrorCodes.FLOW_READER_START,
       `cannot read nflog group ${this.opts.group}: ${this.tool.describeExit()}${hint(this.tool.stderrText(), this.opts.group)}`,
     );
     this.readyReject(startErr);

@@ -5,6 +5,8 @@
  * and nanosecond (0xa1b23c4d) timestamps. pcapng is refused.
  */
 
+import { ErrorCodes } from '../core/errors.js';
+
 export const LINKTYPE_NFLOG = 239;
 
 export interface PcapHeader {
@@ -30,6 +32,8 @@ export interface PcapRecord {
 
 /** The stream is not pcap, or is corrupt; it cannot be resynchronised. */
 export class PcapFormatError extends Error {
+  readonly code = ErrorCodes.PCAP_FORMAT;
+
   constructor(message: string) {
     super(message);
     this.name = 'PcapFormatError';

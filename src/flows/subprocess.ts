@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { ErrorCodes, type CodesOf } from '../core/errors.js';
 import type { ChildLedger } from './children.js';
 import { BoundedQueue } from './queue.js';
 
@@ -11,7 +12,7 @@ import { BoundedQueue } from './queue.js';
 
 export class ReaderError extends Error {
   constructor(
-    readonly code: 'WEFT_FLOW_READER_START' | 'WEFT_FLOW_READER_EXIT' | 'WEFT_FLOW_READER_STREAM',
+    readonly code: CodesOf<'FLOW_READER_'>,
     message: string,
   ) {
     super(message);
@@ -167,7 +168,7 @@ export async function awaitStart(
           () =>
             reject(
               new ReaderError(
-                'WEFT_FLOW_READER_START',
+                ErrorCodes.FLOW_READER_START,
                 `${tool.command}: ${notYet} after ${timeoutMs} ms`,
               ),
             ),

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import { ErrorCodes } from '../core/errors.js';
 
 /** A command that exited non-zero: what was run, and what it said. */
 export class ExecError extends Error {
+  readonly code = ErrorCodes.EXEC_FAILED;
+
   constructor(
     readonly command: string,
     readonly exitCode: number | null,

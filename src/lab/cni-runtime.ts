@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCodes } from '../core/errors.js';
 import { isObject, type JsonObject } from '../core/cni/json-fields.js';
 import {
   negotiateVersion,
@@ -44,6 +45,7 @@ const DEFAULT_TIMEOUT_MS = 90_000;
 
 export class CniRuntimeError extends Error {
   override name = 'CniRuntimeError';
+  readonly code = ErrorCodes.LAB_CNI_RUNTIME;
 }
 
 interface PluginOutcome {

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { run } from '../host/exec.js';
 import { loadManifests } from '../sources/manifests/load.js';
 import { parseObject } from '../core/model/parse.js';
-import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
+import { NodeAnnotation } from '../core/model/node-annotations.js';
 import { podKey, type Cluster, type Pod } from '../core/model/types.js';
 import { ErrorCodes, WeftError } from '../core/errors.js';
 import {
@@ -331,7 +331,7 @@ function nodeObject(n: LabNode): StoredObject {
         name: n.name,
         labels: { 'kubernetes.io/hostname': n.name },
         // What the node's agent would publish in a cluster: where its peers' UI reads its flows.
-        annotations: { [OBSERVE_URL_ANNOTATION]: labObserveUrl(n) },
+        annotations: { [NodeAnnotation.observeUrl]: labObserveUrl(n) },
       },
       spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr] },
       status: { addresses: [{ type: 'InternalIP', address: n.address }] },

@@ -3,6 +3,7 @@
 // unix socket.
 import { request } from 'node:http';
 import { isIP } from 'node:net';
+import { ErrorCodes } from '../core/errors.js';
 
 // ---- the control API's contract (the server in pod-server.ts implements it) ----
 
@@ -71,6 +72,7 @@ export const MAX_TARGETS = 100_000;
 /** A `POST /probe` body that breaks the contract; the message names the field. */
 export class ProbeRequestError extends Error {
   override readonly name = 'ProbeRequestError';
+  readonly code = ErrorCodes.LAB_PROBE_REQUEST;
 }
 
 /**
@@ -146,6 +148,8 @@ export interface ProbeOptions {
 
 /** The pod server could not be asked, or answered with an error; names the socket. */
 export class PodServerError extends Error {
+  readonly code = ErrorCodes.LAB_POD_SERVER;
+
   constructor(
     readonly control: string,
     message: string,

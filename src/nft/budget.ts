@@ -7,6 +7,7 @@
  * the limits and the chains and sets that cost the most.
  */
 import type { NftTable } from './model.js';
+import { ErrorCodes } from '../core/errors.js';
 
 export interface TableBudget {
   readonly sets: number;
@@ -24,6 +25,7 @@ export const DEFAULT_BUDGET: TableBudget = {
 };
 
 export class NftBudgetError extends Error {
+  readonly code = ErrorCodes.NFT_BUDGET;
   constructor(readonly problems: readonly string[]) {
     super(`the policy set is too large for one nftables transaction: ${problems.join('; ')}`);
     this.name = 'NftBudgetError';

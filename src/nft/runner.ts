@@ -5,6 +5,7 @@
  * `nft -f -` (script on stdin) so its error is that command's.
  */
 import { spawn } from 'node:child_process';
+import { ErrorCodes } from '../core/errors.js';
 import { DEFAULT_TIMEOUT_MS, NftSession, NftSessionBroken, type SessionAnswer } from './session.js';
 import type { NftTableId, NftTransaction } from './model.js';
 
@@ -45,6 +46,7 @@ export function locateNftError(stderr: string, script: string): NftErrorLocation
 
 /** nft refused a command or script; carries its stderr and, for a script, the offending line. */
 export class NftError extends Error {
+  readonly code = ErrorCodes.NFT_REFUSED;
   constructor(
     readonly args: readonly string[],
     readonly exitCode: number | null,

@@ -15,6 +15,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { ErrorCodes } from '../core/errors.js';
 
 /** How long nft may take with one script before the session is ended. */
 export const DEFAULT_TIMEOUT_MS = 120_000;
@@ -29,6 +30,7 @@ export type SessionAnswer =
  * interactive mode, or not startable); another session would fare no better.
  */
 export class NftSessionBroken extends Error {
+  readonly code = ErrorCodes.NFT_SESSION_BROKEN;
   constructor(
     message: string,
     readonly sent: boolean,

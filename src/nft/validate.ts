@@ -4,6 +4,7 @@
  * Every problem is a sentence naming the set, map, chain or rule at fault.
  */
 import { parseCidr } from '../core/net/cidr.js';
+import { ErrorCodes } from '../core/errors.js';
 import { parseIp } from '../core/net/ip.js';
 import {
   SELECTOR_TYPES,
@@ -28,6 +29,7 @@ export const MAX_JUMP_DEPTH = 15;
 
 /** A table that failed validateTable; nothing was sent to the kernel. */
 export class NftValidationError extends Error {
+  readonly code = ErrorCodes.NFT_INVALID;
   constructor(readonly problems: readonly string[]) {
     super(`invalid nftables table: ${problems.join('; ')}`);
     this.name = 'NftValidationError';

@@ -1,6 +1,6 @@
 import { ErrorCodes, WeftError } from '../core/errors.js';
 import { matchesFlow, parseFlowQuery, type FlowQuery } from '../core/flows/filter.js';
-import { layoutServiceMap } from '../core/flows/map-layout.js';
+import { layoutServiceMap } from '../ui-shared/map-layout.js';
 import { buildServiceMap, podNodeRef, type NodeRef } from '../core/flows/service-map.js';
 import type { Flow, Workload } from '../core/flows/types.js';
 import type { Labels } from '../core/labels.js';

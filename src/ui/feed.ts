@@ -3,8 +3,8 @@ import type { Flow } from '../core/flows/types.js';
 /** Live flows from the agents, as an async iterable that ends or throws when the stream breaks. */
 export type FlowStream = (signal: AbortSignal) => AsyncIterable<Flow>;
 
-export type { Entry, FeedStatus, SourceStatus } from '../core/flows/feed-types.js';
-import type { Entry, FeedStatus, SourceStatus } from '../core/flows/feed-types.js';
+export type { Entry, FeedStatus, SourceStatus } from '../ui-shared/feed-types.js';
+import type { Entry, FeedStatus, SourceStatus } from '../ui-shared/feed-types.js';
 
 export const RETRY_MS = 1000;
 

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIp } from '../core/net/ip.js';
+import { NodeAnnotation } from '../core/model/node-annotations.js';
 import type { Node } from '../core/model/types.js';
 import { clusterAgents, publishedObserveUrl } from './peers.js';
 
@@ -28,7 +29,9 @@ function node(name: string, observeUrl?: string, addresses?: string[]): Node {
     labels: {},
     addresses: (addresses ?? [`10.0.0.${n}`, `fd00::${n}`]).map((a) => parseIp(a)!),
     podCidrs: [],
-    ...(observeUrl !== undefined ? { observeUrl } : {}),
+    ...(observeUrl !== undefined
+      ? { annotations: { [NodeAnnotation.observeUrl]: observeUrl } }
+      : {}),
   };
 }
 

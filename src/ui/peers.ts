@@ -1,5 +1,6 @@
 import { formatIp, parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
+import { NodeAnnotation } from '../core/model/node-annotations.js';
 import type { Node } from '../core/model/types.js';
 import type { AgentAddress } from './flow-source.js';
 import { isLoopback } from '../core/listen/access.js';
@@ -54,16 +55,17 @@ export function clusterAgents(
   const agents: AgentAddress[] = [self];
   const problems: PeerProblem[] = [];
   for (const n of [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    if (n.name === self.node || n.observeUrl === undefined) continue;
-    const why = urlProblem(n.observeUrl) ?? addressProblem(n, n.observeUrl);
+    const url = n.annotations?.[NodeAnnotation.observeUrl];
+    if (n.name === self.node || url === undefined) continue;
+    const why = urlProblem(url) ?? addressProblem(n, url);
     if (why)
       problems.push({
         node: n.name,
         message:
-          `Node ${n.name}: annotation weft.dev/observe-url ${JSON.stringify(n.observeUrl)} ${why} ` +
+          `Node ${n.name}: annotation ${NodeAnnotation.observeUrl} ${JSON.stringify(url)} ${why} ` +
           '(fix: remove it; the node\u2019s agent publishes it, with one of the Node\u2019s addresses, when its --observe listens on a reachable address)',
       });
-    else agents.push({ kind: 'http', node: n.name, url: n.observeUrl });
+    else agents.push({ kind: 'http', node: n.name, url });
   }
   return { agents, problems };
 }

@@ -1,5 +1,5 @@
 // The page's entry: picks the view from the path and keeps the header's status fresh.
-import type { FeedStatus } from '../core/flows/feed-types.js';
+import type { FeedStatus } from '../ui-shared/feed-types.js';
 import { getJson } from './dom.js';
 import { flowsView } from './flows-view.js';
 import { policyView, traceView } from './policy-view.js';

@@ -1,7 +1,7 @@
 // The main view: filters, the service map, the detail panel and the live flow table.
-import type { MapLayout } from '../core/flows/map-layout.js';
+import type { MapLayout } from '../ui-shared/map-layout.js';
 import type { MapEdge, MapNode, ServiceMap } from '../core/flows/service-map.js';
-import type { Entry } from '../core/flows/feed-types.js';
+import type { Entry } from '../ui-shared/feed-types.js';
 import { edgeDetail, flowDetail, nodeDetail } from './detail.js';
 import { clockTime, decisionText, endpointName, getJson, h } from './dom.js';
 import { renderMap } from './map.js';

@@ -1,6 +1,6 @@
 // The service map as SVG: boxes where the layout puts them, edges as curves,
 // allowed solid green, dropped dashed red, with ports and counts on each edge.
-import type { LaidOutNode, MapLayout } from '../core/flows/map-layout.js';
+import type { LaidOutNode, MapLayout } from '../ui-shared/map-layout.js';
 import type { MapEdge, MapNode, ServiceMap } from '../core/flows/service-map.js';
 import { s } from './dom.js';
 

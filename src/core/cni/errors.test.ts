@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { CniError, CniErrorCodes, cniErrorJson, cniErrorResult } from './errors.js';
+import { CniError, CniErrorCodes, WeftCniCodes, cniErrorJson, cniErrorResult } from './errors.js';
 
 test('the error JSON is {cniVersion, code, msg, details}', () => {
   const err = new CniError(CniErrorCodes.TRY_AGAIN_LATER, 'agent busy', 'retry in a second');
@@ -20,4 +20,8 @@ test('details is left out when there are none', () => {
     msg: 'agent not ready',
   });
   assert.equal(err.details, undefined);
+});
+
+test("weft's own codes are 100 and above, as the spec leaves them to plugins", () => {
+  assert.deepEqual(WeftCniCodes, { CHECK_FAILED: 100, ADDRESSES_EXHAUSTED: 101, INTERNAL: 999 });
 });

@@ -26,7 +26,19 @@ export const CniErrorCodes = {
   PLUGIN_NOT_AVAILABLE_LIMITED: 51,
 } as const;
 
-export type CniErrorCode = (typeof CniErrorCodes)[keyof typeof CniErrorCodes];
+/** weft's own CNI error codes (the spec leaves 100 and up to plugins). */
+export const WeftCniCodes = {
+  /** CHECK found the endpoint not as ADD left it. */
+  CHECK_FAILED: 100,
+  /** The node's pod address pool is exhausted. */
+  ADDRESSES_EXHAUSTED: 101,
+  /** A bug in weft: the message says where. */
+  INTERNAL: 999,
+} as const;
+
+export type CniErrorCode =
+  | (typeof CniErrorCodes)[keyof typeof CniErrorCodes]
+  | (typeof WeftCniCodes)[keyof typeof WeftCniCodes];
 
 /** The JSON a plugin prints on failure. */
 export interface CniErrorResult {
@@ -37,12 +49,12 @@ export interface CniErrorResult {
 }
 
 export class CniError extends Error {
-  /** A spec code (CniErrorCodes) or a weft-specific code >= 100. */
-  readonly code: number;
+  /** A spec code (CniErrorCodes) or one of weft's own (WeftCniCodes). */
+  readonly code: CniErrorCode;
   readonly msg: string;
   readonly details: string | undefined;
 
-  constructor(code: number, msg: string, details?: string) {
+  constructor(code: CniErrorCode, msg: string, details?: string) {
     super(details ? `${msg}: ${details}` : msg);
     this.name = 'CniError';
     this.code = code;

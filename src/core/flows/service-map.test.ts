@@ -1,67 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { layoutServiceMap, LAYOUT, OUTSIDE_COLUMN } from './map-layout.js';
 import { buildServiceMap, endpointNodeRef, podNodeRef } from './service-map.js';
-import type { DecidedBy, Flow, FlowEndpoint } from './types.js';
+import type { DecidedBy, FlowEndpoint } from './types.js';
+import { db, flow, loadgen, web } from '../../testing/flows.js';
 
-const web: FlowEndpoint = {
-  kind: 'pod',
-  ip: '10.244.1.2',
-  port: 40000,
-  namespace: 'shop',
-  pod: 'web-7d9f-abcde',
-  labels: { app: 'web', 'pod-template-hash': '7d9f' },
-  workload: { kind: 'ReplicaSet', name: 'web-7d9f' },
-};
-const db: FlowEndpoint = {
-  kind: 'pod',
-  ip: '10.244.2.3',
-  port: 5432,
-  namespace: 'shop',
-  pod: 'db',
-  labels: { app: 'db' },
-};
-const loadgen: FlowEndpoint = {
-  kind: 'pod',
-  ip: '10.244.1.9',
-  port: 41000,
-  namespace: 'tools',
-  pod: 'loadgen',
-  labels: {},
-};
 const denyDb: DecidedBy = {
   kind: 'isolation',
   isolatedBy: [{ kind: 'NetworkPolicy', namespace: 'shop', name: 'db-only-api' }],
 };
-
-function flow(
-  time: number,
-  source: FlowEndpoint,
-  destination: FlowEndpoint,
-  event: 'start' | 'drop' | 'end',
-  extra: { direction?: 'ingress' | 'egress'; decidedBy?: DecidedBy; bytes?: number } = {},
-): Flow {
-  const common = {
-    time,
-    node: 'node-1',
-    direction: extra.direction ?? 'egress',
-    source,
-    destination,
-    protocol: 'TCP' as const,
-    ipProtocol: 6,
-  };
-  const decidedBy = extra.decidedBy ?? { kind: 'default' };
-  if (event === 'drop') return { ...common, event, verdict: 'dropped', decidedBy };
-  if (event === 'start') return { ...common, event, verdict: 'forwarded', decidedBy };
-  const half = { packets: 3, bytes: extra.bytes ?? 0 };
-  return {
-    ...common,
-    event,
-    verdict: 'forwarded',
-    decidedBy,
-    counters: { original: half, reply: half },
-  };
-}
 
 test('pods group by owner (a ReplicaSet as its Deployment), else app label, else themselves', () => {
   assert.deepEqual(podNodeRef(web as Extract<FlowEndpoint, { kind: 'pod' }>), {
@@ -183,29 +129,4 @@ test('ports are listed by protocol then port, with counts of each verdict', () =
     { protocol: 'TCP', port: 80, forwarded: 1, dropped: 1 },
     { protocol: 'TCP', port: 5432, forwarded: 1, dropped: 0 },
   ]);
-});
-
-test('layout: a column per namespace in name order, hosts and world last, rows by name', () => {
-  const host: FlowEndpoint = { kind: 'host', ip: '192.168.220.11', node: 'node-1' };
-  const map = buildServiceMap([
-    flow(1, web, db, 'start'),
-    flow(2, loadgen, db, 'start'),
-    flow(3, host, loadgen, 'start'),
-  ]);
-  const l = layoutServiceMap(map);
-  assert.deepEqual(
-    l.columns.map((c) => c.title),
-    ['shop', 'tools', OUTSIDE_COLUMN],
-  );
-  const at = (id: string) => l.nodes.find((n) => n.id === id);
-  assert.deepEqual([at('shop/app=db')?.x, at('shop/app=db')?.y], [LAYOUT.left, LAYOUT.top]);
-  assert.deepEqual(
-    [at('shop/Deployment/web')?.x, at('shop/Deployment/web')?.y],
-    [LAYOUT.left, LAYOUT.top + LAYOUT.rowHeight],
-  );
-  assert.equal(at('tools/pod/loadgen')?.x, LAYOUT.left + LAYOUT.columnWidth);
-  assert.equal(at('host/node-1')?.x, LAYOUT.left + 2 * LAYOUT.columnWidth);
-  assert.equal(l.width, 3 * LAYOUT.columnWidth + LAYOUT.left);
-  assert.equal(l.height, LAYOUT.top + 2 * LAYOUT.rowHeight);
-  assert.deepEqual(layoutServiceMap(map), l, 'the same map lays out the same way');
 });

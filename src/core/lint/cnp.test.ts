@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { lintCluster, LintCodes, type Finding } from '../lint.js';
-import { cidr, cluster, cnp, cnpRule, ns, pod, sel, tcp, udp } from './testkit.js';
+import { cidr, cluster, cnp, cnpRule, ns, pod, sel, tcp, udp } from '../../testing/builders.js';
 import type { Cluster, CnpPeer } from '../model/types.js';
 
 const namespaces = [ns('prod', { env: 'prod' }), ns('dev', { env: 'dev' })];

@@ -16,7 +16,7 @@ import {
   sel,
   tcp,
   udp,
-} from './testkit.js';
+} from '../../testing/builders.js';
 import type { Cluster, NetworkPolicy, NetworkPolicyRule } from '../model/types.js';
 
 const pods = [

@@ -1,7 +1,18 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { lintCluster, LintCodes, type Finding } from '../lint.js';
-import { cluster, cnp, cnpRule, ipBlock, named, np, pod, podsPeer, rule, sel } from './testkit.js';
+import {
+  cluster,
+  cnp,
+  cnpRule,
+  ipBlock,
+  named,
+  np,
+  pod,
+  podsPeer,
+  rule,
+  sel,
+} from '../../testing/builders.js';
 import type { Cluster } from '../model/types.js';
 
 const pods = [

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { lintCluster, LintCodes } from '../lint.js';
-import { cluster, ipBlock, np, pod, rule } from './testkit.js';
+import { cluster, ipBlock, np, pod, rule } from '../../testing/builders.js';
 
 const pods = [pod('prod/web', { app: 'web' })];
 

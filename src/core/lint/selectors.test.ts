@@ -1,7 +1,18 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { lintCluster, LintCodes, type Finding, type LintCode } from '../lint.js';
-import { cluster, cnp, cnpRule, node, np, ns, pod, podsPeer, rule, sel } from './testkit.js';
+import {
+  cluster,
+  cnp,
+  cnpRule,
+  node,
+  np,
+  ns,
+  pod,
+  podsPeer,
+  rule,
+  sel,
+} from '../../testing/builders.js';
 import type { LabelSelector } from '../labels.js';
 import type { Cluster } from '../model/types.js';
 

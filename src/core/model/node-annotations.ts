@@ -25,3 +25,6 @@ export const NodeAnnotation = {
 /** The keys weft writes; a patch sets each, or removes it when not wanted. */
 export const NODE_ANNOTATION_KEYS = Object.values(NodeAnnotation);
 export type NodeAnnotationKey = (typeof NodeAnnotation)[keyof typeof NodeAnnotation];
+
+/** The annotations weft reads back from Nodes (the others are for operators); a Node carries these. */
+export const READ_NODE_ANNOTATIONS: readonly NodeAnnotationKey[] = [NodeAnnotation.observeUrl];

@@ -1,4 +1,4 @@
-import { NodeAnnotation } from './node-annotations.js';
+import { READ_NODE_ANNOTATIONS, type NodeAnnotationKey } from './node-annotations.js';
 import { ipEquals } from '../net/ip.js';
 import type { Cidr, IpAddr } from '../net/types.js';
 import { ObjectReader } from './fields.js';
@@ -19,9 +19,6 @@ import {
   type Origin,
   type Pod,
 } from './types.js';
-
-/** The Node annotation an agent publishes its --observe URL in, for its peers' UI. */
-export const OBSERVE_URL_ANNOTATION = NodeAnnotation.observeUrl;
 
 /**
  * Namespace, Pod and Node are ordinary workload manifests carrying many
@@ -238,16 +235,26 @@ export function parseNode(root: ObjectReader, origin?: Origin): Node {
     const ip = readIp(r.ctx, r.field('address'), address);
     if (ip && !addresses.some((a) => ipEquals(a, ip))) addresses.push(ip);
   }
-  const observeUrl = meta.annotations?.[OBSERVE_URL_ANNOTATION];
+  const annotations = readAnnotations(meta.annotations);
   return {
     kind: 'Node',
     name: meta.name,
     labels: meta.labels,
     addresses,
     podCidrs,
-    ...(observeUrl !== undefined ? { observeUrl } : {}),
+    ...(annotations ? { annotations } : {}),
     ...(origin ? { origin } : {}),
   };
+}
+
+/** Of a Node's annotations, those weft reads back (READ_NODE_ANNOTATIONS); undefined when none. */
+function readAnnotations(all: Readonly<Record<string, string>> | undefined): Node['annotations'] {
+  const out: Partial<Record<NodeAnnotationKey, string>> = {};
+  for (const key of READ_NODE_ANNOTATIONS) {
+    const value = all?.[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** `spec.podCIDRs` (or `spec.podCIDR`): at most one per family; podCIDR must equal podCIDRs[0]. */

@@ -1,5 +1,6 @@
 import type { LabelSelector, Labels } from '../labels.js';
 import type { Cidr, IpAddr } from '../net/types.js';
+import type { NodeAnnotationKey } from './node-annotations.js';
 import type { EndpointSlice, Service } from './service-types.js';
 
 /**
@@ -78,11 +79,10 @@ export interface Node {
   /** `spec.podCIDRs` (or `spec.podCIDR`). */
   readonly podCidrs: readonly Cidr[];
   /**
-   * The annotation `weft.dev/observe-url`: where this node's agent serves its
-   * read-only views to its peers (the agent publishes it). As written; its
-   * readers check it.
+   * The annotations of READ_NODE_ANNOTATIONS the Node carries, as written:
+   * what its agent publishes for its peers. Their readers check them.
    */
-  readonly observeUrl?: string;
+  readonly annotations?: Readonly<Partial<Record<NodeAnnotationKey, string>>>;
   readonly origin?: Origin;
 }
 

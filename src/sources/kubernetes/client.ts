@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubeConfig } from './config.js';
-import { KubeError, KubeErrorCodes, statusError } from './errors.js';
+import { ErrorCodes } from '../../core/errors.js';
+import { KubeError, statusError } from './errors.js';
 
 /**
  * GET requests to the API server with node:http(s) alone: the cluster's CA,
@@ -73,7 +74,7 @@ export class KubeClient {
     try {
       return JSON.parse(text);
     } catch {
-      throw new KubeError(KubeErrorCodes.PROTOCOL, `PATCH ${path}: the response is not JSON`);
+      throw new KubeError(ErrorCodes.KUBE_PROTOCOL, `PATCH ${path}: the response is not JSON`);
     }
   }
 
@@ -112,7 +113,7 @@ export class KubeClient {
       const timer = setTimeout(() => {
         req.destroy(
           new KubeError(
-            KubeErrorCodes.CONNECTION,
+            ErrorCodes.KUBE_CONNECTION,
             `no response from ${this.config.server.origin} within ${headersTimeoutMs} ms`,
           ),
         );
@@ -144,7 +145,7 @@ export class KubeClient {
     try {
       return JSON.parse(text);
     } catch {
-      throw new KubeError(KubeErrorCodes.PROTOCOL, `GET ${path}: the response is not JSON`);
+      throw new KubeError(ErrorCodes.KUBE_PROTOCOL, `GET ${path}: the response is not JSON`);
     }
   }
 
@@ -206,7 +207,7 @@ export function connectionError(server: URL, e: unknown): KubeError {
     ? ' (fix: give the CA that signed the server certificate: certificate-authority in the kubeconfig, ca.crt in cluster)'
     : '';
   return new KubeError(
-    KubeErrorCodes.CONNECTION,
+    ErrorCodes.KUBE_CONNECTION,
     `${server.origin}: ${err.message ?? String(e)}${code && !err.message?.includes(code) ? ` (${code})` : ''}${fix}`,
   );
 }

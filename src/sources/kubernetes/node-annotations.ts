@@ -1,7 +1,8 @@
 import { NODE_ANNOTATION_KEYS, type NodeAnnotationKey } from '../../core/model/node-annotations.js';
 import { KubeClient } from './client.js';
 import type { KubeConfig } from './config.js';
-import { KubeError, KubeErrorCodes } from './errors.js';
+import { ErrorCodes } from '../../core/errors.js';
+import { KubeError } from './errors.js';
 import { backoffDelay } from './protocol.js';
 
 /**
@@ -140,6 +141,6 @@ function describe(e: unknown, node: string): string {
     );
   if (e instanceof KubeError && e.status === 404)
     return `Node ${node} does not exist (fix: check --node-name; it must be the Node's name)`;
-  if (e instanceof KubeError && e.code === KubeErrorCodes.CONNECTION) return e.message;
+  if (e instanceof KubeError && e.code === ErrorCodes.KUBE_CONNECTION) return e.message;
   return e instanceof Error ? e.message : String(e);
 }

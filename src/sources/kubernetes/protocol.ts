@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isPlainObject } from '../../core/model/fields.js';
-import { KubeError, KubeErrorCodes, statusError } from './errors.js';
+import { ErrorCodes } from '../../core/errors.js';
+import { KubeError, statusError } from './errors.js';
 import { LineSplitter } from './lines.js';
 
 /**
@@ -28,7 +29,7 @@ export function readListPage(resource: ResourceRef, page: unknown): ListPage {
   const rv = isPlainObject(meta) ? meta['resourceVersion'] : undefined;
   if (!Array.isArray(items) || typeof rv !== 'string' || rv === '') {
     throw new KubeError(
-      KubeErrorCodes.PROTOCOL,
+      ErrorCodes.KUBE_PROTOCOL,
       `${resource.path}: a list response needs items and metadata.resourceVersion`,
     );
   }
@@ -61,7 +62,7 @@ export function identify(resource: ResourceRef, object: unknown, bookmark = fals
   ) {
     const nsField = resource.namespaced ? 'metadata.namespace, ' : '';
     throw new KubeError(
-      KubeErrorCodes.PROTOCOL,
+      ErrorCodes.KUBE_PROTOCOL,
       `${resource.name}: an object without ${nsField}metadata.name or metadata.resourceVersion`,
     );
   }
@@ -79,7 +80,10 @@ export function decodeEvent(resource: ResourceRef, line: string): WatchEvent {
   try {
     event = JSON.parse(line);
   } catch {
-    throw new KubeError(KubeErrorCodes.PROTOCOL, `a watch event is not JSON: ${line.slice(0, 80)}`);
+    throw new KubeError(
+      ErrorCodes.KUBE_PROTOCOL,
+      `a watch event is not JSON: ${line.slice(0, 80)}`,
+    );
   }
   const type = isPlainObject(event) ? event['type'] : undefined;
   const object = isPlainObject(event) ? event['object'] : undefined;
@@ -98,7 +102,7 @@ export function decodeEvent(resource: ResourceRef, line: string): WatchEvent {
       return { type, ...identify(resource, object) };
     default:
       throw new KubeError(
-        KubeErrorCodes.PROTOCOL,
+        ErrorCodes.KUBE_PROTOCOL,
         `unknown watch event type ${JSON.stringify(type)}`,
       );
   }
@@ -127,7 +131,7 @@ export function readWatchStream(
       reject(e);
     };
     const idle = setTimeout(() => {
-      finish(new KubeError(KubeErrorCodes.CONNECTION, `the watch was silent for ${idleMs} ms`));
+      finish(new KubeError(ErrorCodes.KUBE_CONNECTION, `the watch was silent for ${idleMs} ms`));
     }, idleMs);
     res.on('data', (chunk: Buffer) => {
       idle.refresh();
@@ -144,7 +148,7 @@ export function readWatchStream(
       const partial = lines.partial ? ' (a partial event dropped)' : '';
       const why = e ? `: ${e.message}` : '';
       const message = `the watch stream broke after ${count} events${partial}${why}`;
-      finish(new KubeError(KubeErrorCodes.CONNECTION, message));
+      finish(new KubeError(ErrorCodes.KUBE_CONNECTION, message));
     };
     res.on('error', broken);
     res.on('close', () => broken());

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient } from './client.js';
-import { isGone, KubeError, KubeErrorCodes } from './errors.js';
+import { ErrorCodes } from '../../core/errors.js';
+import { isGone, KubeError } from './errors.js';
 import {
   backoffDelay,
   decodeEvent,
@@ -172,7 +173,7 @@ export class Reflector<V> {
 
   /** Decides what a failure means and waits as long as it calls for. */
   private async failed(e: unknown): Promise<void> {
-    const err = e instanceof KubeError ? e : new KubeError(KubeErrorCodes.CONNECTION, String(e));
+    const err = e instanceof KubeError ? e : new KubeError(ErrorCodes.KUBE_CONNECTION, String(e));
     const what = this.needList ? 'list' : `watch from resourceVersion ${this.rv}`;
     if (this.o.resource.optional && err.status === 404) return this.absent(err);
     const backoff = this.o.backoff ?? DEFAULT_BACKOFF;

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { parseObject } from '../../core/model/parse.js';
+import { NodeAnnotation } from '../../core/model/node-annotations.js';
 import {
   projectEndpointSlice,
   projectNode,
@@ -166,7 +167,10 @@ test('projection: a Node keeps labels, pod CIDRs, its traffic addresses and weft
   const parsed = parseObject(projected);
   assert.deepEqual(parsed, parseObject(full));
   const node = parsed.object;
-  assert.equal(node?.kind === 'Node' && node.observeUrl, 'http://192.168.1.10:9963');
+  assert.equal(
+    node?.kind === 'Node' && node.annotations?.[NodeAnnotation.observeUrl],
+    'http://192.168.1.10:9963',
+  );
 });
 
 test('projection: a policy keeps its whole spec, so a mistake in it is still reported', () => {

@@ -1,5 +1,5 @@
 import { isPlainObject } from '../../core/model/fields.js';
-import { OBSERVE_URL_ANNOTATION } from '../../core/model/parse-workloads.js';
+import { READ_NODE_ANNOTATIONS } from '../../core/model/node-annotations.js';
 
 /**
  * The API resources weft watches, and for each the projection that keeps only
@@ -118,11 +118,11 @@ const NODE_ADDRESS_TYPES = new Set(['InternalIP', 'ExternalIP']);
 
 export function projectNode(raw: Raw): Raw {
   const out = typeMeta(raw);
-  // Of the annotations, only the one the Node parser reads.
+  // Of the annotations, only those the Node parser reads.
   const meta = raw['metadata'];
   const annotations = isPlainObject(meta) ? meta['annotations'] : undefined;
   if (isPlainObject(out['metadata']) && isPlainObject(annotations)) {
-    const kept = pick(annotations, [OBSERVE_URL_ANNOTATION]);
+    const kept = pick(annotations, READ_NODE_ANNOTATIONS);
     if (Object.keys(kept).length > 0) out['metadata'] = { ...out['metadata'], annotations: kept };
   }
   const spec = raw['spec'];

@@ -1,9 +1,9 @@
-import { WeftError } from '../../core/errors.js';
+import { ErrorCodes, WeftError } from '../../core/errors.js';
 import type { Cluster } from '../../core/model/types.js';
 import { ClusterAssembler, parseApiObject, PartSharer, type Parsed } from './assemble.js';
 import { KubeClient } from './client.js';
 import type { KubeConfig } from './config.js';
-import { KubeError, KubeErrorCodes } from './errors.js';
+import { KubeError } from './errors.js';
 import { Reflector, type Change, type ReflectorStatus } from './reflector.js';
 import { RESOURCES, type ResourceSpec } from './resources.js';
 
@@ -192,7 +192,7 @@ function newReflector(
     onAbsent: (e) =>
       on.onError(
         new KubeError(
-          KubeErrorCodes.ABSENT,
+          ErrorCodes.KUBE_ABSENT,
           `${spec.name}: ${spec.path} is not served (${e.message}); treating ${spec.kind}s as none ` +
             `and looking again every ${Math.round((opts.absentRetryMs ?? 60_000) / 1000)} s ` +
             `(fix: install the network-policy-api CRDs for ${spec.apiVersion} if you use them)`,

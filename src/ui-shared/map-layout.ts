@@ -1,10 +1,11 @@
-import { byText, type MapNode, type ServiceMap } from './service-map.js';
+import { byText, type MapNode, type ServiceMap } from '../core/flows/service-map.js';
 
 /**
  * A deterministic layout of the service map: one column per namespace
  * (sorted by name), then one column for nodes and the world; inside a column,
  * nodes sorted by name. Coordinates are SVG user units; the page scales the
- * whole drawing to its width.
+ * whole drawing to its width. The UI server lays the map out (ui/api.ts), the
+ * page draws it (web/map.ts).
  */
 
 export const LAYOUT = {

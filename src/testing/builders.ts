@@ -2,7 +2,7 @@
  * Tiny builders for lint tests: Clusters by hand, without YAML. Labels given
  * as `{app: 'web'}` become `In` requirements, as matchLabels do.
  */
-import type { LabelSelector, Labels } from '../labels.js';
+import type { LabelSelector, Labels } from '../core/labels.js';
 import type {
   Cluster,
   ClusterNetworkPolicy,
@@ -18,10 +18,10 @@ import type {
   Pod,
   PortSpec,
   Protocol,
-} from '../model/types.js';
-import { parseCidr } from '../net/cidr.js';
-import type { Cidr } from '../net/types.js';
-import { parseIp } from '../net/ip.js';
+} from '../core/model/types.js';
+import { parseCidr } from '../core/net/cidr.js';
+import type { Cidr } from '../core/net/types.js';
+import { parseIp } from '../core/net/ip.js';
 
 export function sel(labels: Labels = {}): LabelSelector {
   return {

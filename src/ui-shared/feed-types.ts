@@ -2,7 +2,7 @@
  * What the UI server's flow feed says, as the page reads it: shared by the
  * server (src/ui) and the page (src/web), which imports nothing of the server.
  */
-import type { Flow } from './types.js';
+import type { Flow } from '../core/flows/types.js';
 
 /** A flow as the UI keeps it: numbered in order of arrival. */
 export interface Entry {
