@@ -2,8 +2,9 @@
  * The layers, as a test (core's own purity is core/purity.test.ts):
  *
  * - adapters (nft, routing, sources, the kernel flow readers in flows/,
- *   ipam-store, the host helpers, the listeners) import core and each
- *   other, never the agent, the CLI, the UI server, the lab or the page;
+ *   ipam-store, the host helpers, the listeners, the agent API's routes and
+ *   client in api/) import core and each other, never the agent, the CLI,
+ *   the UI server, the lab or the page;
  * - the agent is imported by itself and by the CLI that starts it, nobody
  *   else;
  * - the page (web/) imports core and itself, nothing of the server.
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { listSources, type SourceFile } from './testing/sources.js';
 
-const ADAPTERS = ['nft', 'routing', 'sources', 'flows', 'ipam-store', 'host', 'listen'];
+const ADAPTERS = ['nft', 'routing', 'sources', 'flows', 'ipam-store', 'host', 'listen', 'api'];
 const EDGES = ['agent', 'cli', 'ui', 'lab', 'web'];
 
 /** Why `from` may not import the top-level folder `to`; undefined when it may. */

@@ -4,7 +4,7 @@ import type { Cluster } from '../core/model/types.js';
 import type { NftRunner } from '../nft/runner.js';
 import { clusterFrom, docs, namespace, pod } from '../testing/policy.js';
 import { Dataplane } from './dataplane.js';
-import type { EndpointRecord } from './endpoint-store.js';
+import type { EndpointRecord } from '../api/types.js';
 
 /** Records the scripts nft would be given. */
 class RecordingRunner implements NftRunner {
