@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { declaredProbes, matrixJsonChunks, parseProbe } from '../core/policy/matrix-report.js';
 import { CURRENT_VERSION } from '../core/cni/result.js';
-import { getJson } from '../lab/infra.js';
+import { AgentRoutes } from '../api/routes.js';
+import { askLabAgent } from '../lab/agents.js';
 import { Lab } from '../lab/lab.js';
 import { labProbe } from '../lab/probe.js';
 import { alive } from '../lab/state.js';
@@ -177,7 +178,7 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
   const state = await lab.state();
   const nodes = await Promise.all(
     state.nodes.map(async (n) => {
-      const s = await getJson<{ ready: boolean; message?: string }>(n.socket, '/v1/status');
+      const s = await askLabAgent(n, AgentRoutes.status);
       return {
         name: n.name,
         address: n.address,
