@@ -1,11 +1,15 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import ts from 'typescript';
 import { encodeCniWireResponse } from '../core/cni/wire.js';
 import { parseFlowQuery } from '../core/flows/filter.js';
+import { repoRoot } from '../testing/paths.js';
+import { listSources, type SourceFile } from '../testing/sources.js';
 import { AgentRoutes, flowParams, routeAt } from './routes.js';
 import { decodeJson, type Shape } from './shape.js';
 
-// This file pins the public paths.
+// This file pins the public paths: it and routes.ts are the only ones that spell them.
 
 test('the routes are the public API: method, path and the listeners that serve each', () => {
   const table = Object.fromEntries(
@@ -103,4 +107,106 @@ test('the flows answer names the flow and field it does not understand', () => {
     /^"flows\[0\].source.kind" must be one of "pod", "host", "world", got "moon"$/,
   );
   fails(shape, JSON.stringify({ node: 'n1', lost: 0 }), /^"flows" must be a JSON array/);
+});
+
+// ---- no other file spells a route ----
+
+/** Files that spell a path of another API: the pod server's own control API. */
+const OTHER_APIS: Readonly<Record<string, readonly string[]>> = {
+  'src/lab/pod-server.ts': ['/healthz'],
+  'src/lab/probe-client.ts': ['/healthz'],
+};
+const PINNED = new Set(['src/api/routes.ts', 'src/api/routes.test.ts']);
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A literal spells a route when the path starts it or follows a port, and
+ * ends it or a query, fragment or longer path follows (prose that names a
+ * route, `'/metrics and status agree'`, does not).
+ */
+function spells(text: string, path: string): boolean {
+  return new RegExp(`(^|:\\d+)${escape(path)}(?=$|[?#/])`).test(text);
+}
+
+/** Every string and template piece in a file, with its line. */
+function literals(f: SourceFile): { text: string; line: number }[] {
+  const kind = f.path.endsWith('.ts') ? ts.ScriptKind.TS : ts.ScriptKind.JS;
+  const sf = ts.createSourceFile(f.path, f.source, ts.ScriptTarget.Latest, true, kind);
+  const out: { text: string; line: number }[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node)
+    )
+      out.push({
+        text: node.text,
+        line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+      });
+    node.forEachChild(visit);
+  };
+  visit(sf);
+  return out;
+}
+
+/** `FILE:LINE: "TEXT" spells PATH` for every route path a file spells outside routes.ts. */
+function routeLiterals(files: readonly SourceFile[], paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    if (PINNED.has(f.path) || !paths.some((p) => f.source.includes(p))) continue;
+    for (const { text, line } of literals(f))
+      for (const path of paths)
+        if (spells(text, path) && !OTHER_APIS[f.path]?.includes(path))
+          out.push(`${f.path}:${line}: ${JSON.stringify(text)} spells ${path}`);
+  }
+  return out;
+}
+
+const PATHS = [...new Set(Object.values(AgentRoutes).map((r) => r.path))];
+
+test('no file but routes.ts spells a path of the agent API: sources, tests, benchmarks', () => {
+  const root = repoRoot();
+  const under = (dir: string, files: SourceFile[]) =>
+    files.map((f) => ({ path: `${dir}/${f.path}`, source: f.source }));
+  const files = [
+    ...under('src', listSources(join(root, 'src'), { tests: true })),
+    ...under('test', listSources(join(root, 'test'), { tests: true })),
+    ...under('bench', listSources(join(root, 'bench'), { extensions: ['.js', '.mjs'] })),
+  ];
+  assert.ok(
+    files.some((f) => f.path === 'src/agent/server.ts'),
+    `no sources under ${root}`,
+  );
+  assert.ok(
+    files.some((f) => f.path === 'bench/cni.js'),
+    `no benchmarks under ${root}`,
+  );
+  const found = routeLiterals(files, PATHS);
+  assert.deepEqual(found, [], `ask by AgentRoutes (src/api/routes.ts):\n${found.join('\n')}`);
+});
+
+test('the route literal check finds paths in strings, templates and URLs, not in prose', () => {
+  const files: SourceFile[] = [
+    { path: 'src/cli/a.ts', source: "get('/v1/status');\n" },
+    { path: 'src/ui/b.ts', source: 'const u = `${base}/metrics?x=1`;' },
+    { path: 'bench/c.js', source: "fetch('http://10.0.0.1:9963/v1/flows');" },
+    {
+      path: 'src/d.ts',
+      source:
+        "// GET /v1/status\nconst m = ['in /metrics', '/metrics and status', '/api/v1/statuses'];",
+    },
+    { path: 'src/lab/pod-server.ts', source: "if (path === '/healthz') ok();" },
+    { path: 'src/lab/pods.ts', source: "call('/healthz');" },
+  ];
+  assert.deepEqual(routeLiterals(files, PATHS), [
+    'src/cli/a.ts:1: "/v1/status" spells /v1/status',
+    'src/ui/b.ts:1: "/metrics?x=1" spells /metrics',
+    'bench/c.js:1: "http://10.0.0.1:9963/v1/flows" spells /v1/flows',
+    'src/lab/pods.ts:1: "/healthz" spells /healthz',
+  ]);
 });
