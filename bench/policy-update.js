@@ -104,8 +104,9 @@ async function main() {
   const { generateCluster } = await import('./generate.js');
   const { loadManifests, ManifestCache } = await import('../dist/sources/manifests/load.js');
   const { PolicyCompiler } = await import('../dist/core/policy/compile.js');
-  const { renderTable } = await import('../dist/nft/render.js');
-  const { partialTransaction } = await import('../dist/nft/text.js');
+  const { renderTable } = await import('../dist/components/policy/render.js');
+  const { transactionText } = await import('../dist/nft/text.js');
+  const { partialTransaction } = await import('../dist/nft/transactions.js');
   const { validateTable } = await import('../dist/nft/validate.js');
   const { TableSync } = await import('../dist/nft/sync.js');
   const { RealNft } = await import('../dist/nft/runner.js');
@@ -517,7 +518,8 @@ async function main() {
         const tr = performance.now() - t;
         t = performance.now();
         validateTable(next);
-        if (prev) partialTransaction(prev, next);
+        const partial = prev && partialTransaction(prev, next);
+        if (partial) transactionText(partial);
         const td = performance.now() - t;
         const applied = await table.apply(next);
         const appliedByProcess = await tableByProcess.apply(next);

@@ -1,7 +1,7 @@
 /**
  * The layers, as a test (core's own purity is core/purity.test.ts):
  *
- * - adapters (nft, routing, sources, the kernel flow readers in flows/,
+ * - adapters (nft and its components, routing, sources, the kernel flow readers in flows/,
  *   ipam-store, the host helpers, the listeners, the agent API's routes and
  *   client in api/) import core and each other, never the agent, the CLI,
  *   the UI server, the lab or the page;
@@ -19,7 +19,17 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { listSources, type SourceFile } from './testing/sources.js';
 
-const ADAPTERS = ['nft', 'routing', 'sources', 'flows', 'ipam-store', 'host', 'listen', 'api'];
+const ADAPTERS = [
+  'nft',
+  'components',
+  'routing',
+  'sources',
+  'flows',
+  'ipam-store',
+  'host',
+  'listen',
+  'api',
+];
 const EDGES = ['agent', 'cli', 'ui', 'lab', 'web'];
 
 /** Why `from` may not import the top-level folder `to`; undefined when it may. */

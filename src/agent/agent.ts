@@ -1,3 +1,4 @@
+import { POLICY_TABLE } from '../components/policy/table.js';
 import type { Server } from 'node:http';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ import { EndpointStore, ownerKey } from './endpoint-store.js';
 import { CniErrorCodes } from '../core/cni/errors.js';
 import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
 import { sweepDeparted, type DepartedSweep } from './departed.js';
-import { Dataplane } from './dataplane.js';
+import { PolicyDataplane } from '../components/policy/dataplane.js';
 import { RealNft } from '../nft/runner.js';
 import { podKey } from '../core/model/types.js';
 import { irToJson } from '../core/policy/ir-json.js';
@@ -88,7 +89,7 @@ export class Agent {
   /** This node's endpoints, as its CNI ADDs made them. */
   private readonly records = new Map<string, EndpointRecord>();
   /** Present when the agent has a source: it enforces policy. */
-  readonly dataplane: Dataplane | undefined;
+  readonly dataplane: PolicyDataplane | undefined;
   /** Flows, metrics, status detail. */
   readonly obs: Observability;
 
@@ -102,11 +103,11 @@ export class Agent {
       ipam: () => this.ipamUsage(),
       log: o.log,
       helpers: new ChildRecord(join(o.stateDir, 'helpers')),
-      nftCounters: o.source ? () => nft.counterPackets() : undefined,
+      nftCounters: o.source ? () => nft.counterPackets(POLICY_TABLE) : undefined,
     });
     const nft = new RealNft();
     if (o.source) {
-      this.dataplane = new Dataplane(
+      this.dataplane = new PolicyDataplane(
         nft,
         o.nodeName,
         () => ({ cluster: this.cluster, endpoints: [...this.records.values()] }),

@@ -4,9 +4,10 @@ import { declaredProbes, matrixJsonChunks, parseProbe } from '../core/policy/mat
 import { CURRENT_VERSION } from '../core/cni/result.js';
 import { AgentRoutes } from '../api/routes.js';
 import { askLabAgent } from '../lab/agents.js';
+import { DEFAULT_EXTERNAL, externalView, underlayView } from '../lab/external.js';
 import { Lab } from '../lab/lab.js';
 import { labProbe } from '../lab/probe.js';
-import { alive } from '../lab/state.js';
+import { alive, labNode, type LabState } from '../lab/state.js';
 import type { Io } from './main.js';
 import { renderMatrixTable } from './matrix-table.js';
 import { outputFormat, table, UsageError } from './output.js';
@@ -19,16 +20,21 @@ are real packets. Nothing in the machine's own network namespace changes.
 
 verbs:
   up       [--nodes K] [-f FILE]... [--routing vxlan|host-gw] [--runtime-cni-version V]
+           [--external-cidr CIDR] [--external-via NODE]
            build the lab; pods get their network as a container runtime gives it,
            from the conflist weft writes on each node. V is the newest CNI result
            the lab's runtime reads: 1.1.0 (default, libcni 1.2+) or 1.0.0 (containerd
-           1.6/1.7, which read cniVersion only)
+           1.6/1.7, which read cniVersion only). An external host (not a node) sits
+           on the underlay with a route to CIDR, where Services are reached from
+           outside, through NODE (default ${DEFAULT_EXTERNAL.cidr} via ${DEFAULT_EXTERNAL.via})
   apply    -f FILE...                     create or replace objects
   delete   -f FILE... | KIND/NS/NAME...   remove objects (pods go through CNI DEL)
   probe    [--port P/PROTO]... [--from NS/POD] [--to NS/POD] [--timeout-ms T] [-o table|json]
            real connections between pods; without --port, every declared port
-  exec     NS/POD -- CMD...               run a command in a pod's network namespace
-  status   [-o table|json]                nodes, agents, pods and addresses
+  exec     NS/POD | --node NODE | --external -- CMD...
+           run a command in a pod's, a node's or the external host's network namespace
+  status   [-o table|json]                nodes, agents, pods, addresses, the external host
+                                          and the underlay (its namespace and bridge)
   restart  NODE                           restart a node's agent (SIGTERM, then start)
   down                                    remove every namespace, process and file
 
@@ -40,6 +46,10 @@ const OPTIONS = {
   file: { type: 'string', short: 'f', multiple: true },
   routing: { type: 'string', default: 'vxlan' },
   'runtime-cni-version': { type: 'string', default: CURRENT_VERSION },
+  'external-cidr': { type: 'string', default: DEFAULT_EXTERNAL.cidr },
+  'external-via': { type: 'string', default: DEFAULT_EXTERNAL.via },
+  node: { type: 'string' },
+  external: { type: 'boolean' },
   port: { type: 'string', multiple: true },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -86,7 +96,13 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
       const runtimeCniVersion = values['runtime-cni-version'];
       if (runtimeCniVersion !== '1.1.0' && runtimeCniVersion !== '1.0.0')
         throw new UsageError(`--runtime-cni-version ${runtimeCniVersion}`, 'use 1.1.0 or 1.0.0');
-      await lab.up({ nodes, files: values.file ?? [], routing: values.routing, runtimeCniVersion });
+      await lab.up({
+        nodes,
+        files: values.file ?? [],
+        routing: values.routing,
+        runtimeCniVersion,
+        external: { cidr: values['external-cidr'], via: values['external-via'] },
+      });
       return 0;
     }
     case 'apply':
@@ -107,10 +123,16 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
     case 'probe':
       return probe(lab, values, format, io);
     case 'exec':
-      return exec(lab, positionals[0], command);
+      return exec(
+        lab,
+        { pod: positionals[0], node: values.node, external: values.external },
+        command,
+      );
     case 'status':
       return status(lab, format, io);
     case 'restart':
+      if (!positionals[0])
+        throw new UsageError('restart needs NODE', 'e.g. weft lab restart node-1');
       await lab.restartAgent(positionals[0]);
       return 0;
     case 'down': {
@@ -160,18 +182,47 @@ async function probe(
   return 0;
 }
 
-async function exec(lab: Lab, target: string | undefined, command: string[]): Promise<number> {
-  if (!target || command.length === 0)
-    throw new UsageError('exec needs NS/POD -- CMD', 'e.g. weft lab exec default/web -- ip addr');
-  const state = await lab.state();
-  const pod = state.pods[target];
+interface ExecTarget {
+  readonly pod: string | undefined;
+  readonly node: string | undefined;
+  readonly external: boolean | undefined;
+}
+
+async function exec(lab: Lab, target: ExecTarget, command: string[]): Promise<number> {
+  const named =
+    Number(target.pod !== undefined) +
+    Number(target.node !== undefined) +
+    Number(target.external === true);
+  if (named !== 1 || command.length === 0)
+    throw new UsageError(
+      named > 1
+        ? 'exec takes one of NS/POD, --node NODE, --external'
+        : 'exec needs NS/POD, --node NODE or --external, then -- CMD',
+      'e.g. weft lab exec default/web -- ip addr, weft lab exec --external -- ip route',
+    );
+  const netns = execNetns(await lab.state(), target);
+  const child = spawn('ip', ['netns', 'exec', netns, ...command], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+}
+
+/** The network namespace `lab exec` runs in. */
+function execNetns(state: LabState, target: ExecTarget): string {
+  if (target.node !== undefined) return labNode(state, target.node).netns;
+  if (target.external) {
+    if (!state.external)
+      throw new UsageError(
+        `lab ${state.name} has no external host (it was brought up by an older weft)`,
+        `bring it up again: weft lab down --name ${state.name}, then weft lab up --name ${state.name}`,
+      );
+    return state.external.netns;
+  }
+  const pod = state.pods[target.pod ?? ''];
   if (!pod)
     throw new UsageError(
-      `${target}: no such pod in lab ${state.name}`,
+      `${target.pod ?? ''}: no such pod in lab ${state.name}`,
       `pods: ${Object.keys(state.pods).join(', ')}`,
     );
-  const child = spawn('ip', ['netns', 'exec', pod.netns, ...command], { stdio: 'inherit' });
-  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  return pod.netns;
 }
 
 async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<number> {
@@ -181,6 +232,7 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
       const s = await askLabAgent(n, AgentRoutes.status);
       return {
         name: n.name,
+        netns: n.netns,
         address: n.address,
         podCidr: n.podCidr,
         agent: s?.ready ? 'ready' : n.agentPid && alive(n.agentPid) ? 'not ready' : 'down',
@@ -195,11 +247,20 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
       ips: p.ips,
       server: p.serverPid && alive(p.serverPid) ? 'running' : 'down',
     }));
+  const underlay = underlayView(state);
+  const external = externalView(state);
   if (format === 'json') {
-    io.out(JSON.stringify({ name: state.name, routing: state.routing, nodes, pods }, null, 2));
+    const head = { name: state.name, routing: state.routing, underlay };
+    io.out(JSON.stringify({ ...head, ...(external ? { external } : {}), nodes, pods }, null, 2));
     return 0;
   }
-  io.out(`lab ${state.name} (${state.routing})\n`);
+  io.out(`lab ${state.name} (${state.routing})`);
+  io.out(`underlay  ${underlay.netns}, bridge ${underlay.bridge}, ${underlay.subnet}`);
+  if (external) {
+    const routes = external.routes.map((r) => `${r.to} via ${r.node} (${r.via})`).join(', ');
+    io.out(`external  ${external.address} in ${external.netns}, routes ${routes}`);
+  }
+  io.out('');
   io.out(
     table(
       ['NODE', 'ADDRESS', 'POD CIDR', 'AGENT'],

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { run } from '../host/exec.js';
-import { NODE_SUBNET_PREFIX, type LabNode, type LabPaths } from './state.js';
+import { NODE_SUBNET_PREFIX, UNDERLAY_BRIDGE, type LabNode, type LabPaths } from './state.js';
 import { join } from 'node:path';
 
 export const WEFT_BIN = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
@@ -30,7 +30,7 @@ export async function createUnderlay(ns: string): Promise<void> {
   await run(
     'ip',
     ['-n', ns, '-batch', '-'],
-    'link set lo up\nlink add br0 type bridge\nlink set br0 up\n',
+    `link set lo up\nlink add ${UNDERLAY_BRIDGE} type bridge\nlink set ${UNDERLAY_BRIDGE} up\n`,
   );
 }
 
@@ -63,7 +63,7 @@ export async function createNode(p: LabPaths, underlay: string, i: number): Prom
   await run(
     'ip',
     ['-n', underlay, '-batch', '-'],
-    `link set n${i} master br0\nlink set n${i} up\n`,
+    `link set n${i} master ${UNDERLAY_BRIDGE}\nlink set n${i} up\n`,
   );
   await run(
     'ip',

@@ -6,15 +6,23 @@ import { loadManifests } from '../sources/manifests/load.js';
 import { parseObject } from '../core/model/parse.js';
 import { OBSERVE_URL_ANNOTATION } from '../core/model/parse-workloads.js';
 import { podKey, type Cluster, type Pod } from '../core/model/types.js';
+import { ErrorCodes, WeftError } from '../core/errors.js';
 import {
   createNode,
   createUnderlay,
   labObserveUrl,
   listNetns,
+  nodeName,
   pidsIn,
   startAgent,
   waitFor,
 } from './infra.js';
+import {
+  checkExternal,
+  createExternal,
+  DEFAULT_EXTERNAL,
+  type ExternalOptions,
+} from './external.js';
 import { ObjectStore, objectId, readObjects, withPlacement, type StoredObject } from './objects.js';
 import { installCniBin, nodeRuntime, schedule, startPod, stopPod } from './pods.js';
 import type { LabCniRuntime } from './cni-runtime.js';
@@ -23,6 +31,7 @@ import { main as installCniConf } from '../deploy/cni-conf.js';
 import {
   LabPaths,
   alive,
+  labNode,
   readState,
   withLock,
   writeState,
@@ -39,6 +48,8 @@ export interface UpOptions {
   readonly routing: 'vxlan' | 'host-gw';
   /** The newest CNI result version the lab's runtime reads; 1.1.0 when absent. */
   readonly runtimeCniVersion?: CniVersion;
+  /** The external host's route to the external range; DEFAULT_EXTERNAL when absent. */
+  readonly external?: ExternalOptions;
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -77,9 +88,13 @@ export class Lab {
   async state(): Promise<LabState> {
     const s = await readState(this.paths);
     if (!s)
-      throw new Error(
-        `there is no lab named ${this.name}; start one with: weft lab up --name ${this.name}`,
-      );
+      throw WeftError.of({
+        code: ErrorCodes.NOT_FOUND,
+        object: `lab ${this.name}`,
+        field: '',
+        message: 'is not up',
+        fix: `start it with: weft lab up --name ${this.name}`,
+      });
     return s;
   }
 
@@ -91,6 +106,8 @@ export class Lab {
         );
       }
       // Validate everything before changing anything.
+      const names = Array.from({ length: o.nodes }, (_, i) => nodeName(i + 1));
+      const externalOptions = checkExternal(o.external ?? DEFAULT_EXTERNAL, names);
       if (o.files.length) await loadManifests(o.files);
       const objects = o.files.length ? await readObjects(o.files) : [];
       const t0 = Date.now();
@@ -100,11 +117,17 @@ export class Lab {
       const nodes: LabNode[] = [];
       for (let i = 1; i <= o.nodes; i++) nodes.push(await createNode(this.paths, underlay, i));
       for (const n of nodes) await this.store.put(nodeObject(n));
+      const via = nodes.find((n) => n.name === externalOptions.via) as LabNode;
+      const external = await createExternal(this.paths, underlay, externalOptions, via);
+      this.progress(
+        `  external host: ${external.address} (${external.netns}), ${external.cidr} via ${via.name}`,
+      );
       const state: LabState = {
         name: this.name,
         routing: o.routing,
         runtimeCniVersion: o.runtimeCniVersion ?? CURRENT_VERSION,
         underlay,
+        external,
         nodes,
         pods: {},
       };
@@ -229,14 +252,10 @@ export class Lab {
   }
 
   /** Stops a node's agent (SIGTERM, as an upgrade would) and starts it again. */
-  restartAgent(nodeName: string | undefined): Promise<void> {
+  restartAgent(name: string): Promise<void> {
     return withLock(this.paths, async () => {
       const state = await this.state();
-      const node = state.nodes.find((n) => n.name === nodeName);
-      if (!node)
-        throw new Error(
-          `${nodeName ?? '(none)'}: no such node (nodes: ${state.nodes.map((n) => n.name).join(', ')})`,
-        );
+      const node = labNode(state, name);
       const pid = node.agentPid;
       if (pid && alive(pid)) {
         process.kill(pid, 'SIGTERM');
@@ -280,7 +299,7 @@ export class Lab {
   }
 }
 
-/** Pods first, then nodes, then the underlay. */
+/** Pods first, then nodes and the external host, then the underlay. */
 function rank(ns: string): number {
   if (ns.includes('-pod-')) return 0;
   return ns.endsWith('-net') ? 2 : 1;

@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../testing/ports.js';
 import { startPodServer, type PodServer } from './pod-server.js';
 import { podServerCommand } from './pod-server-main.js';
 import {
@@ -23,24 +24,6 @@ const dir = mkdtempSync(join(tmpdir(), 'weft-pod-server-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 let sockets = 0;
 const controlPath = () => join(dir, `c${sockets++}.sock`);
-
-/** A port number free on both TCP and UDP (`::`, dual-stack), right now. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = createServer().listen({ host: '::', port: 0 });
-    await once(s, 'listening');
-    const port = (s.address() as AddressInfo).port;
-    const u = createSocket('udp6');
-    const ok = await new Promise<boolean>((resolve) => {
-      u.once('error', () => resolve(false));
-      u.bind({ port, address: '::' }, () => resolve(true));
-    });
-    u.close();
-    s.close();
-    await once(s, 'close');
-    if (ok) return port;
-  }
-}
 
 async function server(
   t: test.TestContext,
@@ -347,6 +330,8 @@ test('podServerCommand: usage, then ready and a clean return on /shutdown', asyn
   assert.match(lines.pop() ?? '', /^err: weft: --control is required\n {2}fix: /);
   assert.equal(await podServerCommand(['--control', 'x', '--port', '80/ICMP'], io), 2);
   assert.match(lines.pop() ?? '', /--port 80\/ICMP: not a port/);
+  assert.equal(await podServerCommand(['--control', 'x', '--hostname', 'a b'], io), 2);
+  assert.match(lines.pop() ?? '', /--hostname "a b": not a hostname/);
   assert.equal(await podServerCommand(['--control', 'x', '--bogus'], io), 2);
   assert.equal(await podServerCommand(['--help'], io), 0);
   assert.match(lines.pop() ?? '', /^out: usage: weft lab pod-server/);

@@ -1,9 +1,10 @@
 /**
  * The lab's pod server: one small process per pod, inside the pod's network
- * namespace. It echoes on every declared port number (TCP and UDP, dual-stack)
- * and, asked over its control socket, probes other addresses from inside the
- * pod, so `weft lab probe` measures real packets without a process per
- * connection.
+ * namespace. On every declared port number (TCP and UDP, dual-stack) it
+ * echoes and answers agnhost netexec's `hostname` and `clientip` (see
+ * netexec.ts), and, asked over its control socket, probes other addresses
+ * from inside the pod, so `weft lab probe` measures real packets without a
+ * process per connection.
  *
  * The control API is HTTP over a unix socket. Unix sockets belong to the
  * filesystem, not to a network namespace, so the lab CLI in the root
@@ -19,7 +20,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
+import { hostname as machineHostname } from 'node:os';
 import { dirname } from 'node:path';
+import { PORT_LIMITS, serveConnection, udpAnswer } from './netexec.js';
 import {
   ProbeRequestError,
   parseProbeRequest,
@@ -42,6 +45,10 @@ export interface PodServerOptions {
   /** The unix socket path of the control API (created, replacing a stale one). */
   readonly control: string;
   readonly ports: readonly DeclaredPort[];
+  /** What `hostname` answers (the pod's hostname); the machine's when absent, as agnhost does. */
+  readonly hostname?: string;
+  /** TCP connections one port holds at once; PORT_LIMITS.maxConnections when absent. */
+  readonly maxConnections?: number;
 }
 
 export interface PodServer {
@@ -53,8 +60,6 @@ export interface PodServer {
 }
 
 const MAX_BODY = 16 << 20;
-/** An echo connection idle this long is dropped, so abandoned clients cannot pile up. */
-const ECHO_IDLE_MS = 60_000;
 
 /** A request the server will not run: answered 400 with this message. */
 class BadRequest extends Error {}
@@ -77,7 +82,10 @@ export async function startPodServer(opts: PodServerOptions): Promise<PodServer>
     ]);
   const health = (): PodServerHealth => ({ ok: true, pid: process.pid, ports, notServed });
 
-  const echo = new EchoListeners();
+  const listeners = new PortListeners(
+    opts.hostname ?? machineHostname(),
+    opts.maxConnections ?? PORT_LIMITS.maxConnections,
+  );
   const prober = new Prober();
   let close: () => Promise<void> = () => Promise.resolve();
   const control = createServer((req, res) => {
@@ -97,14 +105,14 @@ export async function startPodServer(opts: PodServerOptions): Promise<PodServer>
       control.closeAllConnections();
       await Promise.all([
         new Promise<void>((resolve) => control.close(() => resolve())),
-        echo.close(),
+        listeners.close(),
       ]);
       await rm(opts.control, { force: true });
       markClosed();
     })());
 
   try {
-    for (const port of numbers) await echo.listen(port);
+    for (const port of numbers) await listeners.listen(port);
     await mkdir(dirname(opts.control), { recursive: true });
     await rm(opts.control, { force: true });
     await new Promise<void>((resolve, reject) => {
@@ -121,28 +129,31 @@ export async function startPodServer(opts: PodServerOptions): Promise<PodServer>
   return { health, closed, close };
 }
 
-// ---- echo ------------------------------------------------------------------
+// ---- the declared ports ------------------------------------------------------
 
-/** TCP and UDP echo sockets, bound to `::` (IPv4 too) or, without IPv6, to 0.0.0.0. */
-class EchoListeners {
+/** TCP and UDP sockets of the declared ports, bound to `::` (IPv4 too) or, without IPv6, to 0.0.0.0. */
+class PortListeners {
   private readonly servers: Server[] = [];
   private readonly udp: UdpSocket[] = [];
   private readonly conns = new Set<Socket>();
 
+  constructor(
+    private readonly hostname: string,
+    private readonly maxConnections: number,
+  ) {}
+
   async listen(port: number): Promise<void> {
     this.servers.push(await dualStack((host) => this.listenTcp(host, port)));
-    this.udp.push(await dualStack((host) => listenUdp(host, port)));
+    this.udp.push(await dualStack((host) => listenUdp(host, port, this.hostname)));
   }
 
   private listenTcp(host: string, port: number): Promise<Server> {
     const server = createTcpServer((s) => {
       this.conns.add(s);
-      s.setNoDelay(true);
-      s.setTimeout(ECHO_IDLE_MS, () => s.destroy());
-      s.on('error', () => s.destroy());
       s.on('close', () => this.conns.delete(s));
-      s.pipe(s);
+      serveConnection(s, this.hostname);
     });
+    server.maxConnections = this.maxConnections;
     return new Promise((resolve, reject) => {
       server.once('error', reject).listen({ host, port, ipv6Only: false }, () => {
         server.off('error', reject).on('error', () => undefined);
@@ -160,10 +171,12 @@ class EchoListeners {
   }
 }
 
-function listenUdp(host: string, port: number): Promise<UdpSocket> {
+function listenUdp(host: string, port: number, hostname: string): Promise<UdpSocket> {
   const sock = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', ipv6Only: false });
   // A reply that cannot be sent (no route back) is dropped, like the kernel would.
-  sock.on('message', (msg, from) => sock.send(msg, from.port, from.address, () => undefined));
+  sock.on('message', (msg, from) =>
+    sock.send(udpAnswer(msg, from, hostname), from.port, from.address, () => undefined),
+  );
   return new Promise((resolve, reject) => {
     sock.once('error', reject).bind({ address: host, port }, () => {
       sock.off('error', reject).on('error', () => undefined);

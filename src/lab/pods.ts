@@ -123,7 +123,7 @@ export async function startPod(
       throw new Error(`CNI ADD for ${key} on ${node.name}: ${(e as Error).message}`);
     }
   }
-  lp.serverPid = startServer(lp, join(dir, 'server.log'));
+  lp.serverPid = startServer(lp, podHostname(pod, node), join(dir, 'server.log'));
   await waitFor(
     `pod server of ${key}`,
     () =>
@@ -137,11 +137,24 @@ export async function startPod(
   return lp;
 }
 
-function startServer(lp: LabPod, log: string): number {
+/**
+ * The hostname a pod's containers see, as the kubelet sets it: the pod's name,
+ * cut to 63 characters without a trailing dash or dot; with hostNetwork, the
+ * node's.
+ */
+export function podHostname(
+  pod: Pick<Pod, 'name' | 'hostNetwork'>,
+  node: Pick<LabNode, 'name'>,
+): string {
+  if (pod.hostNetwork) return node.name;
+  return pod.name.length > 63 ? pod.name.slice(0, 63).replace(/[-.]+$/, '') : pod.name;
+}
+
+function startServer(lp: LabPod, hostname: string, log: string): number {
   const ports = lp.ports.flatMap((x) => ['--port', `${x.port}/${x.protocol}`]);
   return spawnDetached(
     lp.netns,
-    [WEFT_BIN, 'lab', 'pod-server', '--control', lp.control, ...ports],
+    [WEFT_BIN, 'lab', 'pod-server', '--control', lp.control, '--hostname', hostname, ...ports],
     log,
   );
 }

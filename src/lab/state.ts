@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CniVersion } from '../core/cni/result.js';
+import { ErrorCodes, WeftError } from '../core/errors.js';
 
 /** Where labs live: one directory per lab name. */
 export function labRoot(): string {
@@ -8,6 +9,12 @@ export function labRoot(): string {
 }
 
 export const NODE_SUBNET_PREFIX = '192.168.220.';
+/** The underlay's subnet: nodes at .11 and up, the external host at .200. */
+export const UNDERLAY_SUBNET = `${NODE_SUBNET_PREFIX}0/24`;
+/** The underlay's bridge, in the underlay's namespace: every frame between nodes crosses it. */
+export const UNDERLAY_BRIDGE = 'br0';
+/** The nodes' pod CIDRs are /24s of this (node-i: 10.244.i.0/24). */
+export const POD_RANGE = '10.244.0.0/16';
 
 export interface LabNode {
   readonly name: string;
@@ -33,14 +40,42 @@ export interface LabPod {
   serverPid?: number;
 }
 
+/** A host on the underlay that is not a node: a laptop on the LAN. */
+export interface LabExternal {
+  readonly netns: string;
+  /** Its eth0 address, on the underlay subnet. */
+  readonly address: string;
+  /** Where Services are reached from outside (externalIPs, LoadBalancer addresses). */
+  readonly cidr: string;
+  /** The node the external host routes `cidr` through, and that node's address. */
+  readonly via: string;
+  readonly viaAddress: string;
+}
+
 export interface LabState {
   readonly name: string;
   readonly routing: 'vxlan' | 'host-gw';
   /** The newest CNI result version the lab's runtime reads (1.0.0: as containerd 1.6/1.7). */
   readonly runtimeCniVersion: CniVersion;
+  /** The underlay's network namespace (its bridge is UNDERLAY_BRIDGE). */
   readonly underlay: string;
+  /** Absent in labs brought up before weft had one. */
+  readonly external?: LabExternal;
   readonly nodes: LabNode[];
   pods: Record<string, LabPod>;
+}
+
+/** The node named `name`; a WeftError naming the lab's nodes when there is none. */
+export function labNode(state: LabState, name: string): LabNode {
+  const node = state.nodes.find((n) => n.name === name);
+  if (node) return node;
+  throw WeftError.of({
+    code: ErrorCodes.NOT_FOUND,
+    object: `node ${name}`,
+    field: '',
+    message: `is not a node of lab ${state.name}`,
+    fix: `name one of: ${state.nodes.map((n) => n.name).join(', ')}`,
+  });
 }
 
 /** The files of one lab. */

@@ -10,12 +10,12 @@ function tableWith(sets: number, elementsEach: number): NftTable {
   for (let i = 0; i < sets; i++)
     s.set(`s${i}`, {
       name: `s${i}`,
-      type: 'ipv4_addr',
+      type: ['ipv4_addr'],
       interval: false,
       comment: i % 2 ? 'peers: big policy' : `peers: p${i}`,
       elements: Array.from({ length: elementsEach }, (_, j) => `10.${i >> 8}.${i & 255}.${j}`),
     });
-  return { sets: s, maps: new Map(), chains: new Map() };
+  return { family: 'inet', name: 'weft', sets: s, maps: new Map(), chains: new Map() };
 }
 
 test('within budget: no problem', () => {
@@ -34,7 +34,7 @@ test('over budget: the counts, the limits and what costs the most', () => {
 test('a table over budget never reaches nft; the next apply is full', async () => {
   const scripts: string[] = [];
   const runner: NftRunner = {
-    apply: async (s: string) => void scripts.push(s),
+    apply: async (_tx, s: string) => void scripts.push(s),
     list: async () => '',
   };
   const sync = new TableSync(runner, false, {

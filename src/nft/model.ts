@@ -1,17 +1,152 @@
 /**
- * A typed picture of weft's nftables table: what the renderer builds from the
- * policy IR, what the differ compares, what becomes one `nft -f -` transaction.
- * Rule bodies are nft syntax; everything else is data.
+ * nftables as typed data: a table (sets, maps, counters, chains of rules),
+ * each rule a list of typed expressions, and the transactions that change a
+ * table. Components (policy, next services) build these values; validate.ts
+ * checks them, text.ts renders them to nft syntax once, at the edge, and the
+ * strict fake (fake.ts) applies them in memory. Nothing here knows a
+ * component: a table's family and name are its own.
  */
 
-export const TABLE_FAMILY = 'inet';
-export const TABLE_NAME = 'weft';
+export type NftFamily = 'inet' | 'ip' | 'ip6';
+
+/** Which table: every transaction and listing names one. */
+export interface NftTableId {
+  readonly family: NftFamily;
+  readonly name: string;
+}
+
+/** Key and element datatypes weft uses (nft's names). */
+export type NftDatatype =
+  | 'ipv4_addr'
+  | 'ipv6_addr'
+  | 'inet_proto'
+  | 'inet_service'
+  | 'mark'
+  | 'ifname'
+  | 'ct_state'
+  | 'ct_dir'
+  | 'icmp_type'
+  | 'icmpv6_type'
+  | 'fib_addrtype';
+
+/** A packet, connection or routing field a rule reads. */
+export type NftSelector =
+  | 'ip saddr'
+  | 'ip daddr'
+  | 'ip6 saddr'
+  | 'ip6 daddr'
+  | 'meta l4proto'
+  | 'th sport'
+  | 'th dport'
+  | 'meta mark'
+  | 'ct mark'
+  | 'ct state'
+  | 'ct direction'
+  | 'icmp type'
+  | 'icmpv6 type'
+  | 'fib saddr type'
+  | 'fib daddr type'
+  | 'iifname'
+  | 'oifname';
+
+/** The datatype of each selector: what a literal, a set key or a map key must be. */
+export const SELECTOR_TYPES: Readonly<Record<NftSelector, NftDatatype>> = {
+  'ip saddr': 'ipv4_addr',
+  'ip daddr': 'ipv4_addr',
+  'ip6 saddr': 'ipv6_addr',
+  'ip6 daddr': 'ipv6_addr',
+  'meta l4proto': 'inet_proto',
+  'th sport': 'inet_service',
+  'th dport': 'inet_service',
+  'meta mark': 'mark',
+  'ct mark': 'mark',
+  'ct state': 'ct_state',
+  'ct direction': 'ct_dir',
+  'icmp type': 'icmp_type',
+  'icmpv6 type': 'icmpv6_type',
+  'fib saddr type': 'fib_addrtype',
+  'fib daddr type': 'fib_addrtype',
+  iifname: 'ifname',
+  oifname: 'ifname',
+};
+
+/** A verdict: ends the rule (and, but for jump, the chain). */
+export type NftVerdict =
+  | { readonly kind: 'accept' | 'drop' | 'return' | 'continue' }
+  | { readonly kind: 'jump' | 'goto'; readonly chain: string };
+
+export type NftMarkField = 'meta mark' | 'ct mark';
+
+/**
+ * One expression or statement of a rule, in the order nft reads them.
+ *
+ * - `cmp`: `LEFT VALUE`, `LEFT != VALUE`, `LEFT { A, B }` — the left side a
+ *   selector or a concatenation of them, the values literals of its datatype
+ *   in nft syntax (`10.0.0.0/8`, `tcp`, `8000-8080`, `reply`).
+ * - `lookup`: `LEFT @set` (a named set of the left side's type).
+ * - `bits`: `meta mark & MASK == VALUE`.
+ * - `vmap`: `LEFT vmap @map` (a verdict map keyed by the left side).
+ * - `set-mark`: `meta mark set meta mark & AND | OR` (either part optional).
+ * - `counter`, `limit`, `log`: as nft's statements of those names.
+ * - `verdict`: last in its rule.
+ */
+export type NftExpr =
+  | {
+      readonly kind: 'cmp';
+      readonly left: readonly NftSelector[];
+      readonly op: '==' | '!=';
+      /** One value, or several (an anonymous set: any of them). */
+      readonly values: readonly string[];
+    }
+  | {
+      readonly kind: 'lookup';
+      readonly left: readonly NftSelector[];
+      readonly op: '==' | '!=';
+      readonly set: string;
+    }
+  | {
+      readonly kind: 'bits';
+      readonly left: NftMarkField;
+      readonly mask: number;
+      readonly op: '==' | '!=';
+      readonly value: number;
+    }
+  | { readonly kind: 'vmap'; readonly left: readonly NftSelector[]; readonly map: string }
+  | {
+      readonly kind: 'set-mark';
+      readonly target: NftMarkField;
+      /** Keep only these bits of the current value. */
+      readonly and?: number;
+      /** Then set these bits. */
+      readonly or?: number;
+    }
+  | { readonly kind: 'counter'; readonly name?: string }
+  | {
+      readonly kind: 'limit';
+      readonly rate: number;
+      readonly per: 'second' | 'minute';
+      readonly burst: number;
+    }
+  | {
+      readonly kind: 'log';
+      readonly prefix: string;
+      readonly group: number;
+      /** Packets the kernel gathers before handing them to the reader. */
+      readonly queueThreshold?: number;
+    }
+  | { readonly kind: 'verdict'; readonly verdict: NftVerdict };
+
+export interface NftRule {
+  readonly exprs: readonly NftExpr[];
+  /** The Kubernetes object (and rule) it came from; at most 128 bytes. */
+  readonly comment: string;
+}
 
 export interface NftSet {
   readonly name: string;
-  /** nft type, e.g. `ipv4_addr` or `ipv4_addr . inet_proto . inet_service`. */
-  readonly type: string;
-  /** `flags interval` (CIDR elements). */
+  /** The key: one datatype, or a concatenation (`ipv4_addr . inet_proto . inet_service`). */
+  readonly type: readonly NftDatatype[];
+  /** `flags interval` (CIDR and range elements). */
   readonly interval: boolean;
   /** Names the Kubernetes object the set came from (at most 128 bytes). */
   readonly comment: string;
@@ -20,31 +155,26 @@ export interface NftSet {
 }
 
 export interface NftMapElement {
+  /** In nft syntax, of the map's key type. */
   readonly key: string;
-  /** A verdict, e.g. `jump ep_1a2b3c_ingress`. */
-  readonly value: string;
+  readonly value: NftVerdict;
 }
 
+/** A verdict map. */
 export interface NftMap {
   readonly name: string;
-  /** e.g. `ipv4_addr : verdict` */
-  readonly type: string;
+  readonly key: readonly NftDatatype[];
   readonly comment: string;
   /** Sorted by key, keys unique. */
   readonly elements: readonly NftMapElement[];
 }
 
-export interface NftRule {
-  /** The rule in nft syntax, without its comment. */
-  readonly text: string;
-  /** The Kubernetes object (and rule) it came from; at most 128 bytes. */
-  readonly comment: string;
-}
+export type NftHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
 
 export interface NftBaseHook {
-  readonly type: 'filter';
-  readonly hook: 'forward' | 'input' | 'output' | 'prerouting' | 'postrouting';
-  /** nft priority expression, e.g. `filter` or `-10`. */
+  readonly type: 'filter' | 'nat' | 'route';
+  readonly hook: NftHook;
+  /** nft priority expression, e.g. `filter`, `dstnat` or `-10`. */
   readonly priority: string;
   readonly policy: 'accept' | 'drop';
 }
@@ -64,10 +194,74 @@ export interface NftCounter {
   readonly comment: string;
 }
 
-export interface NftTable {
+export interface NftTable extends NftTableId {
   /** Named counters (absent: none). */
   readonly counters?: ReadonlyMap<string, NftCounter>;
   readonly sets: ReadonlyMap<string, NftSet>;
   readonly maps: ReadonlyMap<string, NftMap>;
   readonly chains: ReadonlyMap<string, NftChain>;
+}
+
+/** A set, map or chain as declared, without its elements or rules. */
+export type NftSetDecl = Omit<NftSet, 'elements'>;
+export type NftMapDecl = Omit<NftMap, 'elements'>;
+export type NftChainDecl = Omit<NftChain, 'rules'>;
+
+/**
+ * One operation of a transaction, on the transaction's table. `add` of an
+ * existing object is allowed for tables, chains, sets, maps and counters
+ * with the same declaration (nft keeps the existing one), and refused for a
+ * declaration that differs; `delete` of an absent object is refused.
+ */
+export type NftOp =
+  | { readonly op: 'add' | 'delete'; readonly kind: 'table' }
+  /** The table with all its contents, as nft's `table F N { … }` block: adds every object in it. */
+  | { readonly op: 'add'; readonly kind: 'table-contents'; readonly table: NftTable }
+  | { readonly op: 'add'; readonly kind: 'counter'; readonly counter: NftCounter }
+  | { readonly op: 'add'; readonly kind: 'set'; readonly set: NftSetDecl }
+  | { readonly op: 'add'; readonly kind: 'map'; readonly map: NftMapDecl }
+  | { readonly op: 'add'; readonly kind: 'chain'; readonly chain: NftChainDecl }
+  | { readonly op: 'flush'; readonly kind: 'chain'; readonly name: string }
+  | {
+      readonly op: 'delete';
+      readonly kind: 'chain' | 'set' | 'map' | 'counter';
+      readonly name: string;
+    }
+  /** Appends a rule to a chain. */
+  | { readonly op: 'add'; readonly kind: 'rule'; readonly chain: string; readonly rule: NftRule }
+  | {
+      readonly op: 'add';
+      readonly kind: 'elements';
+      /** A set's name with its elements, or a map's with its elements. */
+      readonly set: string;
+      readonly elements: readonly string[] | readonly NftMapElement[];
+    }
+  | {
+      readonly op: 'delete';
+      readonly kind: 'elements';
+      readonly set: string;
+      /** Set elements, or map keys. */
+      readonly elements: readonly string[];
+    };
+
+/** What one `nft -f` applies atomically: all of it, or none. */
+export interface NftTransaction {
+  readonly table: NftTableId;
+  readonly ops: readonly NftOp[];
+}
+
+/** One base chain of a component's table: where it hooks in, and why it is there. */
+export interface NftBaseChainSpec extends NftBaseHook {
+  readonly name: string;
+  /** One line: what traffic it sees and what it does with it (the chain's comment). */
+  readonly reason: string;
+}
+
+/**
+ * A component's table described as data: its family and name and its base
+ * chains (kube-proxy's nftablesBaseChains is the model). A component owns
+ * its table alone; no other component's sync touches it.
+ */
+export interface NftTableSpec extends NftTableId {
+  readonly baseChains: readonly NftBaseChainSpec[];
 }

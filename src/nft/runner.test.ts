@@ -1,4 +1,5 @@
 import test from 'node:test';
+const WEFT = { family: 'inet', name: 'weft' } as const;
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +45,7 @@ function fakeNft(t: test.TestContext, body: string): { bin: string; dir: string 
 
 test('RealNft.apply: the script goes to `nft -f -` on stdin', async (t) => {
   const { bin, dir } = fakeNft(t, 'exit 0');
-  await new RealNft({ nft: bin, processPerTransaction: true }).apply(SCRIPT);
+  await new RealNft({ nft: bin, processPerTransaction: true }).applyScript(SCRIPT);
   assert.equal(readFileSync(join(dir, 'args'), 'utf8'), '-f -\n');
   assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), SCRIPT);
 });
@@ -52,7 +53,7 @@ test('RealNft.apply: the script goes to `nft -f -` on stdin', async (t) => {
 test('RealNft.apply: a refusal becomes an NftError with the line', async (t) => {
   const { bin } = fakeNft(t, `cat >&2 <<'EOF'\n${STDERR}EOF\nexit 1`);
   await assert.rejects(
-    new RealNft({ nft: bin, processPerTransaction: true }).apply(SCRIPT),
+    new RealNft({ nft: bin, processPerTransaction: true }).applyScript(SCRIPT),
     (e: unknown) => {
       assert.ok(e instanceof NftError);
       assert.equal(e.exitCode, 1);
@@ -65,18 +66,18 @@ test('RealNft.apply: a refusal becomes an NftError with the line', async (t) => 
 
 test('RealNft.list: the listing, or empty when the table is absent', async (t) => {
   const present = fakeNft(t, 'echo "table inet weft {"; echo "}"');
-  assert.equal(await new RealNft({ nft: present.bin }).list(), 'table inet weft {\n}\n');
+  assert.equal(await new RealNft({ nft: present.bin }).list(WEFT), 'table inet weft {\n}\n');
   assert.equal(readFileSync(join(present.dir, 'args'), 'utf8'), 'list table inet weft\n');
   const absent = fakeNft(t, 'echo "Error: No such file or directory" >&2; exit 1');
-  assert.equal(await new RealNft({ nft: absent.bin }).list(), '');
+  assert.equal(await new RealNft({ nft: absent.bin }).list(WEFT), '');
   const broken = fakeNft(t, 'echo "Error: Operation not permitted" >&2; exit 1');
-  await assert.rejects(new RealNft({ nft: broken.bin }).list(), /Operation not permitted/);
+  await assert.rejects(new RealNft({ nft: broken.bin }).list(WEFT), /Operation not permitted/);
 });
 
 test('RealNft: a missing binary is an NftError too', async () => {
-  await assert.rejects(new RealNft({ nft: '/nonexistent/nft' }).apply(''), NftError);
+  await assert.rejects(new RealNft({ nft: '/nonexistent/nft' }).applyScript(''), NftError);
   await assert.rejects(
-    new RealNft({ nft: '/nonexistent/nft', processPerTransaction: true }).apply(''),
+    new RealNft({ nft: '/nonexistent/nft', processPerTransaction: true }).applyScript(''),
     NftError,
   );
 });
@@ -103,9 +104,9 @@ test('RealNft: an nft without interactive mode gets one process per transaction'
     'cat > "$dir/stdin"',
   ]);
   const nft = new RealNft({ nft: bin });
-  await nft.apply(SCRIPT);
+  await nft.applyScript(SCRIPT);
   assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), SCRIPT);
-  await nft.apply('add table inet weft\n');
+  await nft.applyScript('add table inet weft\n');
   assert.equal(readFileSync(join(dir, 'stdin'), 'utf8'), 'add table inet weft\n');
   // Tried once, with no home for a history file.
   assert.equal(readFileSync(join(dir, 'sessions'), 'utf8'), '/dev/null\n');
@@ -119,7 +120,7 @@ test('RealNft: nft ending while it holds a script is an NftError saying so', asy
     'read script',
     'exit 3',
   ]);
-  await assert.rejects(new RealNft({ nft: bin }).apply(SCRIPT), (e: unknown) => {
+  await assert.rejects(new RealNft({ nft: bin }).applyScript(SCRIPT), (e: unknown) => {
     assert.ok(e instanceof NftError);
     assert.match(e.message, /exit 3.*may or may not be applied/);
     return true;

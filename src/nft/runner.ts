@@ -6,13 +6,18 @@
  */
 import { spawn } from 'node:child_process';
 import { DEFAULT_TIMEOUT_MS, NftSession, NftSessionBroken, type SessionAnswer } from './session.js';
-import { TABLE_FAMILY, TABLE_NAME } from './model.js';
+import type { NftTableId, NftTransaction } from './model.js';
 
+/** What applies transactions: the real nft (RealNft) or the strict in-memory fake (FakeNft). */
 export interface NftRunner {
-  /** Applies a script as one transaction: all of it, or (throwing NftError) none of it. */
-  apply(script: string): Promise<void>;
-  /** `nft list table inet weft`; '' when the table does not exist. */
-  list(): Promise<string>;
+  /**
+   * Applies one transaction: all of it, or (throwing NftError) none of it.
+   * `script` is `transactionText(tx)`, rendered once by the caller: nft
+   * reads the script, the fake the typed value.
+   */
+  apply(tx: NftTransaction, script: string): Promise<void>;
+  /** `nft list table FAMILY NAME`; '' when the table does not exist. */
+  list(table: NftTableId): Promise<string>;
 }
 
 /** Where nft says a script went wrong: `/dev/stdin:LINE:COL-COL: Error: …`. */
@@ -92,7 +97,12 @@ export class RealNft implements NftRunner {
    * applied is unknown: the NftError says so, and the caller's next sync
    * must be a full one (TableSync makes it so after any error).
    */
-  async apply(script: string): Promise<void> {
+  apply(_tx: NftTransaction, script: string): Promise<void> {
+    return this.applyScript(script);
+  }
+
+  /** One transaction as an nft script (see apply). */
+  async applyScript(script: string): Promise<void> {
     if (this.options.processPerTransaction || this.noSession) {
       await this.run(['-f', '-'], script);
       return;
@@ -131,20 +141,20 @@ export class RealNft implements NftRunner {
     this.session = undefined;
   }
 
-  async list(): Promise<string> {
+  async list(table: NftTableId): Promise<string> {
     try {
-      return await this.run(['list', 'table', TABLE_FAMILY, TABLE_NAME], '');
+      return await this.run(['list', 'table', table.family, table.name], '');
     } catch (e) {
       if (e instanceof NftError && /No such file or directory/.test(e.stderr)) return '';
       throw e;
     }
   }
 
-  /** Packets of each named counter in weft's table (`nft -j list counters`); {} without the table. */
-  async counterPackets(): Promise<Record<string, number>> {
+  /** Packets of each named counter in a table (`nft -j list counters`); {} without the table. */
+  async counterPackets(table: NftTableId): Promise<Record<string, number>> {
     let text: string;
     try {
-      text = await this.run(['-j', 'list', 'counters', 'table', TABLE_FAMILY, TABLE_NAME], '');
+      text = await this.run(['-j', 'list', 'counters', 'table', table.family, table.name], '');
     } catch (e) {
       if (e instanceof NftError && /No such file or directory/.test(e.stderr)) return {};
       throw e;

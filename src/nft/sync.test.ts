@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import type { NftChain, NftSet, NftTable } from './model.js';
+import type { NftChain, NftSet, NftTable, NftTableId, NftTransaction } from './model.js';
+import { accept, cmp, jump } from './build.js';
 import type { NftRunner } from './runner.js';
 import { TableSync } from './sync.js';
 import { NftValidationError } from './validate.js';
@@ -11,7 +12,7 @@ class RecordingRunner implements NftRunner {
   failNext = false;
   private running = false;
 
-  async apply(script: string): Promise<void> {
+  async apply(_tx: NftTransaction, script: string): Promise<void> {
     assert.ok(!this.running, 'two applies overlapped');
     this.running = true;
     await new Promise((r) => setTimeout(r, 2));
@@ -23,13 +24,15 @@ class RecordingRunner implements NftRunner {
     }
   }
 
-  list(): Promise<string> {
+  list(_table: NftTableId): Promise<string> {
     return Promise.resolve('');
   }
 }
 
 function table(sets: NftSet[], chains: NftChain[] = []): NftTable {
   return {
+    family: 'inet',
+    name: 'weft',
     sets: new Map(sets.map((s) => [s.name, s])),
     maps: new Map(),
     chains: new Map(chains.map((c) => [c.name, c])),
@@ -38,7 +41,7 @@ function table(sets: NftSet[], chains: NftChain[] = []): NftTable {
 
 const pods = (...elements: string[]): NftSet => ({
   name: 'pods',
-  type: 'ipv4_addr',
+  type: ['ipv4_addr'],
   interval: false,
   comment: 'pods',
   elements,
@@ -116,7 +119,7 @@ test('an invalid table throws before touching the kernel and changes nothing', a
   await sync.apply(table([pods('10.0.0.1')]));
   const bad = table(
     [pods('10.0.0.1')],
-    [{ name: 'x', comment: '', rules: [{ text: 'jump gone', comment: '' }] }],
+    [{ name: 'x', comment: '', rules: [{ exprs: [jump('gone')], comment: '' }] }],
   );
   await assert.rejects(sync.apply(bad), (e: unknown) => {
     assert.ok(e instanceof NftValidationError);
@@ -132,7 +135,7 @@ test('validation can be turned off (the kernel then decides)', async () => {
   const sync = new TableSync(runner, false);
   const bad = table(
     [pods('10.0.0.1')],
-    [{ name: 'x', comment: '', rules: [{ text: 'jump gone', comment: '' }] }],
+    [{ name: 'x', comment: '', rules: [{ exprs: [jump('gone')], comment: '' }] }],
   );
   assert.equal((await sync.apply(bad)).kind, 'full');
 });
@@ -155,21 +158,18 @@ test('applies called together run one after another, each against the one before
 test('unlessOnly: a change to that chain alone is a noop and the kernel keeps its version', async () => {
   const runner = new RecordingRunner();
   const sync = new TableSync(runner);
-  const chain = (name: string, text: string): NftChain => ({
+  const chain = (name: string, mark: string): NftChain => ({
     name,
     comment: name,
-    rules: [{ text, comment: 'r' }],
+    rules: [{ exprs: [cmp(['meta mark'], mark), accept], comment: 'r' }],
   });
-  await sync.apply(table([pods('10.0.0.1')], [chain('gen', 'meta mark 0x1 accept')]));
-  const same = await sync.apply(
-    table([pods('10.0.0.1')], [chain('gen', 'meta mark 0x2 accept')]),
-    'gen',
-  );
+  await sync.apply(table([pods('10.0.0.1')], [chain('gen', '0x1')]));
+  const same = await sync.apply(table([pods('10.0.0.1')], [chain('gen', '0x2')]), 'gen');
   assert.equal(same.kind, 'noop');
   assert.equal(runner.scripts.length, 1);
   // Anything else changing applies the whole difference, that chain included.
   const more = await sync.apply(
-    table([pods('10.0.0.1', '10.0.0.2')], [chain('gen', 'meta mark 0x2 accept')]),
+    table([pods('10.0.0.1', '10.0.0.2')], [chain('gen', '0x2')]),
     'gen',
   );
   assert.equal(more.kind, 'partial');

@@ -1,5 +1,7 @@
 /**
- * Keeps weft's table in the kernel equal to the latest NftTable. The first
+ * Keeps one component's table in the kernel equal to its latest NftTable
+ * (each component has its own TableSync and its own table, so one
+ * component's sync never rewrites another's). The first
  * apply (agent start) is a full sync that atomically replaces whatever an
  * earlier agent left, so the old rules enforce until the new ones do; later
  * applies are partial (set elements, single chains), each one atomic. Any
@@ -8,7 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import type { NftTable } from './model.js';
 import type { NftRunner } from './runner.js';
-import { fullTransaction, partialTransaction } from './text.js';
+import { transactionText } from './text.js';
+import { fullTransaction, partialTransaction } from './transactions.js';
 import { NftValidationError, validateTable } from './validate.js';
 import { budgetProblems, DEFAULT_BUDGET, NftBudgetError, type TableBudget } from './budget.js';
 
@@ -66,7 +69,7 @@ export class TableSync {
       this.dirty || this.applied === undefined
         ? undefined
         : partialTransaction(this.applied, next, unlessOnly);
-    if (partial === '') {
+    if (partial?.ops.length === 0) {
       // With unlessOnly, the kernel may hold another version of that chain: keep knowing it.
       if (unlessOnly === undefined) this.applied = next;
       return { kind: 'noop', ms: performance.now() - start, bytes: 0 };
@@ -74,10 +77,11 @@ export class TableSync {
     const kind = partial === undefined ? 'full' : 'partial';
     // Over budget: refused before the kernel sees it, which keeps its rules.
     this.withinBudget(budgetProblems(next, 0, this.budget));
-    const script = partial ?? fullTransaction(next);
+    const tx = partial ?? fullTransaction(next);
+    const script = transactionText(tx);
     this.withinBudget(budgetProblems(next, Buffer.byteLength(script), this.budget));
     try {
-      await this.runner.apply(script);
+      await this.runner.apply(tx, script);
     } catch (e) {
       this.dirty = true;
       throw e;

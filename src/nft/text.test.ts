@@ -1,16 +1,26 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import type { NftChain, NftMap, NftSet, NftTable } from './model.js';
-import {
-  clampComment,
-  ELEMENT_CHUNK,
-  fullTransaction,
-  partialTransaction,
-  tableText,
-} from './text.js';
+import { accept, cmp, drop, jump, lookup } from './build.js';
+import type { NftChain, NftExpr, NftMap, NftSet, NftTable } from './model.js';
+import { clampComment, ELEMENT_CHUNK, tableText, transactionText } from './text.js';
+import * as tx from './transactions.js';
+
+/** The scripts the transactions render to. */
+const fullTransaction = (t: NftTable) => transactionText(tx.fullTransaction(t));
+function partialTransaction(prev: NftTable, next: NftTable): string | undefined {
+  const partial = tx.partialTransaction(prev, next);
+  return partial && transactionText(partial);
+}
+const vmap = (left: 'ip saddr' | 'ip daddr', map: string): NftExpr => ({
+  kind: 'vmap',
+  left: [left],
+  map,
+});
 
 function table(parts: { sets?: NftSet[]; maps?: NftMap[]; chains?: NftChain[] }): NftTable {
   return {
+    family: 'inet',
+    name: 'weft',
     sets: new Map((parts.sets ?? []).map((s) => [s.name, s])),
     maps: new Map((parts.maps ?? []).map((m) => [m.name, m])),
     chains: new Map((parts.chains ?? []).map((c) => [c.name, c])),
@@ -19,44 +29,47 @@ function table(parts: { sets?: NftSet[]; maps?: NftMap[]; chains?: NftChain[] })
 
 const pods: NftSet = {
   name: 'pods_v4',
-  type: 'ipv4_addr',
+  type: ['ipv4_addr'],
   interval: true,
   comment: 'all pod CIDRs',
   elements: ['10.244.0.0/24', '10.244.1.0/24'],
 };
 const web: NftSet = {
   name: 'np_web_ports',
-  type: 'ipv4_addr . inet_proto . inet_service',
+  type: ['ipv4_addr', 'inet_proto', 'inet_service'],
   interval: false,
   comment: 'NetworkPolicy shop/web',
   elements: ['10.244.0.5 . tcp . 80'],
 };
 const empty: NftSet = {
   name: 'ipb_none',
-  type: 'ipv4_addr',
+  type: ['ipv4_addr'],
   interval: true,
   comment: '',
   elements: [],
 };
 const dispatch: NftMap = {
   name: 'ingress_dispatch',
-  type: 'ipv4_addr : verdict',
+  key: ['ipv4_addr'],
   comment: 'pod IP → its ingress chain',
-  elements: [{ key: '10.244.0.5', value: 'jump ep_web_in' }],
+  elements: [{ key: '10.244.0.5', value: { kind: 'jump', chain: 'ep_web_in' } }],
 };
 const epWeb: NftChain = {
   name: 'ep_web_in',
   comment: 'Pod shop/web ingress',
   rules: [
-    { text: 'ip saddr . meta l4proto . th dport @np_web_ports accept', comment: 'shop/web rule 1' },
-    { text: 'drop', comment: '' },
+    {
+      exprs: [lookup(['ip saddr', 'meta l4proto', 'th dport'], 'np_web_ports'), accept],
+      comment: 'shop/web rule 1',
+    },
+    { exprs: [drop], comment: '' },
   ],
 };
 const forward: NftChain = {
   name: 'forward',
   comment: 'weft: every routed packet',
   base: { type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' },
-  rules: [{ text: 'ip daddr vmap @ingress_dispatch', comment: "to the pod's chain" }],
+  rules: [{ exprs: [vmap('ip daddr', 'ingress_dispatch')], comment: "to the pod's chain" }],
 };
 const small = table({ sets: [pods, web, empty], maps: [dispatch], chains: [forward, epWeb] });
 
@@ -221,8 +234,8 @@ test('partial: map elements added, deleted, and revalued (delete then add)', () 
       {
         ...dispatch,
         elements: [
-          { key: '10.244.0.5', value: 'jump ep_web_in' },
-          { key: '10.244.0.6', value: 'drop' },
+          { key: '10.244.0.5', value: { kind: 'jump', chain: 'ep_web_in' } },
+          { key: '10.244.0.6', value: { kind: 'drop' } },
         ],
       },
     ],
@@ -233,8 +246,8 @@ test('partial: map elements added, deleted, and revalued (delete then add)', () 
       {
         ...dispatch,
         elements: [
-          { key: '10.244.0.5', value: 'accept' },
-          { key: '10.244.0.7', value: 'jump ep_web_in' },
+          { key: '10.244.0.5', value: { kind: 'accept' } },
+          { key: '10.244.0.7', value: { kind: 'jump', chain: 'ep_web_in' } },
         ],
       },
     ],
@@ -256,19 +269,19 @@ test('partial: a new set, map and chain are declared before anything uses them',
         ...dispatch,
         name: 'egress_dispatch',
         comment: 'egress',
-        elements: [{ key: '10.244.0.5', value: 'jump ep_web_out' }],
+        elements: [{ key: '10.244.0.5', value: { kind: 'jump', chain: 'ep_web_out' } }],
       },
     ],
     chains: [
       {
         ...forward,
-        rules: [...forward.rules, { text: 'ip saddr vmap @egress_dispatch', comment: 'out' }],
+        rules: [...forward.rules, { exprs: [vmap('ip saddr', 'egress_dispatch')], comment: 'out' }],
       },
       epWeb,
       {
         name: 'ep_web_out',
         comment: 'Pod shop/web egress',
-        rules: [{ text: 'ip daddr @np_new accept', comment: 'r' }],
+        rules: [{ exprs: [lookup(['ip daddr'], 'np_new'), accept], comment: 'r' }],
       },
     ],
   });
@@ -277,7 +290,7 @@ test('partial: a new set, map and chain are declared before anything uses them',
       ...next.sets.values(),
       {
         name: 'np_new',
-        type: 'ipv4_addr',
+        type: ['ipv4_addr'],
         interval: false,
         comment: 'new',
         elements: ['10.0.0.1'],
@@ -323,13 +336,16 @@ test('partial: a changed chain, base or not, is flushed and refilled', () => {
     chains: [
       {
         ...forward,
-        rules: [{ text: 'ct state established,related accept', comment: '' }, ...forward.rules],
+        rules: [
+          { exprs: [cmp(['ct state'], 'established', 'related'), accept], comment: '' },
+          ...forward.rules,
+        ],
       },
       {
         ...epWeb,
         rules: [
-          epWeb.rules[0] ?? { text: '', comment: '' },
-          { text: 'drop', comment: 'default deny' },
+          epWeb.rules[0] ?? { exprs: [], comment: '' },
+          { exprs: [drop], comment: 'default deny' },
         ],
       },
     ],
@@ -341,7 +357,7 @@ test('partial: a changed chain, base or not, is flushed and refilled', () => {
       'flush chain inet weft forward',
       'add rule inet weft ep_web_in ip saddr . meta l4proto . th dport @np_web_ports accept comment "shop/web rule 1"',
       'add rule inet weft ep_web_in drop comment "default deny"',
-      'add rule inet weft forward ct state established,related accept',
+      'add rule inet weft forward ct state { established, related } accept',
       'add rule inet weft forward ip daddr vmap @ingress_dispatch comment "to the pod\'s chain"',
       '',
     ].join('\n'),
@@ -384,19 +400,19 @@ test('partial: a removed map goes before the chains it jumped to', () => {
 
 test('partial: every removal comes before every addition', () => {
   // a → b becomes b → a: adding b → a before flushing a would be a loop.
-  const a = (rules: string[]): NftChain => ({
+  const a = (rules: NftExpr[][]): NftChain => ({
     name: 'a',
     comment: '',
-    rules: rules.map((text) => ({ text, comment: '' })),
+    rules: rules.map((exprs) => ({ exprs, comment: '' })),
   });
-  const b = (rules: string[]): NftChain => ({
+  const b = (rules: NftExpr[][]): NftChain => ({
     name: 'b',
     comment: '',
-    rules: rules.map((text) => ({ text, comment: '' })),
+    rules: rules.map((exprs) => ({ exprs, comment: '' })),
   });
   const script = partialTransaction(
-    table({ chains: [a(['jump b']), b([])] }),
-    table({ chains: [a([]), b(['jump a'])] }),
+    table({ chains: [a([[jump('b')]]), b([])] }),
+    table({ chains: [a([]), b([[jump('a')]])] }),
   );
   assert.equal(
     script,
@@ -409,7 +425,7 @@ test('partial: what cannot change in place asks for a full sync', () => {
     [
       'set type',
       table({
-        sets: [{ ...pods, type: 'ipv6_addr', elements: [] }, web, empty],
+        sets: [{ ...pods, type: ['ipv6_addr'], elements: [] }, web, empty],
         maps: [dispatch],
         chains: [forward, epWeb],
       }),
@@ -434,7 +450,7 @@ test('partial: what cannot change in place asks for a full sync', () => {
       'map type',
       table({
         sets: [pods, web, empty],
-        maps: [{ ...dispatch, type: 'ipv4_addr . inet_service : verdict', elements: [] }],
+        maps: [{ ...dispatch, key: ['ipv4_addr', 'inet_service'], elements: [] }],
         chains: [forward, epWeb],
       }),
     ],

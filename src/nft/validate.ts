@@ -5,8 +5,18 @@
  */
 import { parseCidr } from '../core/net/cidr.js';
 import { parseIp } from '../core/net/ip.js';
-import type { NftChain, NftMap, NftSet, NftTable } from './model.js';
-import { clampComment, COMMENT_MAX_BYTES } from './text.js';
+import {
+  SELECTOR_TYPES,
+  type NftChain,
+  type NftDatatype,
+  type NftExpr,
+  type NftMap,
+  type NftRule,
+  type NftSet,
+  type NftTable,
+  type NftVerdict,
+} from './model.js';
+import { clampComment, COMMENT_MAX_BYTES, ruleText } from './text.js';
 
 /**
  * Longest set, map or chain name we allow. The kernel's limit is 255 bytes
@@ -52,17 +62,27 @@ const KEYWORDS = new Set(
   vm exists missing exthdr ipsec reqid spnum in out secmark xt`.split(/\s+/),
 );
 
-/** Set and map key datatypes nft 1.0.6 knows (checked with `nft -c`). */
-const DATATYPES = new Set(
-  `ipv4_addr ipv6_addr ether_addr inet_proto inet_service mark ifname iface_index iface_type
-  ct_state ct_status ct_dir icmp_type icmpv6_type icmp_code icmpv6_code icmpx_code pkt_type dscp
-  ecn classid uid gid realm devgroup tcp_flag ether_type nf_proto boolean time cgroupsv2
-  fib_addrtype arp_op`.split(/\s+/),
-);
-
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PRIORITY = /^(raw|mangle|dstnat|filter|security|srcnat|[-+]?\d+)( [-+] \d+)?$/;
-const VERDICT = /^(accept|drop|continue|return|(jump|goto) (\S+))$/;
+/** Values of the datatypes that are names, as nft 1.0.6 knows them (checked with `nft -c`). */
+const NAMED_VALUES: Partial<Record<NftDatatype, ReadonlySet<string>>> = {
+  ct_state: new Set(['invalid', 'established', 'related', 'new', 'untracked']),
+  ct_dir: new Set(['original', 'reply']),
+  fib_addrtype: new Set(
+    'unspec unicast local broadcast anycast multicast blackhole unreachable prohibit'.split(' '),
+  ),
+  icmp_type: new Set(
+    `echo-reply destination-unreachable source-quench redirect echo-request router-advertisement
+    router-solicitation time-exceeded parameter-problem timestamp-request timestamp-reply
+    info-request info-reply address-mask-request address-mask-reply`.split(/\s+/),
+  ),
+  icmpv6_type: new Set(
+    `destination-unreachable packet-too-big time-exceeded parameter-problem echo-request
+    echo-reply mld-listener-query mld-listener-report mld-listener-done mld-listener-reduction
+    nd-router-solicit nd-router-advert nd-neighbor-solicit nd-neighbor-advert nd-redirect
+    router-renumbering ind-neighbor-solicit ind-neighbor-advert mld2-listener-report`.split(/\s+/),
+  ),
+};
 
 function checkName(kind: string, key: string, name: string, problems: string[]): void {
   if (key !== name) problems.push(`${kind} ${name} is filed under the name ${key}`);
@@ -122,7 +142,7 @@ function serviceRange(part: string, max: number): PartCheck | string {
 }
 
 /** One ` . `-separated part of an element, against its datatype. */
-function checkPart(type: string, part: string): PartCheck {
+function checkPart(type: NftDatatype, part: string): PartCheck {
   if (part === '' || /[,{}\n;#]/.test(part.replace(/^"[^"]*"$/, '""')))
     return {
       problem: `element part ${JSON.stringify(part)} is not a single value`,
@@ -137,21 +157,25 @@ function checkPart(type: string, part: string): PartCheck {
           ? serviceRange(part, 65535)
           : type === 'inet_proto'
             ? serviceRange(part, 255)
-            : { interval: false };
+            : namedValue(type, part);
   if (typeof r === 'string') return { problem: r, interval: false };
   return r;
 }
 
-function typeParts(what: string, type: string, problems: string[]): string[] {
-  const parts = type.split(' . ').map((p) => p.trim());
-  for (const p of parts) if (!DATATYPES.has(p)) problems.push(`${what}: unknown datatype ${p}`);
-  return parts;
+function namedValue(type: NftDatatype, part: string): PartCheck | string {
+  const names = NAMED_VALUES[type];
+  if (names && !names.has(part))
+    return `${part} is not a ${type} (one of: ${[...names].join(', ')})`;
+  if (type === 'mark' && !/^0x[0-9a-f]{1,8}$|^\d+$/.test(part)) return `${part} is not a mark`;
+  if (type === 'ifname' && !/^"[^"]{1,15}"$|^[A-Za-z0-9_.-]{1,15}$/.test(part))
+    return `${part} is not an interface name`;
+  return { interval: false };
 }
 
 /** Checks keys against a key type; returns address ranges of single-field keys. */
 function checkKeys(
   what: string,
-  types: readonly string[],
+  types: readonly NftDatatype[],
   keys: readonly string[],
   interval: boolean,
   problems: string[],
@@ -167,7 +191,7 @@ function checkKeys(
       continue;
     }
     parts.forEach((part, i) => {
-      const c = checkPart(types[i] ?? '', part);
+      const c = checkPart(types[i] as NftDatatype, part);
       if (c.problem) problems.push(`${what}: ${c.problem}`);
       else if (c.interval && !interval)
         problems.push(`${what}: element ${key} is a prefix or range; needs flags interval`);
@@ -193,8 +217,8 @@ function checkOverlaps(what: string, ranges: { key: string; lo: bigint; hi: bigi
 
 function checkSet(s: NftSet, problems: string[]): void {
   const what = `set ${s.name}`;
-  const types = typeParts(what, s.type, problems);
-  const ranges = checkKeys(what, types, s.elements, s.interval, problems);
+  if (s.type.length === 0) problems.push(`${what}: has no key type`);
+  const ranges = checkKeys(what, s.type, s.elements, s.interval, problems);
   if (s.interval) problems.push(...checkOverlaps(what, ranges));
 }
 
@@ -207,47 +231,137 @@ function checkTarget(what: string, target: string, t: NftTable, problems: string
 
 function checkMap(m: NftMap, t: NftTable, problems: string[]): void {
   const what = `map ${m.name}`;
-  const [keyType, valueType, ...extra] = m.type.split(' : ');
-  if (keyType === undefined || valueType === undefined || extra.length > 0) {
-    problems.push(`${what}: type ${m.type} is not KEY : VALUE`);
-    return;
-  }
-  const types = typeParts(what, keyType, problems);
+  if (m.key.length === 0) problems.push(`${what}: has no key type`);
   checkKeys(
     what,
-    types,
+    m.key,
     m.elements.map((e) => e.key),
     false,
     problems,
   );
-  if (valueType.trim() !== 'verdict') {
-    problems.push(`${what}: value type ${valueType} is not verdict`);
-    return;
-  }
-  for (const e of m.elements) {
-    const v = VERDICT.exec(e.value);
-    if (!v) problems.push(`${what}: element ${e.key} maps to ${e.value}, not a verdict`);
-    else if (v[3] !== undefined) checkTarget(`${what} element ${e.key}`, v[3], t, problems);
-  }
+  for (const e of m.elements) checkVerdict(`${what} element ${e.key}`, e.value, t, problems);
 }
 
-/** Rule text with its quoted strings blanked, so names inside them are not read as references. */
-function unquoted(text: string): string {
-  return text.replace(/"[^"]*"/g, '""');
+function checkVerdict(what: string, v: NftVerdict, t: NftTable, problems: string[]): void {
+  if (v.kind === 'jump' || v.kind === 'goto') checkTarget(what, v.chain, t, problems);
 }
 
-/** Chains a rule jumps or goes to, and sets or maps it names with `@`. */
-export function ruleReferences(text: string): { chains: string[]; sets: string[] } {
-  const bare = unquoted(text);
-  const chains = [...bare.matchAll(/\b(?:jump|goto)\s+([^\s,}]+)/g)].map((m) => m[1] ?? '');
-  const sets = [...bare.matchAll(/@([A-Za-z0-9_]+)(?![A-Za-z0-9_]|\s*,)/g)].map((m) => m[1] ?? '');
-  return { chains, sets };
+const sameTypes = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+const typesText = (types: readonly string[]) => types.join(' . ');
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+/** No quote and no control character: text nft takes inside a string as it is. */
+const printable = (text: string) =>
+  [...text].every((ch) => {
+    const c = ch.charCodeAt(0);
+    return ch !== '"' && c >= 0x20 && c !== 0x7f;
+  });
+const u32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+
+/** Chains a rule jumps or goes to, sets it looks up and maps it dispatches by. */
+export function ruleReferences(r: NftRule): { chains: string[]; sets: string[]; maps: string[] } {
+  const chains: string[] = [];
+  const sets: string[] = [];
+  const maps: string[] = [];
+  for (const e of r.exprs)
+    if (e.kind === 'verdict' && (e.verdict.kind === 'jump' || e.verdict.kind === 'goto'))
+      chains.push(e.verdict.chain);
+    else if (e.kind === 'lookup') sets.push(e.set);
+    else if (e.kind === 'vmap') maps.push(e.map);
+  return { chains, sets, maps };
+}
+
+/** What one expression says on its own: problems that need no table. */
+function exprProblems(e: NftExpr, family: NftTable['family']): string[] {
+  const out: string[] = [];
+  const selectors = 'left' in e && typeof e.left !== 'string' ? e.left : [];
+  for (const sel of selectors) {
+    if (!(sel in SELECTOR_TYPES)) out.push(`unknown selector ${sel}`);
+    else if (
+      (family === 'ip' && sel.startsWith('ip6 ')) ||
+      (family === 'ip6' && sel.startsWith('ip '))
+    )
+      out.push(`${sel} cannot match in a table of family ${family}`);
+  }
+  if ('left' in e && selectors.length === 0 && typeof e.left !== 'string')
+    out.push(`${e.kind} has no selector`);
+  switch (e.kind) {
+    case 'cmp': {
+      if (e.values.length === 0) out.push('cmp has no values');
+      const types = e.left.map((x) => SELECTOR_TYPES[x]);
+      const p: string[] = [];
+      checkKeys('cmp', types, e.values, true, p);
+      out.push(...p.map((x) => x.replace(/^cmp: /, '')));
+      break;
+    }
+    case 'bits':
+      if (!u32(e.mask) || !u32(e.value)) out.push('mask and value must be 32-bit unsigned');
+      else if ((e.value & ~e.mask) >>> 0 !== 0)
+        out.push(`value ${hex(e.value)} has bits outside mask ${hex(e.mask)}: can never match`);
+      break;
+    case 'set-mark':
+      if (e.and === undefined && e.or === undefined) out.push('set-mark changes nothing');
+      if ((e.and !== undefined && !u32(e.and)) || (e.or !== undefined && !u32(e.or)))
+        out.push('set-mark bits must be 32-bit unsigned');
+      break;
+    case 'limit':
+      if (!Number.isInteger(e.rate) || e.rate < 1)
+        out.push(`limit rate ${e.rate} is not a positive integer`);
+      if (!Number.isInteger(e.burst) || e.burst < 0)
+        out.push(`limit burst ${e.burst} is not an integer ≥ 0`);
+      break;
+    case 'log':
+      if (new TextEncoder().encode(e.prefix).length > 127 || !printable(e.prefix))
+        out.push('log prefix must be at most 127 bytes with no quote or control character');
+      if (!Number.isInteger(e.group) || e.group < 0 || e.group > 65535)
+        out.push(`log group ${e.group} is out of range 0-65535`);
+      break;
+    case 'counter':
+      if (e.name !== undefined && !IDENTIFIER.test(e.name))
+        out.push(`counter name ${JSON.stringify(e.name)} is not an identifier`);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+/** Problems of one rule against the table it is in: its references and their types. */
+function ruleTableProblems(r: NftRule, t: NftTable): string[] {
+  const out: string[] = [];
+  for (const e of r.exprs) {
+    if (e.kind === 'lookup') {
+      const s = t.sets.get(e.set);
+      if (!s) out.push(`names missing set @${e.set}`);
+      else {
+        const want = e.left.map((x) => SELECTOR_TYPES[x]);
+        if (!sameTypes(s.type, want))
+          out.push(`looks up ${typesText(want)} in set @${e.set} of type ${typesText(s.type)}`);
+      }
+    } else if (e.kind === 'vmap') {
+      const m = t.maps.get(e.map);
+      if (!m) out.push(`names missing map @${e.map}`);
+      else {
+        const want = e.left.map((x) => SELECTOR_TYPES[x]);
+        if (!sameTypes(m.key, want))
+          out.push(`dispatches ${typesText(want)} by map @${e.map} keyed by ${typesText(m.key)}`);
+      }
+    } else if (e.kind === 'counter' && e.name !== undefined && !t.counters?.has(e.name))
+      out.push(`names missing counter ${e.name}`);
+  }
+  return out;
 }
 
 /** What a chain's rules say on their own, and what they refer to (checked against the table). */
 interface ChainFacts {
   readonly problems: readonly string[];
-  readonly rules: readonly { what: string; chains: string[]; sets: string[] }[];
+  readonly rules: readonly {
+    what: string;
+    rule: NftRule;
+    chains: string[];
+    sets: string[];
+    maps: string[];
+  }[];
 }
 
 /**
@@ -258,7 +372,7 @@ interface ChainFacts {
 const chainFacts = new WeakMap<NftChain, ChainFacts>();
 const setProblems = new WeakMap<NftSet, readonly string[]>();
 
-function factsOf(c: NftChain): ChainFacts {
+function factsOf(c: NftChain, family: NftTable['family']): ChainFacts {
   let facts = chainFacts.get(c);
   if (facts) return facts;
   const problems: string[] = [];
@@ -266,27 +380,29 @@ function factsOf(c: NftChain): ChainFacts {
   if (c.base && !PRIORITY.test(c.base.priority))
     problems.push(`chain ${c.name}: priority ${c.base.priority} is not a number or a known name`);
   const rules = c.rules.map((r, i) => {
-    const what = `chain ${c.name} rule ${i + 1} (${r.text})`;
+    const what = `chain ${c.name} rule ${i + 1} (${ruleText(r)})`;
     checkComment(what, r.comment, problems);
-    const bare = unquoted(r.text);
-    if (bare.trim() === '') problems.push(`${what}: empty rule`);
-    if (/[\n;#]/.test(bare)) problems.push(`${what}: holds a newline, ';' or '#'`);
-    if (/\bcomment\b/.test(bare))
-      problems.push(`${what}: the comment belongs in the comment field`);
-    return { what, ...ruleReferences(r.text) };
+    if (r.exprs.length === 0) problems.push(`${what}: empty rule`);
+    r.exprs.forEach((e, j) => {
+      for (const p of exprProblems(e, family)) problems.push(`${what}: ${p}`);
+      const last = j === r.exprs.length - 1;
+      if ((e.kind === 'verdict' || e.kind === 'vmap') && !last)
+        problems.push(
+          `${what}: ${e.kind === 'vmap' ? 'a verdict map' : 'a verdict'} must end the rule`,
+        );
+    });
+    return { what, rule: r, ...ruleReferences(r) };
   });
   chainFacts.set(c, (facts = { problems, rules }));
   return facts;
 }
 
 function checkChain(c: NftChain, t: NftTable, problems: string[]): void {
-  const facts = factsOf(c);
+  const facts = factsOf(c, t.family);
   problems.push(...facts.problems);
   for (const r of facts.rules) {
     for (const target of r.chains) checkTarget(r.what, target, t, problems);
-    for (const s of r.sets)
-      if (!t.sets.has(s) && !t.maps.has(s))
-        problems.push(`${r.what}: names missing set or map @${s}`);
+    for (const p of ruleTableProblems(r.rule, t)) problems.push(`${r.what}: ${p}`);
   }
 }
 
@@ -296,14 +412,16 @@ function jumpEdges(t: NftTable): Map<string, Set<string>> {
   for (const m of t.maps.values())
     mapTargets.set(
       m.name,
-      m.elements.flatMap((e) => VERDICT.exec(e.value)?.[3] ?? []),
+      m.elements.flatMap((e) =>
+        e.value.kind === 'jump' || e.value.kind === 'goto' ? [e.value.chain] : [],
+      ),
     );
   const edges = new Map<string, Set<string>>();
   for (const c of t.chains.values()) {
     const out = new Set<string>();
-    for (const refs of factsOf(c).rules) {
+    for (const refs of factsOf(c, t.family).rules) {
       for (const target of refs.chains) out.add(target);
-      for (const s of refs.sets) for (const target of mapTargets.get(s) ?? []) out.add(target);
+      for (const m of refs.maps) for (const target of mapTargets.get(m) ?? []) out.add(target);
     }
     edges.set(c.name, new Set([...out].filter((n) => t.chains.has(n))));
   }

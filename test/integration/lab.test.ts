@@ -1,5 +1,7 @@
 // The lab end to end, through the weft CLI as a user runs it: up, probe,
-// apply, delete, an agent restart under traffic, and down leaving nothing.
+// apply, delete, an agent restart under traffic, and down leaving nothing;
+// exec in pods, nodes and the external host, which reaches pods only when
+// routed to them, and the pods' agnhost hostname and clientip.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,6 +9,7 @@ import { join } from 'node:path';
 import { run } from '../../src/host/exec.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab, everyPair } from '../support/lab.js';
+import { NETEXEC_CLIENT, localPort, type NetexecAnswers } from '../support/netexec.js';
 
 const demo = join(repoRoot(), 'examples/demo.yaml');
 
@@ -33,9 +36,102 @@ test('up with the demo: every pod reaches every pod on every declared port, same
   const status = await lab.lab('status');
   assert.match(status, /node-3\s+192\.168\.220\.13\s+10\.244\.3\.0\/24\s+ready/);
   assert.match(status, /shop\/db\s+node-\d\s+10\.244\.\d\.\d+\s+running/);
-  // exec runs inside the pod's namespace.
+  // exec runs inside the pod's namespace, or a node's.
   const addr = await lab.lab('exec', 'shop/db', '--', 'ip', '-o', '-4', 'addr', 'show', 'eth0');
   assert.ok(addr.includes(state.pods['shop/db']?.ips[0] ?? 'missing'), addr);
+  const node = await lab.lab('exec', '--node', 'node-3', '--', 'ip', '-o', '-4', 'addr', 'show');
+  assert.match(node, /eth0\s+inet 192\.168\.220\.13\/24 /);
+  const typo = await lab.weft('lab', 'exec', '--name', lab.name, '--node', 'node3', '--', 'true');
+  assert.equal(typo.code, 1);
+  assert.equal(
+    typo.stderr,
+    `weft: node node3: is not a node of lab ${lab.name} (fix: name one of: node-1, node-2, node-3) [WEFT_NOT_FOUND]\n`,
+  );
+
+  // status -o json: the underlay to watch, and the external host with its default route.
+  const json = JSON.parse(await lab.lab('status', '-o', 'json')) as Record<string, unknown>;
+  assert.deepEqual(json['underlay'], {
+    netns: `wl-${lab.name}-net`,
+    bridge: 'br0',
+    subnet: '192.168.220.0/24',
+  });
+  assert.deepEqual(json['external'], {
+    netns: `wl-${lab.name}-external`,
+    interface: 'eth0',
+    address: '192.168.220.200',
+    routes: [{ to: '192.168.230.0/24', via: '192.168.220.11', node: 'node-1' }],
+  });
+  assert.deepEqual(Object.keys(json), ['name', 'routing', 'underlay', 'external', 'nodes', 'pods']);
+});
+
+test('the external host: its own address on the underlay, its range routed through the node chosen, pods reached only when routed', async (t) => {
+  const lab = TestLab.create(t);
+  const pods = join(lab.root, 'web.yaml');
+  writeFileSync(
+    pods,
+    `apiVersion: v1
+kind: Pod
+metadata: {namespace: default, name: web}
+spec:
+  nodeName: node-2
+  containers: [{name: c, image: i, ports: [{containerPort: 8080}]}]
+`,
+  );
+  await lab.lab(
+    'up',
+    ...['--nodes', '2', '-f', pods],
+    ...['--external-cidr', '192.168.240.0/24', '--external-via', 'node-2'],
+  );
+  const ext = (...cmd: string[]) => lab.lab('exec', '--external', '--', ...cmd);
+  assert.match(await ext('ip', '-o', '-4', 'addr', 'show'), /eth0\s+inet 192\.168\.220\.200\/24 /);
+  assert.deepEqual(
+    (await ext('ip', '-4', 'route', 'show'))
+      .trim()
+      .split('\n')
+      .map((l) => l.trim()),
+    [
+      '192.168.220.0/24 dev eth0 proto kernel scope link src 192.168.220.200',
+      '192.168.240.0/24 via 192.168.220.12 dev eth0',
+    ],
+  );
+  const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as State;
+  const web = state.pods['default/web']?.ips[0] ?? 'missing';
+  const ask = async () =>
+    JSON.parse(await ext(process.execPath, '-e', NETEXEC_CLIENT, web, '8080')) as NetexecAnswers;
+
+  // No route to pods: nothing gets there.
+  assert.deepEqual(await ask(), {
+    hostname: { error: 'ENETUNREACH' },
+    clientip: { error: 'ENETUNREACH' },
+    udpHostname: { error: 'ENETUNREACH' },
+    udpClientip: { error: 'ENETUNREACH' },
+  });
+  // Routed through the pod's node, as a router would: the pod answers, and
+  // sees the external host's own address (nothing is masqueraded).
+  await ext('ip', 'route', 'add', '10.244.2.0/24', 'via', '192.168.220.12');
+  const out = await ask();
+  const [http1, http2, udp1, udp2] = [
+    localPort(out.hostname),
+    localPort(out.clientip),
+    localPort(out.udpHostname),
+    localPort(out.udpClientip),
+  ];
+  assert.deepEqual(out, {
+    hostname: { status: 200, body: 'web', localPort: http1 },
+    clientip: { status: 200, body: `192.168.220.200:${http2}`, localPort: http2 },
+    udpHostname: { answer: 'web', localPort: udp1 },
+    udpClientip: { answer: `192.168.220.200:${udp2}`, localPort: udp2 },
+  });
+
+  // The probe between pods works as before, and down removes the external host too.
+  const [m] = await lab.probe('--port', '8080/TCP');
+  assert.deepEqual(m, { 'default/web': { 'default/web': true } });
+  await lab.lab('down');
+  const left = (await run('ip', ['netns', 'list'])).split('\n');
+  assert.deepEqual(
+    left.filter((l) => l.startsWith(`wl-${lab.name}-`)),
+    [],
+  );
 });
 
 test('apply and delete while running; an agent restart keeps established connections; down leaves nothing', async (t) => {

@@ -7,6 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { NftError, RealNft } from '../../src/nft/runner.js';
+const WEFT = { family: 'inet', name: 'weft' } as const;
 import { Sandbox } from '../support/sandbox.js';
 
 const SETUP = [
@@ -34,9 +35,9 @@ test('one nft for many transactions, each atomic, refusals as from nft -f -', as
   const perProcess = new RealNft({ netns: await sb.netns('proc'), processPerTransaction: true });
   t.after(() => session.close());
   const both = async (script: string) => {
-    await session.apply(script);
-    await perProcess.apply(script);
-    assert.equal(await session.list(), await perProcess.list(), script);
+    await session.applyScript(script);
+    await perProcess.applyScript(script);
+    assert.equal(await session.list(WEFT), await perProcess.list(WEFT), script);
   };
   await both(SETUP);
   const pid = session.sessionPid;
@@ -55,21 +56,24 @@ test('one nft for many transactions, each atomic, refusals as from nft -f -', as
   assert.equal(session.sessionPid, pid, 'the same nft all along');
 
   // The element comes first, the bad rule second: neither is applied.
-  const before = await session.list();
+  const before = await session.list(WEFT);
   const bad =
     'add element inet weft pods { 10.9.9.9 }\nadd rule inet weft entry ip saddr @gone drop\n';
-  const viaSession = await refusal(session.apply(bad));
-  const viaProcess = await refusal(perProcess.apply(bad));
+  const viaSession = await refusal(session.applyScript(bad));
+  const viaProcess = await refusal(perProcess.applyScript(bad));
   assert.deepEqual(viaSession, viaProcess);
   assert.match(String((viaSession as { message: string }).message), /at line 2: add rule/);
-  assert.equal(await session.list(), before, 'nothing of the refused script is applied');
+  assert.equal(await session.list(WEFT), before, 'nothing of the refused script is applied');
   // A syntax error too.
   const typo = 'add element inet weft pods { 10.9.9.9 }\nadd rulle inet weft entry drop\n';
-  assert.deepEqual(await refusal(session.apply(typo)), await refusal(perProcess.apply(typo)));
-  assert.equal(await session.list(), before);
+  assert.deepEqual(
+    await refusal(session.applyScript(typo)),
+    await refusal(perProcess.applyScript(typo)),
+  );
+  assert.equal(await session.list(WEFT), before);
 
   await both('add element inet weft pods { 10.9.9.9 }\n');
-  assert.match(await session.list(), /10\.9\.9\.9/);
+  assert.match(await session.list(WEFT), /10\.9\.9\.9/);
   assert.equal(session.sessionPid, pid, 'a refusal does not end the long-lived nft');
 });
 
@@ -78,32 +82,35 @@ test('the long-lived nft sees what other processes change', async (t) => {
   const ns = await sb.netns('sess');
   const session = new RealNft({ netns: ns });
   t.after(() => session.close());
-  await session.apply(SETUP);
+  await session.applyScript(SETUP);
   await sb.exec(ns, 'nft', ['add set inet weft extra { type ipv4_addr; }']);
-  await session.apply('add rule inet weft entry ip saddr @extra drop\n');
-  assert.match(await session.list(), /ip saddr @extra drop/);
+  await session.applyScript('add rule inet weft entry ip saddr @extra drop\n');
+  assert.match(await session.list(WEFT), /ip saddr @extra drop/);
   await sb.exec(ns, 'nft', ['delete table inet weft']);
   const again = 'add element inet weft pods { 10.0.0.1 }\n';
   const perProcess = new RealNft({ netns: ns, processPerTransaction: true });
-  assert.deepEqual(await refusal(session.apply(again)), await refusal(perProcess.apply(again)));
-  await session.apply(SETUP);
-  assert.match(await session.list(), /set pods/);
+  assert.deepEqual(
+    await refusal(session.applyScript(again)),
+    await refusal(perProcess.applyScript(again)),
+  );
+  await session.applyScript(SETUP);
+  assert.match(await session.list(WEFT), /set pods/);
 });
 
 test('a killed nft is replaced; the next transaction still applies', async (t) => {
   const sb = Sandbox.create(t);
   const session = new RealNft({ netns: await sb.netns('sess') });
   t.after(() => session.close());
-  await session.apply(SETUP);
+  await session.applyScript(SETUP);
   const pid = session.sessionPid;
   assert.ok(pid !== undefined);
   process.kill(pid, 'SIGKILL');
   for (let i = 0; i < 100 && session.sessionPid !== undefined; i++)
     await new Promise((r) => setTimeout(r, 20));
   assert.equal(session.sessionPid, undefined, 'the session saw its nft end');
-  await session.apply('add element inet weft pods { 10.0.0.7 }\n');
-  assert.match(await session.list(), /10\.0\.0\.7/);
-  await session.apply('add element inet weft pods { 10.0.0.8 }\n');
+  await session.applyScript('add element inet weft pods { 10.0.0.7 }\n');
+  assert.match(await session.list(WEFT), /10\.0\.0\.7/);
+  await session.applyScript('add element inet weft pods { 10.0.0.8 }\n');
   const next = session.sessionPid;
   assert.ok(next !== undefined && next !== pid, 'a new long-lived nft');
 });
@@ -113,7 +120,7 @@ test('a process that applied through the long-lived nft ends by itself', async (
   const ns = await sb.netns('sess');
   const runner = new URL('../../src/nft/runner.js', import.meta.url).href;
   const code = `const { RealNft } = await import(${JSON.stringify(runner)});
-    await new RealNft({ netns: ${JSON.stringify(ns)} }).apply('add table inet weft\\n');`;
+    await new RealNft({ netns: ${JSON.stringify(ns)} }).applyScript('add table inet weft\\n');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -135,10 +142,10 @@ test('the long-lived nft is replaced after its number of transactions', async (t
   const sb = Sandbox.create(t);
   const session = new RealNft({ netns: await sb.netns('sess'), sessionTransactions: 3 });
   t.after(() => session.close());
-  await session.apply(SETUP);
+  await session.applyScript(SETUP);
   const pids: (number | undefined)[] = [];
   for (let i = 1; i <= 6; i++) {
-    await session.apply(`add element inet weft pods { 10.0.0.${i} }\n`);
+    await session.applyScript(`add element inet weft pods { 10.0.0.${i} }\n`);
     pids.push(session.sessionPid);
   }
   // SETUP and elements 1-2 in one nft, 3-5 in the next, 6 in a third; after each 3rd, none runs.
@@ -147,6 +154,6 @@ test('the long-lived nft is replaced after its number of transactions', async (t
   assert.deepEqual([none1, none2], [undefined, undefined]);
   assert.equal(b2, b);
   assert.equal(new Set([a, b, c]).size, 3, 'three nft processes in turn');
-  const listed = await session.list();
+  const listed = await session.list(WEFT);
   for (let i = 1; i <= 6; i++) assert.match(listed, new RegExp(`10\\.0\\.0\\.${i}\\b`));
 });

@@ -5,10 +5,20 @@
 // what the validator refuses, the kernel refuses too.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import type { NftChain, NftMap, NftRule, NftSet, NftTable } from '../../src/nft/model.js';
+import { accept, cmp, drop, jump, lookup } from '../../src/nft/build.js';
+import type {
+  NftChain,
+  NftDatatype,
+  NftExpr,
+  NftMap,
+  NftRule,
+  NftSet,
+  NftTable,
+} from '../../src/nft/model.js';
 import { NftError, RealNft } from '../../src/nft/runner.js';
 import { TableSync } from '../../src/nft/sync.js';
-import { fullTransaction } from '../../src/nft/text.js';
+import { transactionText } from '../../src/nft/text.js';
+import { fullTransaction as fullTx } from '../../src/nft/transactions.js';
 import { validateTable } from '../../src/nft/validate.js';
 import { Rng } from '../../src/testing/random-cluster.js';
 import { Sandbox } from '../support/sandbox.js';
@@ -65,14 +75,22 @@ function normalize(listing: string): string {
 
 function table(sets: NftSet[], maps: NftMap[], chains: NftChain[]): NftTable {
   return {
+    family: 'inet',
+    name: 'weft',
     sets: new Map(sets.map((s) => [s.name, s])),
     maps: new Map(maps.map((m) => [m.name, m])),
     chains: new Map(chains.map((c) => [c.name, c])),
   };
 }
 
-const rules = (...texts: string[]): NftRule[] =>
-  texts.map((text, i) => ({ text, comment: `r${i}` }));
+const rules = (...exprs: NftExpr[][]): NftRule[] =>
+  exprs.map((e, i) => ({ exprs: e, comment: `r${i}` }));
+const vmap = (map: string): NftExpr => ({ kind: 'vmap', left: ['ip daddr'], map });
+/** The table, replacing whatever was there, as one script. */
+const fullTransaction = (t: NftTable) => transactionText(fullTx(t));
+/** Applies a full transaction with `nft`. */
+const applyFull = (nft: RealNft, t: NftTable) => nft.applyScript(fullTransaction(t));
+const WEFT = { family: 'inet', name: 'weft' } as const;
 const FORWARD: NftChain['base'] = {
   type: 'filter',
   hook: 'forward',
@@ -93,7 +111,7 @@ function fixed(variant: 'a' | 'b'): NftTable {
     [
       {
         name: 'pods',
-        type: 'ipv4_addr',
+        type: ['ipv4_addr'],
         interval: true,
         comment: 'pods',
         elements: ['10.244.0.0/24'],
@@ -102,18 +120,18 @@ function fixed(variant: 'a' | 'b'): NftTable {
     [
       {
         name: 'dispatch',
-        type: 'ipv4_addr : verdict',
+        key: ['ipv4_addr'],
         comment: 'pod → chain',
-        elements: [{ key: '10.244.0.5', value: `jump ${only[0]}` }],
+        elements: [{ key: '10.244.0.5', value: { kind: 'jump', chain: only[0] as string } }],
       },
     ],
     [
       ...only.map((name) => ({
         name,
         comment: `chain ${name}`,
-        rules: rules('ip saddr @pods accept', 'drop'),
+        rules: rules([lookup(['ip saddr'], 'pods'), accept], [drop]),
       })),
-      { name: 'forward', comment: 'entry', base: FORWARD, rules: rules('ip daddr vmap @dispatch') },
+      { name: 'forward', comment: 'entry', base: FORWARD, rules: rules([vmap('dispatch')]) },
     ],
   );
 }
@@ -121,7 +139,8 @@ function fixed(variant: 'a' | 'b'): NftTable {
 // ---- random-ish tables ---------------------------------------------------------
 
 type Kind = 'v4' | 'v6' | 'tuple';
-type Ref = { readonly set: string } | { readonly jump: string } | { readonly plain: string };
+type Ref =
+  { readonly set: string } | { readonly jump: string } | { readonly plain: readonly NftExpr[] };
 
 interface State {
   sets: Map<string, { kind: Kind; elements: Set<string> }>;
@@ -136,20 +155,23 @@ interface State {
   generation: number;
 }
 
-const SET_TYPES: Record<Kind, { type: string; interval: boolean; rule: (n: string) => string }> = {
-  v4: { type: 'ipv4_addr', interval: true, rule: (n) => `ip saddr @${n} accept` },
-  v6: { type: 'ipv6_addr', interval: true, rule: (n) => `ip6 daddr @${n} drop` },
+const SET_TYPES: Record<
+  Kind,
+  { type: NftDatatype[]; interval: boolean; rule: (n: string) => NftExpr[] }
+> = {
+  v4: { type: ['ipv4_addr'], interval: true, rule: (n) => [lookup(['ip saddr'], n), accept] },
+  v6: { type: ['ipv6_addr'], interval: true, rule: (n) => [lookup(['ip6 daddr'], n), drop] },
   tuple: {
-    type: 'ipv4_addr . inet_proto . inet_service',
+    type: ['ipv4_addr', 'inet_proto', 'inet_service'],
     interval: false,
-    rule: (n) => `ip daddr . meta l4proto . th dport @${n} accept`,
+    rule: (n) => [lookup(['ip daddr', 'meta l4proto', 'th dport'], n), accept],
   },
 };
-const PLAIN = [
-  'ct state established,related accept',
-  'meta l4proto icmp accept',
-  'tcp dport { 22, 443 } drop',
-  'counter',
+const PLAIN: NftExpr[][] = [
+  [cmp(['ct state'], 'established', 'related'), accept],
+  [cmp(['meta l4proto'], 'icmp'), accept],
+  [cmp(['meta l4proto'], 'tcp'), cmp(['th dport'], '22', '443'), drop],
+  [{ kind: 'counter' }],
 ];
 
 function element(r: Rng, kind: Kind): string {
@@ -170,20 +192,20 @@ function randomRef(r: Rng, s: State): Ref {
   return { plain: r.pick(PLAIN) };
 }
 
-function ruleText(s: State, ref: Ref, owner: string | undefined): string | undefined {
+function ruleExprs(s: State, ref: Ref, owner: string | undefined): readonly NftExpr[] | undefined {
   if ('plain' in ref) return ref.plain;
   if ('set' in ref) {
     const set = s.sets.get(ref.set);
     return set && SET_TYPES[set.kind].rule(ref.set);
   }
   const ok = s.chains.has(ref.jump) && (owner === undefined || ref.jump > owner);
-  return ok ? `jump ${ref.jump}` : undefined;
+  return ok ? [jump(ref.jump)] : undefined;
 }
 
 function refsToRules(s: State, refs: readonly Ref[], owner?: string): NftRule[] {
   return refs.flatMap((ref, i) => {
-    const text = ruleText(s, ref, owner);
-    return text === undefined ? [] : [{ text, comment: `${owner ?? 'base'} rule ${i}` }];
+    const exprs = ruleExprs(s, ref, owner);
+    return exprs === undefined ? [] : [{ exprs, comment: `${owner ?? 'base'} rule ${i}` }];
   });
 }
 
@@ -197,12 +219,12 @@ function build(s: State): NftTable {
   }));
   const dispatch: NftMap = {
     name: 'dispatch',
-    type: 'ipv4_addr : verdict',
+    key: ['ipv4_addr'],
     comment: 'pod IP → endpoint chain',
     elements: [...s.dispatch]
       .filter(([, chain]) => s.chains.has(chain))
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([key, chain]) => ({ key, value: `jump ${chain}` })),
+      .map(([key, chain]) => ({ key, value: { kind: 'jump', chain } as const })),
   };
   const chains: NftChain[] = [...s.chains].map(([name, refs]) => ({
     name,
@@ -214,10 +236,7 @@ function build(s: State): NftTable {
       name: 'forward',
       comment: 'weft forward',
       base: FORWARD,
-      rules: [
-        { text: 'ip daddr vmap @dispatch', comment: 'dispatch' },
-        ...refsToRules(s, s.forward),
-      ],
+      rules: [{ exprs: [vmap('dispatch')], comment: 'dispatch' }, ...refsToRules(s, s.forward)],
     },
     { name: 'input', comment: 'weft input', base: INPUT, rules: refsToRules(s, s.input) },
   );
@@ -313,10 +332,10 @@ function mutate(r: Rng, s: State): boolean {
 test('fullTransaction applies in a fresh namespace; list is empty before', async (t) => {
   const sb = Sandbox.create(t);
   const nft = new RealNft({ netns: await sb.netns('nft') });
-  assert.equal(await nft.list(), '', 'no table yet');
-  await nft.apply(fullTransaction(fixed('a')));
+  assert.equal(await nft.list(WEFT), '', 'no table yet');
+  await applyFull(nft, fixed('a'));
   assert.equal(
-    normalize(await nft.list()),
+    normalize(await nft.list(WEFT)),
     [
       'chain ep_a {\ncomment "chain ep_a"\nip saddr @pods accept comment "r0"\ndrop comment "r1"',
       'chain forward {\ncomment "entry"\ntype filter hook forward priority filter; policy accept;\n' +
@@ -361,10 +380,10 @@ test('partial transactions give exactly what a full one gives', async (t) => {
     kinds.push(result.kind);
     if (step === 0) assert.equal(result.kind, 'full', where);
     else if (!needsFull) assert.notEqual(result.kind, 'full', `${where}: needless full sync`);
-    await fullNs.apply(fullTransaction(next));
+    await applyFull(fullNs, next);
     const [viaPartial, viaFull] = [
-      normalize(await partialNs.list()),
-      normalize(await fullNs.list()),
+      normalize(await partialNs.list(WEFT)),
+      normalize(await fullNs.list(WEFT)),
     ];
     assert.equal(viaPartial, viaFull, `${where}: partial differs from full`);
     assert.match(viaFull, /^chain forward \{$/m, where);
@@ -379,23 +398,24 @@ test('one partial may undo what would conflict midway: removals run first', asyn
   const sb = Sandbox.create(t);
   const partialNs = new RealNft({ netns: await sb.netns('part') });
   const fullNs = new RealNft({ netns: await sb.netns('full') });
-  const tbl = (cidr: string, aRules: string[], bRules: string[]) =>
+  const tbl = (cidr: string, aRules: NftExpr[][], bRules: NftExpr[][]) =>
     table(
-      [{ name: 'blocks', type: 'ipv4_addr', interval: true, comment: '', elements: [cidr] }],
+      [{ name: 'blocks', type: ['ipv4_addr'], interval: true, comment: '', elements: [cidr] }],
       [],
       [
         { name: 'a', comment: '', rules: rules(...aRules) },
         { name: 'b', comment: '', rules: rules(...bRules) },
-        { name: 'forward', comment: '', base: FORWARD, rules: rules('jump a', 'jump b') },
+        { name: 'forward', comment: '', base: FORWARD, rules: rules([jump('a')], [jump('b')]) },
       ],
     );
+  const blocked = [lookup(['ip saddr'], 'blocks'), drop];
   const sync = new TableSync(partialNs);
-  await sync.apply(tbl('10.0.0.0/8', ['jump b'], ['ip saddr @blocks drop']));
+  await sync.apply(tbl('10.0.0.0/8', [[jump('b')]], [blocked]));
   // 10.1.0.0/16 overlaps 10.0.0.0/8, and b → a next to a → b is a loop.
-  const next = tbl('10.1.0.0/16', ['ip saddr @blocks drop'], ['jump a']);
+  const next = tbl('10.1.0.0/16', [blocked], [[jump('a')]]);
   assert.equal((await sync.apply(next)).kind, 'partial');
-  await fullNs.apply(fullTransaction(next));
-  assert.equal(normalize(await partialNs.list()), normalize(await fullNs.list()));
+  await applyFull(fullNs, next);
+  assert.equal(normalize(await partialNs.list(WEFT)), normalize(await fullNs.list(WEFT)));
 });
 
 test('a transaction the kernel refuses changes nothing, and the next sync is full', async (t) => {
@@ -403,7 +423,7 @@ test('a transaction the kernel refuses changes nothing, and the next sync is ful
   const nft = new RealNft({ netns: await sb.netns('nft') });
   const sync = new TableSync(nft, false); // no validation: let the kernel see the mistake
   await sync.apply(fixed('a'));
-  const before = await nft.list();
+  const before = await nft.list(WEFT);
   const a = fixed('a');
   const broken = table(
     [...a.sets.values()].map((s) => ({ ...s, elements: [...s.elements, '10.244.9.0/24'] })),
@@ -414,7 +434,7 @@ test('a transaction the kernel refuses changes nothing, and the next sync is ful
         name: 'forward',
         comment: 'entry',
         base: FORWARD,
-        rules: rules('ip daddr vmap @dispatch', 'ip saddr @missing drop'),
+        rules: rules([vmap('dispatch')], [lookup(['ip saddr'], 'missing'), drop]),
       },
     ],
   );
@@ -427,13 +447,13 @@ test('a transaction the kernel refuses changes nothing, and the next sync is ful
     return true;
   });
   assert.equal(
-    await nft.list(),
+    await nft.list(WEFT),
     before,
     'the element added before the bad rule is not there either',
   );
   const retry = await sync.apply(fixed('b'));
   assert.equal(retry.kind, 'full');
-  assert.doesNotMatch(await nft.list(), /ep_a/);
+  assert.doesNotMatch(await nft.list(WEFT), /ep_a/);
 });
 
 test('a full transaction replaces our table and leaves other tables alone', async (t) => {
@@ -452,16 +472,16 @@ test('a full transaction replaces our table and leaves other tables alone', asyn
   const listOther = () => sb.exec(ns, 'nft', ['list', 'table', 'inet', 'other']);
   const otherBefore = await listOther();
 
-  await nft.apply(fullTransaction(fixed('a')));
+  await applyFull(nft, fixed('a'));
   // A restarted agent: a new TableSync, whose first apply replaces what the old one left.
   const sync = new TableSync(nft);
   assert.equal((await sync.apply(fixed('b'))).kind, 'full');
 
   const fresh = new RealNft({ netns: await sb.netns('fresh') });
-  await fresh.apply(fullTransaction(fixed('b')));
+  await applyFull(fresh, fixed('b'));
   assert.equal(
-    normalize(await nft.list()),
-    normalize(await fresh.list()),
+    normalize(await nft.list(WEFT)),
+    normalize(await fresh.list(WEFT)),
     'nothing of table a is left',
   );
   assert.equal(await listOther(), otherBefore, 'table inet other is untouched');
@@ -470,37 +490,54 @@ test('a full transaction replaces our table and leaves other tables alone', asyn
 test('what the validator refuses, the kernel refuses', async (t) => {
   const sb = Sandbox.create(t);
   const nft = new RealNft({ netns: await sb.netns('nft') });
-  const set = (name: string, type: string, interval: boolean, elements: string[]): NftSet => ({
+  const set = (
+    name: string,
+    type: NftDatatype[],
+    interval: boolean,
+    elements: string[],
+  ): NftSet => ({
     name,
     type,
     interval,
     comment: '',
     elements,
   });
-  const chain = (name: string, texts: string[], base?: NftChain['base']): NftChain => ({
+  const chain = (name: string, exprs: NftExpr[][], base?: NftChain['base']): NftChain => ({
     name,
     comment: '',
-    rules: texts.map((text) => ({ text, comment: '' })),
+    rules: exprs.map((e) => ({ exprs: e, comment: '' })),
     ...(base ? { base } : {}),
   });
   const ladder = (n: number) => [
-    chain('forward', ['jump c1'], FORWARD),
+    chain('forward', [[jump('c1')]], FORWARD),
     ...Array.from({ length: n }, (_, i) =>
-      chain(`c${i + 1}`, i + 1 < n ? [`jump c${i + 2}`] : ['accept']),
+      chain(`c${i + 1}`, i + 1 < n ? [[jump(`c${i + 2}`)]] : [[accept]]),
     ),
   ];
   const bad: [string, NftTable][] = [
-    ['jump to a missing chain', table([], [], [chain('a', ['jump b'])])],
+    ['jump to a missing chain', table([], [], [chain('a', [[jump('b')]])])],
     [
       'jump to a base chain',
-      table([], [], [chain('a', ['jump forward']), chain('forward', [], FORWARD)]),
+      table([], [], [chain('a', [[jump('forward')]]), chain('forward', [], FORWARD)]),
     ],
-    ['unknown @set', table([], [], [chain('a', ['ip saddr @nope accept'])])],
-    ['bad arity', table([set('s', 'ipv4_addr . inet_service', false, ['10.0.0.1'])], [], [])],
-    ['prefix without interval', table([set('s', 'ipv4_addr', false, ['10.0.0.0/8'])], [], [])],
+    ['unknown @set', table([], [], [chain('a', [[lookup(['ip saddr'], 'nope'), accept]])])],
+    [
+      'set of the wrong key type',
+      table(
+        [set('s', ['ipv6_addr'], false, [])],
+        [],
+        [chain('a', [[lookup(['ip saddr'], 's'), accept]])],
+      ),
+    ],
+    [
+      'a literal of the wrong type',
+      table([], [], [chain('a', [[cmp(['ct state'], 'establishd'), accept]])]),
+    ],
+    ['bad arity', table([set('s', ['ipv4_addr', 'inet_service'], false, ['10.0.0.1'])], [], [])],
+    ['prefix without interval', table([set('s', ['ipv4_addr'], false, ['10.0.0.0/8'])], [], [])],
     [
       'overlapping intervals',
-      table([set('s', 'ipv4_addr', true, ['10.0.0.0/8', '10.1.0.0/16'])], [], []),
+      table([set('s', ['ipv4_addr'], true, ['10.0.0.0/8', '10.1.0.0/16'])], [], []),
     ],
     [
       'duplicate map key',
@@ -509,33 +546,36 @@ test('what the validator refuses, the kernel refuses', async (t) => {
         [
           {
             name: 'm',
-            type: 'ipv4_addr : verdict',
+            key: ['ipv4_addr'],
             comment: '',
             elements: [
-              { key: '10.0.0.1', value: 'accept' },
-              { key: '10.0.0.1', value: 'drop' },
+              { key: '10.0.0.1', value: { kind: 'accept' } },
+              { key: '10.0.0.1', value: { kind: 'drop' } },
             ],
           },
         ],
         [],
       ),
     ],
-    ['keyword name', table([set('fwd', 'ipv4_addr', false, [])], [], [])],
-    ['unknown datatype', table([set('s', 'ipv4_adr', false, [])], [], [])],
+    ['keyword name', table([set('fwd', ['ipv4_addr'], false, [])], [], [])],
     [
       'jump loop',
       table(
         [],
         [],
-        [chain('a', ['jump b']), chain('b', ['jump a']), chain('forward', ['jump a'], FORWARD)],
+        [
+          chain('a', [[jump('b')]]),
+          chain('b', [[jump('a')]]),
+          chain('forward', [[jump('a')]], FORWARD),
+        ],
       ),
     ],
     ['jumps too deep', table([], [], ladder(16))],
   ];
   for (const [what, tbl] of bad) {
     assert.notDeepEqual(validateTable(tbl), [], `${what}: validator`);
-    await assert.rejects(nft.apply(fullTransaction(tbl)), NftError, `${what}: kernel`);
-    assert.equal(await nft.list(), '', `${what}: nothing applied`);
+    await assert.rejects(nft.applyScript(fullTransaction(tbl)), NftError, `${what}: kernel`);
+    assert.equal(await nft.list(WEFT), '', `${what}: nothing applied`);
   }
   for (const [what, tbl] of [
     ['fixed', fixed('a')],
@@ -543,6 +583,6 @@ test('what the validator refuses, the kernel refuses', async (t) => {
     ['empty', table([], [], [])],
   ] as const) {
     assert.deepEqual(validateTable(tbl), [], `${what}: validator`);
-    await nft.apply(fullTransaction(tbl));
+    await applyFull(nft, tbl);
   }
 });

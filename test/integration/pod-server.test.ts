@@ -1,6 +1,7 @@
 // Pod servers inside two network namespaces joined by a veth pair, driven over
 // their unix control sockets from this process in the root namespace: echo,
-// refused and dropped (timeout) with real packets, then shutdown and SIGTERM.
+// refused and dropped (timeout) with real packets, then shutdown and SIGTERM;
+// and agnhost's hostname and clientip asked from the other namespace.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -16,6 +17,7 @@ import {
   type ProbeResult,
   type ProbeTarget,
 } from '../../src/lab/probe-client.js';
+import { NETEXEC_CLIENT, localPort, type NetexecAnswers } from '../support/netexec.js';
 import { Sandbox } from '../support/sandbox.js';
 
 const A = { v4: '10.77.0.1', v6: 'fd77::1' };
@@ -33,11 +35,16 @@ interface Pod {
 }
 
 /** `weft lab pod-server` (through its standalone runner) inside `ns`; resolves once it prints ready. */
-async function podServer(sb: Sandbox, ns: string, ports: string[]): Promise<Pod> {
+async function podServer(
+  sb: Sandbox,
+  ns: string,
+  ports: string[],
+  extra: string[] = [],
+): Promise<Pod> {
   const control = join(sb.dir(), 'control.sock');
   const bin = join(repoRoot(), 'dist/lab/pod-server-bin.js');
   const output: string[] = [];
-  const args = [bin, '--control', control, ...ports.flatMap((p) => ['--port', p])];
+  const args = [bin, '--control', control, ...ports.flatMap((p) => ['--port', p]), ...extra];
   const child = sb.spawnIn(ns, process.execPath, args, (l) => output.push(l));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready:\n${output.join('')}`)), 10_000);
@@ -181,4 +188,34 @@ test('pod servers in two namespaces probe each other: connected, refused, droppe
   const [codeB] = (await once(b.child, 'exit')) as [number | null];
   assert.equal(codeB, 0, b.output.join(''));
   assert.equal(existsSync(b.control), false);
+});
+
+test("agnhost's hostname and clientip, asked from another namespace: the pod name and the client's own address", async (t) => {
+  const sb = Sandbox.create(t);
+  const [nsA, nsB] = await pair(sb);
+  await podServer(sb, nsB, [`${PORT}/TCP`], ['--hostname', 'web-b']);
+  for (const [to, from] of [
+    [B.v4, `${A.v4}:`],
+    [B.v6, `[${A.v6}]:`],
+  ] as const) {
+    const out = JSON.parse(
+      await sb.exec(nsA, process.execPath, ['-e', NETEXEC_CLIENT, to, String(PORT)]),
+    ) as NetexecAnswers;
+    const [http1, http2, udp1, udp2] = [
+      localPort(out.hostname),
+      localPort(out.clientip),
+      localPort(out.udpHostname),
+      localPort(out.udpClientip),
+    ];
+    assert.deepEqual(
+      out,
+      {
+        hostname: { status: 200, body: 'web-b', localPort: http1 },
+        clientip: { status: 200, body: `${from}${http2}`, localPort: http2 },
+        udpHostname: { answer: 'web-b', localPort: udp1 },
+        udpClientip: { answer: `${from}${udp2}`, localPort: udp2 },
+      },
+      to,
+    );
+  }
 });

@@ -4,7 +4,7 @@ import { compilePolicies } from '../../core/policy/compile.js';
 import { podKey } from '../../core/model/types.js';
 import { parseConntrackLine, type ConntrackEvent } from '../../flows/conntrack.js';
 import type { DropEvent } from '../../flows/nflog-reader.js';
-import { dropLogPrefix } from '../../nft/drop-log.js';
+import { dropLogPrefix } from '../../components/policy/drop-log.js';
 import { clusterFrom } from '../../testing/policy.js';
 import { FlowMaker } from './enrich.js';
 import { AddressBook } from './resolve.js';

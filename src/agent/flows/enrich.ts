@@ -6,7 +6,11 @@ import type { Endpoint, PolicyIr } from '../../core/policy/ir.js';
 import { parseIp } from '../../core/net/ip.js';
 import type { ConntrackEvent } from '../../flows/conntrack.js';
 import type { DropEvent } from '../../flows/nflog-reader.js';
-import { endpointTag, parseDropLogPrefix, type DropReason } from '../../nft/drop-log.js';
+import {
+  endpointTag,
+  parseDropLogPrefix,
+  type DropReason,
+} from '../../components/policy/drop-log.js';
 import type { AddressBook } from './resolve.js';
 
 /**

@@ -8,11 +8,11 @@ import type {
 import { PROMETHEUS_CONTENT_TYPE } from '../../core/flows/prometheus.js';
 import { podKey, type Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
-import type { Dataplane } from '../dataplane.js';
+import type { PolicyDataplane } from '../../components/policy/dataplane.js';
 import type { RawHandler } from '../server.js';
 import { advanceCounter, NO_COUNT } from '../../core/flows/kernel-counter.js';
 import type { ChildRecord } from '../../flows/children.js';
-import { DROP_LOG_COUNTERS } from '../../nft/drop-log.js';
+import { DROP_LOG_COUNTERS } from '../../components/policy/drop-log.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';
 import { FlowPipeline } from './pipeline.js';
@@ -48,7 +48,7 @@ export const DEFAULT_FLOWS: FlowsConfig = {
 export interface AgentView {
   readonly node: string;
   readonly cluster: () => Cluster | undefined;
-  readonly dataplane: () => Dataplane | undefined;
+  readonly dataplane: () => PolicyDataplane | undefined;
   readonly records: () => readonly EndpointRecord[];
   readonly ipam: () => Promise<readonly IpamUsage[]>;
   readonly log: (line: string) => void;

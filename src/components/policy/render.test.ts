@@ -2,19 +2,20 @@
 // (review the diff; WEFT_UPDATE_GOLDEN=1 rewrites), and for random clusters
 // it always passes the strict validation the kernel would apply.
 import test from 'node:test';
+import { ruleText } from '../../nft/text.js';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadManifests } from '../sources/manifests/load.js';
-import { withDefaultAddresses } from '../core/model/addresses.js';
-import { podKey } from '../core/model/types.js';
-import { compilePolicies } from '../core/policy/compile.js';
-import { clusterFrom } from '../testing/policy.js';
-import { randomCluster } from '../testing/random-cluster.js';
-import { repoRoot } from '../testing/paths.js';
+import { loadManifests } from '../../sources/manifests/load.js';
+import { withDefaultAddresses } from '../../core/model/addresses.js';
+import { podKey } from '../../core/model/types.js';
+import { compilePolicies } from '../../core/policy/compile.js';
+import { clusterFrom } from '../../testing/policy.js';
+import { randomCluster } from '../../testing/random-cluster.js';
+import { repoRoot } from '../../testing/paths.js';
 import { renderTable } from './render.js';
-import { tableText } from './text.js';
-import { validateTable } from './validate.js';
+import { tableText } from '../../nft/text.js';
+import { validateTable } from '../../nft/validate.js';
 
 const golden = join(repoRoot(), 'test/golden');
 
@@ -43,7 +44,7 @@ test('every rule and chain carries a comment; random clusters render valid table
     for (const c of table.chains.values()) {
       assert.ok(c.comment.length > 0, `chain ${c.name} has a comment`);
       for (const r of c.rules)
-        assert.ok(r.comment.length > 0, `rule in ${c.name} has a comment: ${r.text}`);
+        assert.ok(r.comment.length > 0, `rule in ${c.name} has a comment: ${ruleText(r)}`);
     }
   }
 });

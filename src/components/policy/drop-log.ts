@@ -7,8 +7,8 @@
  * policy and rule decided.
  */
 import { createHash } from 'node:crypto';
-import type { Direction } from '../core/model/types.js';
-import type { NftCounter } from './model.js';
+import type { Direction } from '../../core/model/types.js';
+import type { NftCounter, NftExpr } from '../../nft/model.js';
 
 export interface DropLogOptions {
   /** NFLOG group the agent listens on. */
@@ -48,15 +48,18 @@ export function parseDropLogPrefix(prefix: string): ParsedDropPrefix | undefined
 }
 
 /**
- * The rule text that logs, placed just before the drop with the same
- * condition. `queue-threshold 1` hands each packet to the reader at once
- * (without it the kernel batches until its flush timeout, about a second).
+ * What logs, placed just before the drop after the same condition.
+ * `queue-threshold 1` hands each packet to the reader at once (without it
+ * the kernel batches until its flush timeout, about a second).
  */
-export function dropLogRule(condition: string, prefix: string, log: DropLogOptions): string {
-  const limit = `limit rate ${log.ratePerSecond}/second burst ${log.ratePerSecond * 2} packets`;
-  const statement = `log prefix "${prefix}" group ${log.group} queue-threshold 1`;
+export function dropLogExprs(prefix: string, log: DropLogOptions): NftExpr[] {
   const [wanted, sent] = DROP_LOG_COUNTERS;
-  return `${condition}${condition ? ' ' : ''}counter name "${wanted.name}" ${limit} counter name "${sent.name}" ${statement}`;
+  return [
+    { kind: 'counter', name: wanted.name },
+    { kind: 'limit', rate: log.ratePerSecond, per: 'second', burst: log.ratePerSecond * 2 },
+    { kind: 'counter', name: sent.name },
+    { kind: 'log', prefix, group: log.group, queueThreshold: 1 },
+  ];
 }
 
 /**

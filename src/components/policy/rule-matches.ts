@@ -10,10 +10,10 @@
  * become one anonymous set per protocol (`th dport { 80, 443, 8000-8080 }`).
  */
 import { createHash } from 'node:crypto';
-import { formatCidr } from '../core/net/cidr.js';
-import { formatIp } from '../core/net/ip.js';
-import type { Cidr } from '../core/net/types.js';
-import type { Protocol } from '../core/model/types.js';
+import { formatCidr } from '../../core/net/cidr.js';
+import { formatIp } from '../../core/net/ip.js';
+import type { Cidr } from '../../core/net/types.js';
+import type { Protocol } from '../../core/model/types.js';
 import {
   ruleOriginText,
   type AddressSet,
@@ -22,9 +22,10 @@ import {
   type PolicyIr,
   type PortSet,
   type SetId,
-} from '../core/policy/ir.js';
-import type { NftSet } from './model.js';
-import { clampComment } from './text.js';
+} from '../../core/policy/ir.js';
+import type { NftDatatype, NftExpr, NftSelector, NftSet } from '../../nft/model.js';
+import { cmp, lookup } from '../../nft/build.js';
+import { clampComment } from '../../nft/text.js';
 
 type Family = 4 | 6;
 
@@ -84,17 +85,17 @@ function portSet(ir: PolicyIr, id: SetId): PortSet {
   return s;
 }
 
-/** nft match expressions for one IR rule: the OR of its families × port groups. */
-export function matchesOf(ir: PolicyIr, r: IrRule): string[] {
+/** nft match expressions for one IR rule: the OR of its families × port groups (each a list of expressions ANDed). */
+export function matchesOf(ir: PolicyIr, r: IrRule): NftExpr[][] {
   const peerField = r.origin.direction === 'ingress' ? 'saddr' : 'daddr';
   const s = addressSet(ir, r);
-  const peers: { f: Family | undefined; match: string }[] = s
+  const peers: { f: Family | undefined; match: NftExpr[] }[] = s
     ? familiesOf(ir, s).map((f) => ({
         f,
-        match: `${f === 4 ? 'ip' : 'ip6'} ${peerField} @${peerSetName(peerKey(s), f)}`,
+        match: [lookup([`${ipOf(f)} ${peerField}`], peerSetName(peerKey(s), f))],
       }))
-    : [{ f: undefined, match: '' }];
-  const out: string[] = [];
+    : [{ f: undefined, match: [] }];
+  const out: NftExpr[][] = [];
   for (const { f, match } of peers) {
     if (r.ports.kind === 'any') {
       out.push(match);
@@ -102,19 +103,21 @@ export function matchesOf(ir: PolicyIr, r: IrRule): string[] {
     }
     for (const group of portGroups(r.ports.ports)) {
       if (group.kind !== 'named') {
-        out.push(join(match, group.match));
+        out.push([...match, ...group.match]);
         continue;
       }
       for (const pf of f ? [f] : [...podFamilies(ir)]) {
-        const key = `${pf === 4 ? 'ip' : 'ip6'} daddr . meta l4proto . th dport`;
-        out.push(join(match, `${key} @${setName(group.set, pf)}`));
+        const key: NftSelector[] = [`${ipOf(pf)} daddr`, 'meta l4proto', 'th dport'];
+        out.push([...match, lookup(key, setName(group.set, pf))]);
       }
     }
   }
   return out;
 }
 
-type PortGroup = { kind: 'numeric'; match: string } | { kind: 'named'; set: SetId };
+const ipOf = (f: Family) => (f === 4 ? 'ip' : 'ip6');
+
+type PortGroup = { kind: 'numeric'; match: NftExpr[] } | { kind: 'named'; set: SetId };
 
 /** Numeric ports as one match per protocol (in the order written); named ports one each. */
 function portGroups(ports: readonly IrPort[]): PortGroup[] {
@@ -135,16 +138,11 @@ function portGroups(ports: readonly IrPort[]): PortGroup[] {
   }
   return out.map((g) => {
     if (typeof g !== 'string') return g;
-    const proto = `meta l4proto ${g.toLowerCase()}`;
+    const proto = cmp(['meta l4proto'], g.toLowerCase());
     const list = byProtocol.get(g) ?? 'all';
-    if (list === 'all') return { kind: 'numeric', match: proto };
-    const ports = list.length === 1 ? list[0] : `{ ${list.join(', ')} }`;
-    return { kind: 'numeric', match: `${proto} th dport ${ports}` };
+    if (list === 'all') return { kind: 'numeric', match: [proto] };
+    return { kind: 'numeric', match: [proto, cmp(['th dport'], ...list)] };
   });
-}
-
-function join(a: string, b: string): string {
-  return [a, b].filter(Boolean).join(' ');
 }
 
 function cidrText(c: Cidr): string {
@@ -152,7 +150,7 @@ function cidrText(c: Cidr): string {
   return host ? formatIp({ family: c.family, value: c.base }) : formatCidr(c);
 }
 
-const addrType = (f: Family) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+const addrType = (f: Family): NftDatatype => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
 
 /** Sets rendered from IR objects, reused while the IR object (and `sig`) is the same. */
 const rendered = new WeakMap<object, { sig: string; sets: NftSet[] }>();
@@ -190,7 +188,7 @@ function peerSets(s: AddressSet, families: readonly Family[]): NftSet[] {
   const cidrs = hostsOnly ? (s.parts ?? []).flatMap((p) => p.cidrs) : s.cidrs;
   return families.map((f) => ({
     name: peerSetName(key, f),
-    type: addrType(f),
+    type: [addrType(f)],
     interval: !hostsOnly,
     comment: clampComment(s.parts ? `peers: ${key}` : `${ruleOriginText(s.origin)} peers`),
     elements: [...new Set(cidrs.filter((c) => c.family === f).map(cidrText))].sort(),
@@ -201,7 +199,7 @@ function peerSets(s: AddressSet, families: readonly Family[]): NftSet[] {
 function namedPortSets(s: PortSet, families: readonly Family[]): NftSet[] {
   return families.map((f) => ({
     name: setName(s.id, f),
-    type: `${addrType(f)} . inet_proto . inet_service`,
+    type: [addrType(f), 'inet_proto', 'inet_service'],
     interval: false,
     comment: clampComment(`${ruleOriginText(s.origin)} port ${s.name}`),
     elements: [

@@ -3,13 +3,14 @@
 // anonymous set per protocol. The dataplane benchmark's shape (100 policies,
 // each one rule with 1,000 /32 ipBlock peers) is about 100 sets and rules.
 import test from 'node:test';
+import { ruleText } from '../../nft/text.js';
 import assert from 'node:assert/strict';
-import { parseManifestText } from '../sources/manifests/load.js';
-import { buildCluster } from '../core/model/cluster.js';
-import { podKey } from '../core/model/types.js';
-import { compilePolicies } from '../core/policy/compile.js';
+import { parseManifestText } from '../../sources/manifests/load.js';
+import { buildCluster } from '../../core/model/cluster.js';
+import { podKey } from '../../core/model/types.js';
+import { compilePolicies } from '../../core/policy/compile.js';
 import { renderTable } from './render.js';
-import { validateTable } from './validate.js';
+import { validateTable } from '../../nft/validate.js';
 
 function cluster(objects: unknown[]) {
   const text = objects.map((o) => JSON.stringify(o)).join('\n---\n');
@@ -46,7 +47,7 @@ function render(objects: unknown[]) {
 function policyRules(table: ReturnType<typeof render>): string[] {
   return [...table.chains.values()]
     .filter((c) => c.name.startsWith('pol_'))
-    .flatMap((c) => c.rules.map((r) => r.text));
+    .flatMap((c) => c.rules.map((r) => ruleText(r)));
 }
 
 test("the benchmark's shape: 100 policies x 1,000 /32 peers are 100 sets and 100 rules", () => {

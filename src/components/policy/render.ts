@@ -1,5 +1,5 @@
-import { formatIp } from '../core/net/ip.js';
-import type { Direction } from '../core/model/types.js';
+import { formatIp } from '../../core/net/ip.js';
+import type { Direction } from '../../core/model/types.js';
 import {
   policyRefText,
   ruleOriginText,
@@ -8,17 +8,26 @@ import {
   type IrPolicy,
   type IrRule,
   type PolicyIr,
-} from '../core/policy/ir.js';
-import type { NftChain, NftMap, NftRule, NftSet, NftTable } from './model.js';
-import { clampComment } from './text.js';
+} from '../../core/policy/ir.js';
+import type {
+  NftChain,
+  NftExpr,
+  NftMap,
+  NftMapElement,
+  NftRule,
+  NftSet,
+  NftTable,
+} from '../../nft/model.js';
+import { cmp, drop as dropVerdict, jump, ret, rule } from '../../nft/build.js';
 import {
   DROP_LOG_COUNTERS,
+  dropLogExprs,
   dropLogPrefix,
-  dropLogRule,
   type DropLogOptions,
   type DropReason,
 } from './drop-log.js';
 import { forwardChain, ownNodeChains } from './base-chains.js';
+import { POLICY_TABLE } from './table.js';
 import { matchesOf, nftName, setsOf } from './rule-matches.js';
 
 /**
@@ -47,9 +56,20 @@ export const MARK = {
   PASS: 0x00300000,
   ALLOW: 0x00400000,
 } as const;
-const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
-const CLEAR_ALL = hex(~(MARK.DECISION | MARK.ALLOW) >>> 0);
-const CLEAR_DECISION = hex(~MARK.DECISION >>> 0);
+const CLEAR_ALL = ~(MARK.DECISION | MARK.ALLOW) >>> 0;
+const CLEAR_DECISION = ~MARK.DECISION >>> 0;
+
+/** `meta mark & MASK OP VALUE`. */
+const markIs = (mask: number, op: '==' | '!=', value: number): NftExpr => ({
+  kind: 'bits',
+  left: 'meta mark',
+  mask,
+  op,
+  value,
+});
+const undecided = markIs(MARK.DECISION, '==', 0);
+const decided = (v: number) => markIs(MARK.DECISION, '==', v);
+const clearMark = (and: number): NftExpr => ({ kind: 'set-mark', target: 'meta mark', and });
 
 const VERDICT_MARK: Record<IrRule['action'], number> = {
   allow: MARK.ALLOW,
@@ -60,10 +80,6 @@ const VERDICT_MARK: Record<IrRule['action'], number> = {
 
 const policyChain = (p: IrPolicy) => nftName('pol', p.id);
 const endpointChain = (e: Endpoint, d: Direction) => nftName(d === 'ingress' ? 'in' : 'eg', e.key);
-
-function rule(text: string, comment: string): NftRule {
-  return { text, comment: clampComment(comment) };
-}
 
 /** Endpoint chains, reused while the endpoint and the policies it jumps to are the same objects. */
 const endpointChains = new WeakMap<
@@ -121,10 +137,10 @@ export function renderTable(
   const chains = new Map<string, NftChain>();
   const usedPolicies = new Set<string>();
   const maps = {
-    egress4: [] as { key: string; value: string }[],
-    egress6: [] as { key: string; value: string }[],
-    ingress4: [] as { key: string; value: string }[],
-    ingress6: [] as { key: string; value: string }[],
+    egress4: [] as NftMapElement[],
+    egress6: [] as NftMapElement[],
+    ingress4: [] as NftMapElement[],
+    ingress6: [] as NftMapElement[],
   };
   for (const e of [...ir.endpoints.values()].filter((x) => local.has(x.key))) {
     for (const d of ['ingress', 'egress'] as const) {
@@ -144,7 +160,7 @@ export function renderTable(
             : d === 'ingress'
               ? maps.ingress6
               : maps.egress6;
-        m.push({ key: formatIp(ip), value: `jump ${chain}` });
+        m.push({ key: formatIp(ip), value: { kind: 'jump', chain } });
       }
     }
   }
@@ -161,18 +177,20 @@ export function renderTable(
   for (const c of ownNodeChains()) chains.set(c.name, c);
   const nftMaps = new Map<string, NftMap>();
   for (const [name, elements] of Object.entries(maps)) {
-    const family = name.endsWith('4') ? 'ipv4_addr' : 'ipv6_addr';
+    const family = name.endsWith('4') ? ('ipv4_addr' as const) : ('ipv6_addr' as const);
     const side = name.startsWith('egress')
       ? 'egress: by source pod'
       : 'ingress: by destination pod';
     nftMaps.set(name, {
       name,
-      type: `${family} : verdict`,
+      key: [family],
       comment: `local pods' ${side}`,
       elements: elements.sort((a, b) => a.key.localeCompare(b.key)),
     });
   }
   return {
+    family: POLICY_TABLE.family,
+    name: POLICY_TABLE.name,
     sets,
     maps: nftMaps,
     chains,
@@ -186,10 +204,7 @@ export function renderTable(
 function tierJumps(ir: PolicyIr, ids: readonly string[]): NftRule[] {
   return ids.map((id) => {
     const p = ir.policies.get(id) as IrPolicy;
-    return rule(
-      `meta mark & ${hex(MARK.DECISION)} == 0x00000000 jump ${policyChain(p)}`,
-      policyRefText(p.ref),
-    );
+    return rule([undecided, jump(policyChain(p))], policyRefText(p.ref));
   });
 }
 
@@ -203,75 +218,46 @@ function endpointChainOf(
   const dir: EndpointDirection = e[d];
   const pod = `Pod ${e.key} ${d}`;
   /** A drop, with its log rule in front when drops are logged. */
-  const drop = (condition: string, reason: DropReason, comment: string): NftRule[] => [
+  const drop = (condition: NftExpr[], reason: DropReason, comment: string): NftRule[] => [
     ...(log
-      ? [rule(dropLogRule(condition, dropLogPrefix(e.key, d, reason), log), `${comment} (log)`)]
+      ? [
+          rule(
+            [...condition, ...dropLogExprs(dropLogPrefix(e.key, d, reason), log)],
+            `${comment} (log)`,
+          ),
+        ]
       : []),
-    rule(`${condition}${condition ? ' ' : ''}drop`, comment),
+    rule([...condition, dropVerdict], comment),
   ];
-  const rules: NftRule[] = [
-    rule(`meta mark set meta mark & ${CLEAR_ALL}`, `${pod}: start undecided`),
-  ];
+  const rules: NftRule[] = [rule([clearMark(CLEAR_ALL)], `${pod}: start undecided`)];
   if (dir.admin.length) {
     rules.push(...tierJumps(ir, dir.admin));
-    rules.push(
-      rule(
-        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.ACCEPT)} return`,
-        `${pod}: accepted by the Admin tier`,
-      ),
-    );
-    rules.push(
-      ...drop(
-        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.DENY)}`,
-        'admin',
-        `${pod}: denied by the Admin tier`,
-      ),
-    );
-    rules.push(
-      rule(
-        `meta mark set meta mark & ${CLEAR_DECISION}`,
-        `${pod}: Admin tier passed or did not match`,
-      ),
-    );
+    rules.push(rule([decided(MARK.ACCEPT), ret], `${pod}: accepted by the Admin tier`));
+    rules.push(...drop([decided(MARK.DENY)], 'admin', `${pod}: denied by the Admin tier`));
+    rules.push(rule([clearMark(CLEAR_DECISION)], `${pod}: Admin tier passed or did not match`));
   }
   if (dir.networkPolicies.length) {
     // NetworkPolicy's own exemption (kubelet probes), after the Admin tier has had its say.
-    const own = d === 'egress' ? 'daddr' : 'saddr';
+    const own = d === 'egress' ? 'fib daddr type' : 'fib saddr type';
     rules.push(
       rule(
-        `fib ${own} type local return`,
+        [cmp([own], 'local'), ret],
         `${pod}: its own ${e.node ? `Node ${e.node}` : 'node'} (any address of it), which NetworkPolicy always allows`,
       ),
     );
     // NetworkPolicies add up: the first that allows ends the search.
     for (const id of dir.networkPolicies) {
       const p = ir.policies.get(id) as IrPolicy;
-      rules.push(
-        rule(
-          `meta mark & ${hex(MARK.ALLOW)} == 0x00000000 jump ${policyChain(p)}`,
-          policyRefText(p.ref),
-        ),
-      );
+      rules.push(rule([markIs(MARK.ALLOW, '==', 0), jump(policyChain(p))], policyRefText(p.ref)));
     }
-    rules.push(
-      rule(
-        `meta mark & ${hex(MARK.ALLOW)} != 0x00000000 return`,
-        `${pod}: allowed by a NetworkPolicy`,
-      ),
-    );
+    rules.push(rule([markIs(MARK.ALLOW, '!=', 0), ret], `${pod}: allowed by a NetworkPolicy`));
     const by = dir.networkPolicies
       .map((id) => policyRefText((ir.policies.get(id) as IrPolicy).ref))
       .join(', ');
-    rules.push(...drop('', 'isolated', `${pod}: isolated by ${by}`));
+    rules.push(...drop([], 'isolated', `${pod}: isolated by ${by}`));
   } else if (dir.baseline.length) {
     rules.push(...tierJumps(ir, dir.baseline));
-    rules.push(
-      ...drop(
-        `meta mark & ${hex(MARK.DECISION)} == ${hex(MARK.DENY)}`,
-        'baseline',
-        `${pod}: denied by the Baseline tier`,
-      ),
-    );
+    rules.push(...drop([decided(MARK.DENY)], 'baseline', `${pod}: denied by the Baseline tier`));
   }
   return { name, comment: pod, rules };
 }
@@ -279,9 +265,12 @@ function endpointChainOf(
 function policyChainOf(ir: PolicyIr, p: IrPolicy): NftChain {
   const rules: NftRule[] = [];
   for (const r of p.rules) {
-    const verdict = `meta mark set meta mark | ${hex(VERDICT_MARK[r.action])} return`;
+    const verdict: NftExpr[] = [
+      { kind: 'set-mark', target: 'meta mark', or: VERDICT_MARK[r.action] },
+      ret,
+    ];
     for (const match of matchesOf(ir, r))
-      rules.push(rule(`${match}${match ? ' ' : ''}${verdict}`, ruleOriginText(r.origin)));
+      rules.push(rule([...match, ...verdict], ruleOriginText(r.origin)));
   }
   return { name: policyChain(p), comment: `${policyRefText(p.ref)} ${p.direction}`, rules };
 }

@@ -1,15 +1,23 @@
 import { randomInt } from 'node:crypto';
-import { parseIp } from '../core/net/ip.js';
-import type { IpAddr } from '../core/net/types.js';
-import { podKey, type Cluster, type Pod } from '../core/model/types.js';
-import { PolicyCompiler } from '../core/policy/compile.js';
-import type { PolicyIr } from '../core/policy/ir.js';
-import type { DropLogOptions } from '../nft/drop-log.js';
-import type { NftTable } from '../nft/model.js';
-import { renderTable } from '../nft/render.js';
-import type { NftRunner } from '../nft/runner.js';
-import { TableSync } from '../nft/sync.js';
-import type { EndpointRecord, SyncReport, SyncResult, TableCounts } from '../api/types.js';
+import { parseIp } from '../../core/net/ip.js';
+import type { IpAddr } from '../../core/net/types.js';
+import { podKey, type Cluster, type Pod } from '../../core/model/types.js';
+import { PolicyCompiler } from '../../core/policy/compile.js';
+import type { PolicyIr } from '../../core/policy/ir.js';
+import type { DropLogOptions } from './drop-log.js';
+import type { NftTable } from '../../nft/model.js';
+import { renderTable } from './render.js';
+import type { NftRunner } from '../../nft/runner.js';
+import { TableSync } from '../../nft/sync.js';
+import type { SyncReport, SyncResult, TableCounts } from '../../api/types.js';
+
+/** What the dataplane needs of one of this node's endpoints (the agent's EndpointRecord has it). */
+export interface LocalEndpoint {
+  /** The pod the CNI ADD was for, when known. */
+  readonly pod?: { readonly namespace: string; readonly name: string };
+  /** Its addresses as the CNI gave them, `IP/PREFIX`. */
+  readonly addresses: readonly string[];
+}
 
 /** After a failed sync, the next (full) one is tried this much later even if nothing changes. */
 const RETRY_MS = 1000;
@@ -40,13 +48,13 @@ export function tableCounts(table: NftTable, ir: PolicyIr, local: number): Table
 }
 
 /**
- * The policy dataplane of one node: the cluster (from the source) plus this
+ * The policy component of one node, on its own table (POLICY_TABLE): the cluster (from the source) plus this
  * node's endpoints (from its own CNI ADDs) → IR → nftables, one atomic
  * transaction per change. Requests made while a sync runs are folded into
  * one more sync, and every caller's promise settles once its change is in
  * the kernel.
  */
-export class Dataplane {
+export class PolicyDataplane {
   private readonly table: TableSync;
   private readonly compiler = new PolicyCompiler();
   private readonly localPods = new LocalPods();
@@ -67,7 +75,7 @@ export class Dataplane {
     private readonly nodeName: string,
     private readonly state: () => {
       cluster: Cluster | undefined;
-      endpoints: readonly EndpointRecord[];
+      endpoints: readonly LocalEndpoint[];
     },
     private readonly log: (line: string) => void,
     private readonly options: DataplaneOptions = {},
@@ -139,7 +147,7 @@ export class Dataplane {
 class LocalPods {
   private readonly memo = new Map<string, { from: Pod; ips: string; pod: Pod }>();
 
-  merge(cluster: Cluster, nodeName: string, endpoints: readonly EndpointRecord[]): Cluster {
+  merge(cluster: Cluster, nodeName: string, endpoints: readonly LocalEndpoint[]): Cluster {
     const fresh = withLocalEndpoints(cluster, nodeName, endpoints);
     if (fresh === cluster) return cluster;
     const seen = new Set<string>();
@@ -164,7 +172,7 @@ class LocalPods {
 export function withLocalEndpoints(
   cluster: Cluster,
   nodeName: string,
-  endpoints: readonly EndpointRecord[],
+  endpoints: readonly LocalEndpoint[],
 ): Cluster {
   const byPod = new Map<string, IpAddr[]>();
   for (const e of endpoints) {

@@ -1,19 +1,19 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import type { Cluster } from '../core/model/types.js';
-import type { NftRunner } from '../nft/runner.js';
-import { clusterFrom, docs, namespace, pod } from '../testing/policy.js';
-import { Dataplane } from './dataplane.js';
-import type { EndpointRecord } from '../api/types.js';
+import type { Cluster } from '../../core/model/types.js';
+import type { NftTableId, NftTransaction } from '../../nft/model.js';
+import type { NftRunner } from '../../nft/runner.js';
+import { clusterFrom, docs, namespace, pod } from '../../testing/policy.js';
+import { PolicyDataplane, type LocalEndpoint } from './dataplane.js';
 
 /** Records the scripts nft would be given. */
 class RecordingRunner implements NftRunner {
   readonly scripts: string[] = [];
-  apply(script: string): Promise<void> {
+  apply(_tx: NftTransaction, script: string): Promise<void> {
     this.scripts.push(script);
     return Promise.resolve();
   }
-  list(): Promise<string> {
+  list(_table: NftTableId): Promise<string> {
     return Promise.resolve('');
   }
 }
@@ -29,17 +29,9 @@ const policy = (from: string) =>
     },
   });
 
-const record = (name: string, address: string): EndpointRecord => ({
-  containerId: `c-${name}`,
-  ifname: 'eth0',
-  netns: `/run/netns/${name}`,
-  hostIfname: `veth-${name}`,
-  hostMac: '02:00:00:00:00:01',
-  podMac: '02:00:00:00:00:02',
-  mtu: 1500,
+const record = (name: string, address: string): LocalEndpoint => ({
   addresses: [address],
   pod: { namespace: 'shop', name },
-  created: '2026-11-22T00:00:00.000Z',
 });
 
 function world(from: string): Cluster {
@@ -61,7 +53,7 @@ test('a sync with nothing new is a noop: no nft run, no new generation', async (
   const runner = new RecordingRunner();
   let cluster = world('api');
   const endpoints = [record('web', '10.244.1.2/32'), record('api', '10.244.1.3/32')];
-  const dp = new Dataplane(
+  const dp = new PolicyDataplane(
     runner,
     'node-1',
     () => ({ cluster, endpoints }),

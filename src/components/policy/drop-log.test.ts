@@ -1,12 +1,13 @@
 import test from 'node:test';
+import { ruleText } from '../../nft/text.js';
 import assert from 'node:assert/strict';
-import { podKey } from '../core/model/types.js';
-import { compilePolicies } from '../core/policy/compile.js';
-import { clusterFrom } from '../testing/policy.js';
-import { randomCluster } from '../testing/random-cluster.js';
+import { podKey } from '../../core/model/types.js';
+import { compilePolicies } from '../../core/policy/compile.js';
+import { clusterFrom } from '../../testing/policy.js';
+import { randomCluster } from '../../testing/random-cluster.js';
 import { dropLogPrefix, endpointTag, parseDropLogPrefix } from './drop-log.js';
 import { renderTable } from './render.js';
-import { validateTable } from './validate.js';
+import { validateTable } from '../../nft/validate.js';
 
 const LOG = { group: 7, ratePerSecond: 50 };
 
@@ -41,24 +42,24 @@ test('with drop logging, every drop has a rate-limited log rule with its conditi
     assert.deepEqual([...(logged.counters?.keys() ?? [])], ['drop_log_wanted', 'drop_log_sent']);
     assert.equal(plain.counters, undefined, 'no counters without drop logging');
     for (const [name, c] of logged.chains) {
-      const without = c.rules.filter((r) => !/ log prefix /.test(r.text));
+      const without = c.rules.filter((r) => !/ log prefix /.test(ruleText(r)));
       assert.deepEqual(
         without,
         plain.chains.get(name)?.rules,
         `seed ${seed} ${name}: only log rules added`,
       );
       c.rules.forEach((r, i) => {
-        if (!/(^| )drop$/.test(r.text)) return;
+        if (!/(^| )drop$/.test(ruleText(r))) return;
         drops++;
         const before = c.rules[i - 1];
-        const condition = r.text.replace(/ ?drop$/, '');
+        const condition = ruleText(r).replace(/ ?drop$/, '');
         const m =
           /^(.*?) ?counter name "drop_log_wanted" limit rate 50\/second burst 100 packets counter name "drop_log_sent" log prefix "([^"]+)" group 7 queue-threshold 1$/.exec(
-            before?.text ?? '',
+            before ? ruleText(before) : '',
           );
         assert.ok(
           m,
-          `seed ${seed} ${name} rule ${i}: log rule before the drop, got ${before?.text}`,
+          `seed ${seed} ${name} rule ${i}: log rule before the drop, got ${before ? ruleText(before) : ''}`,
         );
         assert.equal(m[1], condition);
         const parsed = parseDropLogPrefix(m[2] as string);
