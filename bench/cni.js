@@ -5,10 +5,10 @@
 // for), the agent alone (the same request straight to its socket), and
 // `node -e 0` (the floor any Node.js executable pays to start).
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Sandbox } from '../dist-test/test/support/sandbox.js';
 import { cni } from '../dist-test/test/support/cni.js';
+import { AgentClient } from '../dist/api/client.js';
 
 const { values } = parseArgs({
   options: { pods: { type: 'string', default: '60' }, parallel: { type: 'string', default: '20' } },
@@ -23,32 +23,11 @@ const pct = (xs, p) => {
 const fmt = (xs) =>
   `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (n=${xs.length})`;
 
-function direct(socket, env) {
-  const body = JSON.stringify({
-    env,
-    stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'weft', type: 'weft' }),
-  });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: socket,
-        path: '/v1/cni',
-        method: 'POST',
-        headers: { 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let out = '';
-        res.on('data', (d) => (out += d));
-        res.on('end', () => {
-          const r = JSON.parse(out);
-          if (r.exitCode !== 0) reject(new Error(r.stdout));
-          else resolve();
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function direct(socket, env) {
+  const agent = new AgentClient({ kind: 'unix', node: 'bench', socket }, 60_000);
+  const stdin = JSON.stringify({ cniVersion: '1.1.0', name: 'weft', type: 'weft' });
+  const r = await agent.cni({ env, stdin });
+  if (r.exitCode !== 0) throw new Error(r.stdout);
 }
 
 const sb = new Sandbox();

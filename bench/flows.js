@@ -10,12 +10,13 @@
 //   npm run build && node bench/flows.js [--rate 10000] [--seconds 10] [--connects 2000] [--rounds 2]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
+import { AgentClient } from '../dist/api/client.js';
+import { AgentRoutes } from '../dist/api/routes.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,17 +67,8 @@ function weft(...args) {
   return r.stdout;
 }
 
-function get(socket, path) {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve(JSON.parse(text)));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function status(socket) {
+  return new AgentClient({ kind: 'unix', node: 'bench', socket }).get(AgentRoutes.status);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -166,7 +158,7 @@ async function startAgent(node, flows) {
   child.unref();
   for (let i = 0; i < 200; i++) {
     await sleep(50);
-    const s = await get(node.socket, '/v1/status').catch(() => undefined);
+    const s = await status(node.socket).catch(() => undefined);
     if (s?.ready) return child.pid;
   }
   throw new Error(`agent of ${node.name} not ready with --flows ${flows}`);
@@ -218,7 +210,7 @@ async function measure(state, pids, mode) {
   const client = state.pods['bench/client'];
   const server = state.pods['bench/server'];
   const lat = JSON.parse(inPod(client, CONNECT(server.ips[0], CONNECTS)));
-  const before = await Promise.all([n1, n2].map((n) => get(n.socket, '/v1/status')));
+  const before = await Promise.all([n1, n2].map((n) => status(n.socket)));
   const trees = pids.map(tree);
   const cpu0 = trees.map(cpuTicks);
   let peak = trees.map(rssKiB);
@@ -242,7 +234,7 @@ async function measure(state, pids, mode) {
   clearInterval(sampler);
   const secs = (Date.now() - t0) / 1000;
   const cpu = pids.map((p, i) => ((cpuTicks(tree(p)) - cpu0[i]) / TICK / secs) * 100);
-  const after = await Promise.all([n1, n2].map((n) => get(n.socket, '/v1/status')));
+  const after = await Promise.all([n1, n2].map((n) => status(n.socket)));
   const seen = after.map((s, i) => (s.flows.enabled ? s.flows.seen - before[i].flows.seen : 0));
   const lost = after.map((s, i) => (s.flows.enabled ? s.flows.lost - before[i].flows.lost : 0));
   return { mode, p50: pct(lat, 50), p99: pct(lat, 99), cpu, peak, seen, lost, secs };

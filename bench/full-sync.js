@@ -20,7 +20,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,6 +36,8 @@ import { fullTransaction } from '../dist/nft/transactions.js';
 import { validateTable } from '../dist/nft/validate.js';
 import { TableSync } from '../dist/nft/sync.js';
 import { RealNft } from '../dist/nft/runner.js';
+import { AgentClient } from '../dist/api/client.js';
+import { AgentRoutes } from '../dist/api/routes.js';
 
 const { values } = parseArgs({
   options: {
@@ -107,24 +108,11 @@ function rss(pid) {
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
-function agentGet(socket, path, timeoutMs = 5000) {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
+/** The agent's status; undefined when it does not answer. */
+function agentStatus(socket) {
+  return new AgentClient({ kind: 'unix', node: 'bench', socket })
+    .get(AgentRoutes.status)
+    .catch(() => undefined);
 }
 
 let cleaned = false;
@@ -283,8 +271,7 @@ try {
         } catch {
           // not yet
         }
-        if ((await agentGet(socket, '/v1/status'))?.ready)
-          return { ms: performance.now() - t0, peak };
+        if ((await agentStatus(socket))?.ready) return { ms: performance.now() - t0, peak };
         await sleep(100);
       }
       throw new Error(`${what}: the agent was not ready within 600 s`);

@@ -12,13 +12,14 @@
 //       [--nodes 5000] [--pods 100000] [--policies 10000] [--toggles 10]
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 import { podIdentity } from './kube-objects.js';
+import { AgentClient } from '../dist/api/client.js';
+import { AgentRoutes } from '../dist/api/routes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -56,16 +57,8 @@ process.on('uncaughtException', (e) => {
 });
 process.on('SIGINT', () => process.exit(130));
 
-function get(socket, path) {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(JSON.parse(body)));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function get(socket, route) {
+  return new AgentClient({ kind: 'unix', node: 'bench', socket }).get(route);
 }
 
 function rssMB(pid) {
@@ -191,7 +184,7 @@ const sampler = setInterval(() => {
 for (;;) {
   if (agent.exitCode !== null) throw new Error(`the agent exited:\n${agentLog.join('')}`);
   if (Date.now() - t0 > 600_000) throw new Error(`not ready in 10 min:\n${agentLog.join('')}`);
-  const s = await get(socket, '/v1/status').catch(() => undefined);
+  const s = await get(socket, AgentRoutes.status).catch(() => undefined);
   if (s?.ready) break;
   await sleep(50);
 }
@@ -244,7 +237,7 @@ const policy = {
 };
 const syncMs = [];
 for (let k = 0; k < Number(values.toggles); k++) {
-  const before = (await get(socket, '/v1/policy')).lastSync?.at;
+  const before = (await get(socket, AgentRoutes.policy)).lastSync?.at;
   server.send(
     k % 2 === 0
       ? { cmd: 'create', resource: 'networkpolicies', obj: policy }
@@ -252,7 +245,7 @@ for (let k = 0; k < Number(values.toggles); k++) {
   );
   const { writtenAt } = await reply('written');
   for (let tries = 0; ; tries++) {
-    const last = (await get(socket, '/v1/policy')).lastSync;
+    const last = (await get(socket, AgentRoutes.policy)).lastSync;
     if (last?.at !== before && Date.parse(last.at) >= Math.floor(writtenAt)) {
       syncMs.push(Date.parse(last.at) - writtenAt);
       break;

@@ -22,7 +22,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -111,6 +110,8 @@ async function main() {
   const { validateTable } = await import('../dist/nft/validate.js');
   const { TableSync } = await import('../dist/nft/sync.js');
   const { RealNft } = await import('../dist/nft/runner.js');
+  const { AgentClient } = await import('../dist/api/client.js');
+  const { AgentRoutes } = await import('../dist/api/routes.js');
 
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-upd-'));
   const labRoot = join(dir, 'labs');
@@ -170,24 +171,8 @@ async function main() {
       : 'n=0';
   const median = (xs) => pct(xs, 50);
   const log = (s) => process.stderr.write(`${s}\n`);
-  const agentGet = (path, timeoutMs = 30_000) =>
-    new Promise((resolve, reject) => {
-      const req = request({ socketPath: socket, path, timeout: timeoutMs }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(body));
-          } catch (e) {
-            reject(e);
-          }
-        });
-      });
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.end();
-    });
+  const agent = new AgentClient({ kind: 'unix', node: 'bench', socket }, 30_000);
+  const policyAnswer = () => agent.get(AgentRoutes.policy);
   /** Writes a file the way the lab does: temp name (not a manifest extension) + rename. Returns the rename time. */
   const atomicWrite = (file, text) => {
     const tmp = join(dirname(file), `.${file.split('/').pop()}.tmp`);
@@ -376,7 +361,7 @@ async function main() {
       let pol;
       let seen = false;
       while (Date.now() < deadline) {
-        pol = await agentGet('/v1/policy').catch(() => undefined);
+        pol = await policyAnswer().catch(() => undefined);
         if (
           pol?.lastSync &&
           pol.networkPolicies.length === nps + 1 &&
@@ -394,7 +379,7 @@ async function main() {
       let lastAt = pol.lastSync.at;
       for (let i = 0; i < 100; i++) {
         await sleep(Math.max(1000, 2 * (pol.lastSync.ms ?? 0)));
-        pol = await agentGet('/v1/policy');
+        pol = await policyAnswer();
         if (pol.lastSync.at === lastAt) break;
         lastAt = pol.lastSync.at;
       }

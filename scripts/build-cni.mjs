@@ -1,6 +1,6 @@
 // Bundles the weft-cni shim (dist/cni/shim.js, from tsc) into one executable
 // file, dist/weft-cni.js: node built-ins stay imports, everything else is
-// inlined, so the runtime's exec loads a single small module.
+// inlined and minified, so the runtime's exec loads a single small module.
 //
 //   node scripts/build-cni.mjs        (after `tsc -p .`)
 import { chmodSync, existsSync, statSync } from 'node:fs';
@@ -25,6 +25,7 @@ const result = await build({
   target: 'node20',
   banner: { js: '#!/usr/bin/env node' },
   legalComments: 'none',
+  minify: true,
   logLevel: 'warning',
   metafile: true,
 });

@@ -18,7 +18,7 @@ import {
   type NodeAnnotations,
 } from '../sources/kubernetes/node-annotations.js';
 import { startSource, type ClusterSource, type SourceSpec } from './source.js';
-import { EndpointStore, ownerKey, type EndpointRecord, type Owner } from './endpoint-store.js';
+import { EndpointStore, ownerKey } from './endpoint-store.js';
 import { CniErrorCodes } from '../core/cni/errors.js';
 import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
 import { sweepDeparted, type DepartedSweep } from './departed.js';
@@ -26,6 +26,7 @@ import { PolicyDataplane } from '../components/policy/dataplane.js';
 import { RealNft } from '../nft/runner.js';
 import { podKey } from '../core/model/types.js';
 import { irToJson } from '../core/policy/ir-json.js';
+import type { EndpointRecord, IpamUsage, Owner } from '../api/types.js';
 
 import { CniHandler } from './cni-handler.js';
 import { run } from '../host/exec.js';
@@ -210,17 +211,17 @@ export class Agent {
         rule: () => this.clientRule(),
         metrics: this.obs.metrics.listeners,
         get: {
-          '/v1/endpoints': () => endpoints.list(),
-          '/v1/endpoints/policy': () => this.obs.endpoints(),
-          '/v1/ir': () => (this.dataplane?.ir ? irToJson(this.dataplane.ir) : null),
-          '/v1/policy': () => ({
+          endpoints: () => endpoints.list(),
+          endpointsPolicy: () => this.obs.endpoints(),
+          ir: () => (this.dataplane?.ir ? irToJson(this.dataplane.ir) : null),
+          policy: () => ({
             lastSync: this.dataplane?.last,
             networkPolicies:
               this.cluster?.networkPolicies.map((p) => `${p.namespace}/${p.name}`) ?? [],
             clusterNetworkPolicies: this.cluster?.clusterNetworkPolicies.map((p) => p.name) ?? [],
           }),
-          '/v1/ipam': () => this.ipamUsage(),
-          '/v1/source': () => ({
+          ipam: () => this.ipamUsage(),
+          source: () => ({
             source: this.source?.status() ?? null,
             nodeAnnotations: this.annotations?.status() ?? null,
           }),
@@ -329,7 +330,7 @@ export class Agent {
     this.annotations.publish(a);
   }
 
-  private async ipamUsage() {
+  private async ipamUsage(): Promise<IpamUsage[]> {
     return ((await this.ipam?.usage()) ?? []).map((u) => ({
       cidr: formatCidr(u.cidr),
       allocated: u.allocated,

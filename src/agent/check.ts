@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { EndpointRecord } from './endpoint-store.js';
+import type { EndpointRecord } from '../api/types.js';
 import { GATEWAY4, GATEWAY6 } from './endpoints.js';
 import { findLink, ipJson } from '../host/netlink.js';
 

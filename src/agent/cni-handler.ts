@@ -4,7 +4,7 @@ import { parseCniRequest, type CniRequest } from '../core/cni/request.js';
 import { resultForVersion, versionResult, type CniResult } from '../core/cni/result.js';
 import type { CniWireResponse } from '../core/cni/wire.js';
 import { checkEndpoint } from './check.js';
-import type { EndpointRecord, PodRef } from './endpoint-store.js';
+import type { EndpointRecord, PodRef } from '../api/types.js';
 import { EndpointError, GATEWAY4, GATEWAY6, type EndpointManager } from './endpoints.js';
 import { ExecError } from '../host/exec.js';
 

@@ -3,7 +3,7 @@
  * (EndpointManager.releaseDeparted), every DEPARTED_SWEEP_MS: an address and
  * a veth come back within that bound, not at the agent's next start.
  */
-import type { EndpointRecord } from './endpoint-store.js';
+import type { EndpointRecord } from '../api/types.js';
 
 /** How often the agent looks; the bound docs/install.md promises. */
 export const DEPARTED_SWEEP_MS = 2000;

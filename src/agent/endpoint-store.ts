@@ -1,29 +1,6 @@
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-export interface Owner {
-  readonly containerId: string;
-  readonly ifname: string;
-}
-
-export interface PodRef {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid?: string;
-}
-
-/** One pod interface as the agent set it up: everything DEL, CHECK and GC need. */
-export interface EndpointRecord extends Owner {
-  readonly netns: string;
-  readonly hostIfname: string;
-  readonly hostMac: string;
-  readonly podMac: string;
-  readonly mtu: number;
-  /** Addresses as CIDR text (`10.244.1.5/32`, `fd00::5/128`). */
-  readonly addresses: readonly string[];
-  readonly pod?: PodRef;
-  readonly created: string;
-}
+import type { EndpointRecord, Owner } from '../api/types.js';
 
 export function ownerKey(o: Owner): string {
   return `${o.containerId}/${o.ifname}`;

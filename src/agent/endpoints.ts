@@ -12,13 +12,8 @@ import {
 } from '../host/netlink.js';
 import { ExecError, run } from '../host/exec.js';
 import { netnsPathProblem } from './netns-path.js';
-import {
-  ownerKey,
-  type EndpointRecord,
-  type EndpointStore,
-  type Owner,
-  type PodRef,
-} from './endpoint-store.js';
+import type { EndpointRecord, Owner, PodRef } from '../api/types.js';
+import { ownerKey, type EndpointStore } from './endpoint-store.js';
 
 /** The addresses the pod's default routes point at; the host side answers for them. */
 export const GATEWAY4 = '169.254.1.1';

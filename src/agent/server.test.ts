@@ -1,42 +1,38 @@
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listen, type Routes } from './server.js';
+import { AgentClient, type AgentAddress } from '../api/client.js';
+import { AgentRoutes, type RouteBase } from '../api/routes.js';
+import { listen, type Handlers } from './server.js';
 import { ListenerMetrics } from '../listen/metrics.js';
 
-function call(
-  target: { socketPath: string } | { host: string; port: number },
-  method: string,
-  path: string,
-): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ ...target, method, path }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          body: res.headers['content-type']?.startsWith('application/json')
-            ? JSON.parse(text)
-            : text,
-        }),
-      );
-    });
-    req.on('error', reject);
-    req.end(method === 'POST' ? JSON.stringify({ env: {}, stdin: '' }) : undefined);
-  });
+const R = AgentRoutes;
+
+async function call(at: AgentAddress, route: RouteBase): Promise<{ status: number; body: string }> {
+  const body = route.method === 'POST' ? JSON.stringify({ env: {}, stdin: '' }) : undefined;
+  return new AgentClient(at).exchange(route, body === undefined ? {} : { body });
+}
+
+function ready() {
+  return {
+    ready: true,
+    node: 'n',
+    health: 'ok',
+    uptimeSeconds: 0,
+    lastSync: null,
+    counts: null,
+    flows: { enabled: false },
+  } as const;
 }
 
 /** The agent API on a fresh socket, with health and observe listeners on 127.0.0.1. */
-async function serve(t: TestContext, routes: Routes) {
+async function serve(t: TestContext, handlers: Handlers) {
   const dir = await mkdtemp(join(tmpdir(), 'weft-server-'));
   const servers = await listen(
-    routes,
+    handlers,
     join(dir, 'agent.sock'),
     { host: '127.0.0.1', port: 0 },
     { host: '127.0.0.1', port: 0 },
@@ -45,11 +41,13 @@ async function serve(t: TestContext, routes: Routes) {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
     await rm(dir, { recursive: true, force: true });
   });
-  const at = (i: number) => ({
-    host: '127.0.0.1',
-    port: (servers[i]?.address() as AddressInfo).port,
+  const at = (i: number): AgentAddress => ({
+    kind: 'http',
+    node: 'n',
+    url: `http://127.0.0.1:${(servers[i]?.address() as AddressInfo).port}`,
   });
-  return { unix: { socketPath: join(dir, 'agent.sock') }, tcp: at(1), observe: at(2) };
+  const unix: AgentAddress = { kind: 'unix', node: 'n', socket: join(dir, 'agent.sock') };
+  return { unix, tcp: at(1), observe: at(2) };
 }
 
 test('TCP: health answers health and metrics, observe the read-only views; CNI stays on the unix socket', async (t) => {
@@ -59,29 +57,29 @@ test('TCP: health answers health and metrics, observe the read-only views; CNI s
       cniCalls++;
       return Promise.resolve({ exitCode: 0, stdout: '{}' });
     },
-    status: () => ({ ready: true }),
-    get: { '/v1/endpoints': () => [] },
+    status: ready,
+    get: { endpoints: () => [] },
     raw: {
-      '/metrics': (_req, res) => void res.end('weft_up 1\n'),
-      '/v1/flows': (_req, res) => void res.end('{}'),
+      metrics: (_req, res) => void res.end('weft_up 1\n'),
+      flows: (_req, res) => void res.end('{}'),
     },
     rule: () => ({ nodes: [], allow: [] }),
     metrics: new ListenerMetrics(),
   });
-  assert.equal((await call(observe, 'GET', '/v1/flows')).status, 200, 'flows to observers');
-  assert.equal((await call(observe, 'GET', '/v1/status')).status, 200);
-  assert.equal((await call(observe, 'GET', '/metrics')).status, 200);
-  assert.equal((await call(observe, 'POST', '/v1/cni')).status, 404);
-  assert.equal((await call(observe, 'GET', '/v1/endpoints')).status, 404);
-  assert.equal((await call(tcp, 'GET', '/healthz')).status, 200);
-  assert.equal((await call(tcp, 'POST', '/v1/cni')).status, 404);
-  assert.equal((await call(tcp, 'GET', '/v1/endpoints')).status, 404);
-  assert.equal((await call(tcp, 'GET', '/v1/status')).status, 404);
-  assert.equal((await call(tcp, 'GET', '/v1/flows')).status, 404, 'flows stay root-only');
-  assert.deepEqual(await call(tcp, 'GET', '/metrics'), { status: 200, body: 'weft_up 1\n' });
+  assert.equal((await call(observe, R.flows)).status, 200, 'flows to observers');
+  assert.equal((await call(observe, R.status)).status, 200);
+  assert.equal((await call(observe, R.metrics)).status, 200);
+  assert.equal((await call(observe, R.cni)).status, 404);
+  assert.equal((await call(observe, R.endpoints)).status, 404);
+  assert.equal((await call(tcp, R.healthz)).status, 200);
+  assert.equal((await call(tcp, R.cni)).status, 404);
+  assert.equal((await call(tcp, R.endpoints)).status, 404);
+  assert.equal((await call(tcp, R.status)).status, 404);
+  assert.equal((await call(tcp, R.flows)).status, 404, 'flows stay root-only');
+  assert.deepEqual(await call(tcp, R.metrics), { status: 200, body: 'weft_up 1\n' });
   assert.equal(cniCalls, 0, 'no CNI call came through TCP');
-  assert.equal((await call(unix, 'POST', '/v1/cni')).status, 200);
-  assert.equal((await call(unix, 'GET', '/v1/endpoints')).status, 200);
+  assert.equal((await call(unix, R.cni)).status, 200);
+  assert.equal((await call(unix, R.endpoints)).status, 200);
   assert.equal(cniCalls, 1);
 });
 
@@ -90,13 +88,13 @@ test('every TCP listener answers loopback with no Node known; listener metrics s
   const metrics = new ListenerMetrics();
   const { tcp, observe } = await serve(t, {
     cni: () => Promise.resolve({ exitCode: 0, stdout: '{}' }),
-    status: () => ({ ready: true }),
-    raw: { '/v1/flows': (_req, res) => void res.end('{}') },
+    status: ready,
+    raw: { flows: (_req, res) => void res.end('{}') },
     rule: () => ({ nodes: [], allow: [] }),
     metrics,
   });
-  assert.equal((await call(observe, 'GET', '/v1/flows')).status, 200);
-  assert.equal((await call(tcp, 'GET', '/healthz')).status, 200);
+  assert.equal((await call(observe, R.flows)).status, 200);
+  assert.equal((await call(tcp, R.healthz)).status, 200);
   const text = metrics.registry.render();
   for (const listener of ['unix', 'health', 'observe']) {
     for (const reason of ['client', 'host', 'streams', 'client_streams'])

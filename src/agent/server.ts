@@ -1,6 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { AgentRoutes, routeAt, type JsonRoute, type Listener } from '../api/routes.js';
+import type {
+  AgentReadiness,
+  CniWireRequest,
+  CniWireResponse,
+  StatusDetail,
+} from '../api/types.js';
 import type { ClientRule } from '../core/listen/access.js';
 import { boundConnections, refused } from '../listen/guard.js';
 import type { ListenerMetrics } from '../listen/metrics.js';
@@ -13,18 +20,19 @@ export type RawHandler = (
   streams: StreamGate,
 ) => void | Promise<void>;
 
-export interface Routes {
+/** The JSON routes a handler answers by returning the route's answer. */
+type GetRoutes = 'ir' | 'policy' | 'endpointsPolicy' | 'source' | 'endpoints' | 'ipam';
+type AnswerOf<K extends GetRoutes> = (typeof AgentRoutes)[K] extends JsonRoute<infer T> ? T : never;
+
+export interface Handlers {
   /** `POST /v1/cni`: one CNI invocation, answered as the plugin's stdout and exit code. */
-  readonly cni: (
-    env: Record<string, string>,
-    stdin: string,
-  ) => Promise<{ exitCode: number; stdout: string }>;
-  readonly status: () => { ready: boolean; message?: string };
-  /** Extra `GET` endpoints (path → JSON body). */
-  readonly get?: Readonly<Record<string, () => unknown>>;
-  // (handlers may return a Promise; it is awaited)
-  /** `GET` endpoints that write their own response (streams, text), given the request. */
-  readonly raw?: Readonly<Record<string, RawHandler>>;
+  readonly cni: (env: Record<string, string>, stdin: string) => Promise<CniWireResponse>;
+  /** `GET /v1/status`, and `GET /healthz` (503 while not ready). */
+  readonly status: () => AgentReadiness & StatusDetail;
+  /** The other JSON routes; one without a handler answers 404. */
+  readonly get?: { readonly [K in GetRoutes]?: () => AnswerOf<K> | Promise<AnswerOf<K>> };
+  /** The routes that write their own response (the flow stream, metrics text), given the request. */
+  readonly raw?: { readonly flows?: RawHandler; readonly metrics?: RawHandler };
   /** Whom every TCP listener answers (checked before routing); the unix socket answers root. */
   readonly rule: () => ClientRule;
   readonly metrics: ListenerMetrics;
@@ -57,59 +65,47 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * What each TCP listener serves. `health` (--health): health and metrics,
- * for the kubelet and Prometheus. `observe` (--observe): besides, the
- * read-only views `weft observe`, `status`, `endpoints` and `ui` read —
- * flows, status, IR, endpoints by policy, the source. CNI and the raw
+ * Answers one request. Each TCP listener serves only the GET routes that
+ * name it (routes.ts): `health` (--health) health and metrics, for the
+ * kubelet and Prometheus; `observe` (--observe) besides, the read-only views
+ * `weft observe`, `status`, `endpoints` and `ui` read. CNI and the raw
  * endpoint records stay on the root-only unix socket.
  */
-const TCP_PATHS = {
-  health: new Set(['/healthz', '/metrics']),
-  observe: new Set([
-    '/healthz',
-    '/metrics',
-    '/v1/status',
-    '/v1/flows',
-    '/v1/ir',
-    '/v1/policy',
-    '/v1/endpoints/policy',
-    '/v1/source',
-  ]),
-} as const;
-
-type Listener = 'unix' | keyof typeof TCP_PATHS;
-
 async function handle(
-  routes: Routes,
+  handlers: Handlers,
   req: IncomingMessage,
   res: ServerResponse,
   listener: Listener,
   streams: StreamGate,
 ): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (
-    listener !== 'unix' &&
-    !(req.method === 'GET' && path !== undefined && TCP_PATHS[listener].has(path))
-  )
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const at = routeAt(req.method, path);
+  if (listener !== 'unix' && !(at?.route.method === 'GET' && at.route.listeners.includes(listener)))
     return send(res, 404, { error: `no route ${req.method} ${path} on the ${listener} listener` });
-  if (req.method === 'POST' && path === '/v1/cni') {
-    const body = JSON.parse(await readBody(req)) as {
-      env?: Record<string, string>;
-      stdin?: string;
-    };
-    send(res, 200, await routes.cni(body.env ?? {}, body.stdin ?? ''));
-    return;
+  const noRoute = () => send(res, 404, { error: `no route ${req.method} ${path}` });
+  if (!at) return noRoute();
+  const { name } = at;
+  switch (name) {
+    case 'cni': {
+      const body = JSON.parse(await readBody(req)) as Partial<CniWireRequest>;
+      return send(res, 200, await handlers.cni(body.env ?? {}, body.stdin ?? ''));
+    }
+    case 'status':
+      return send(res, 200, handlers.status());
+    case 'healthz': {
+      const s = handlers.status();
+      return send(res, s.ready ? 200 : 503, s);
+    }
+    case 'flows':
+    case 'metrics': {
+      const raw = handlers.raw?.[name];
+      return raw ? raw(req, res, streams) : noRoute();
+    }
+    default: {
+      const answer = handlers.get?.[name];
+      return answer ? send(res, 200, await answer()) : noRoute();
+    }
   }
-  if (req.method === 'GET' && path === '/v1/status') return send(res, 200, routes.status());
-  if (req.method === 'GET' && path === '/healthz') {
-    const s = routes.status();
-    return send(res, s.ready ? 200 : 503, s);
-  }
-  const raw = req.method === 'GET' && path ? routes.raw?.[path] : undefined;
-  if (raw) return raw(req, res, streams);
-  const extra = req.method === 'GET' && path ? routes.get?.[path] : undefined;
-  if (extra) return send(res, 200, await extra());
-  send(res, 404, { error: `no route ${req.method} ${path}` });
 }
 
 export interface HostPort {
@@ -122,24 +118,24 @@ export interface HostPort {
  * metrics (`tcp`), and the read-only observation views (`observe`).
  */
 export async function listen(
-  routes: Routes,
+  handlers: Handlers,
   socket: string,
   tcp?: HostPort,
   observe?: HostPort,
 ): Promise<Server[]> {
   const make = (listener: Listener) => {
     // Root's own socket: no access rule, and its clients (the local UI, weft observe) share one bound.
-    const limits = routes.streamLimits ?? STREAM_LIMITS;
+    const limits = handlers.streamLimits ?? STREAM_LIMITS;
     const streams = new StreamGate(
       listener,
       listener === 'unix' ? { ...limits, maxPerClient: limits.maxStreams } : limits,
-      routes.metrics,
+      handlers.metrics,
     );
-    routes.metrics.register(listener);
-    const guard = { listener, rule: routes.rule, metrics: routes.metrics };
+    handlers.metrics.register(listener);
+    const guard = { listener, rule: handlers.rule, metrics: handlers.metrics };
     const server = createServer((req, res) => {
       if (listener !== 'unix' && refused(guard, req, res)) return;
-      handle(routes, req, res, listener, streams).catch((e: unknown) => {
+      handle(handlers, req, res, listener, streams).catch((e: unknown) => {
         if (!res.headersSent) send(res, 500, { error: e instanceof Error ? e.message : String(e) });
       });
     });

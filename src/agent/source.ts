@@ -2,7 +2,8 @@ import type { Cluster } from '../core/model/types.js';
 import { watchManifests } from '../sources/manifests/watch.js';
 import { resolveKubeConfig } from '../sources/kubernetes/config.js';
 import type { KubeConfig } from '../sources/kubernetes/config.js';
-import { watchKubernetes, type KubernetesSourceStatus } from '../sources/kubernetes/source.js';
+import { watchKubernetes } from '../sources/kubernetes/source.js';
+import type { SourceStatus } from '../api/types.js';
 
 /** Where the agent learns the cluster: a directory of manifests, or the Kubernetes API. */
 export type SourceSpec =
@@ -13,10 +14,6 @@ export type SourceSpec =
       readonly kubeconfig?: string;
       readonly context?: string;
     };
-
-export type SourceStatus =
-  | { readonly kind: 'manifests'; readonly dir: string }
-  | ({ readonly kind: 'kubernetes' } & KubernetesSourceStatus);
 
 export interface ClusterSource {
   readonly close: () => void;

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { declaredProbes, matrixJsonChunks, parseProbe } from '../core/policy/matrix-report.js';
 import { CURRENT_VERSION } from '../core/cni/result.js';
+import { AgentRoutes } from '../api/routes.js';
+import { askLabAgent } from '../lab/agents.js';
 import { DEFAULT_EXTERNAL, externalView, underlayView } from '../lab/external.js';
-import { getJson } from '../lab/infra.js';
 import { Lab } from '../lab/lab.js';
 import { labProbe } from '../lab/probe.js';
 import { alive, labNode, type LabState } from '../lab/state.js';
@@ -228,7 +229,7 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
   const state = await lab.state();
   const nodes = await Promise.all(
     state.nodes.map(async (n) => {
-      const s = await getJson<{ ready: boolean; message?: string }>(n.socket, '/v1/status');
+      const s = await askLabAgent(n, AgentRoutes.status);
       return {
         name: n.name,
         netns: n.netns,

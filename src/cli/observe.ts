@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import { FILTER_FLAGS, parseFlowQuery } from '../core/flows/filter.js';
-import { agentJson, followFlows, listFlows, type AgentAddress } from '../flows/client.js';
+import { AgentClient, type AgentAddress } from '../api/client.js';
+import { followFlows, listFlows } from '../api/flows.js';
+import { AgentRoutes, type JsonRoute } from '../api/routes.js';
+import type { EndpointView, FlowReader, FlowStats, StatusAnswer } from '../api/types.js';
 import { flowLine } from './flow-output.js';
 import type { Io } from './main.js';
 import { labAgents } from '../lab/agents.js';
@@ -126,46 +129,28 @@ export async function observeCommand(args: string[], io: Io): Promise<number> {
   return failed === agents.length && !abort.signal.aborted ? 1 : 0;
 }
 
-interface StatusBody {
-  /** The agent's node name (for --agent URL, the address is all the CLI knew). */
-  node?: string;
-  ready: boolean;
-  health?: string;
-  lastSync?: { kind: string; ms: number; at: string; error?: string } | null;
-  counts?: { endpoints: number; policies: number; rules: number; setElements: number } | null;
-  flows?: {
-    enabled: boolean;
-    seen?: number;
-    buffered?: number;
-    lost?: number;
-    losses?: Record<string, number>;
-    readers?: Record<string, string>;
-    retries?: Record<string, { failures: number; nextAttemptInMs: number }>;
-  };
-}
-
 /** The total not recorded, and each cause that lost any: `960 (dropLogLimit 958, nflogQueue 2)`. */
-function lostText(f: NonNullable<StatusBody['flows']>): string {
+function lostText(f: FlowStats): string {
   const causes = Object.entries(f.losses ?? {}).filter(([, n]) => n > 0);
   const detail = causes.map(([cause, n]) => `${cause} ${n}`).join(', ');
   return `${f.lost ?? 0}${detail ? ` (${detail})` : ''}`;
 }
 
 /** Readers that are not running, `nflog failed` each (the table's FLOWS column). */
-function readersDown(f: StatusBody['flows']): string {
-  const down = Object.entries(f?.readers ?? {}).filter(([, s]) => s !== 'running');
+function readersDown(f: FlowStats): string {
+  const down = Object.entries(f.readers ?? {}).filter(([, s]) => s !== 'running');
   return down.map(([name, s]) => `${name} ${/^\w+/.exec(s)?.[0] ?? s}`).join(', ');
 }
 
 /** Every agent's answer (or its error), in the agents' order. */
 async function gather<T>(
   agents: readonly AgentAddress[],
-  path: string,
+  route: JsonRoute<T>,
 ): Promise<{ agent: AgentAddress; body?: T; error?: string }[]> {
   return Promise.all(
     agents.map(async (agent) => {
       try {
-        return { agent, body: await agentJson<T>(agent, path) };
+        return { agent, body: await new AgentClient(agent).get(route) };
       } catch (e) {
         return { agent, error: e instanceof Error ? e.message : String(e) };
       }
@@ -180,7 +165,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     return 0;
   }
   const format = outputFormat(values.output);
-  const results = await gather<StatusBody>(await agentsOf(values), '/v1/status');
+  const results = await gather(await agentsOf(values), AgentRoutes.status);
   const nodeOf = (r: (typeof results)[number]) => r.body?.node ?? r.agent.node;
   if (format === 'json') {
     const out = results.map((r) => ({
@@ -210,9 +195,10 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
       const s = r.body?.lastSync;
       if (s?.error) io.err(`weft: ${nodeOf(r)}: last sync failed: ${s.error}`);
       const f = r.body?.flows;
-      for (const [name, state] of Object.entries(f?.readers ?? {})) {
+      if (!f?.enabled) continue;
+      for (const [name, state] of Object.entries(f.readers ?? {})) {
         if (state === 'running') continue;
-        const retry = f?.retries?.[name];
+        const retry = f.retries?.[name as FlowReader];
         const next = retry
           ? ` (${retry.failures} failed tries, next in ${(retry.nextAttemptInMs / 1000).toFixed(1)} s)`
           : '';
@@ -223,7 +209,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
   return results.every((r) => r.body?.health === 'ok') ? 0 : 1;
 }
 
-function statusRow(node: string, s: StatusBody | undefined, error?: string): string[] {
+function statusRow(node: string, s: StatusAnswer | undefined, error?: string): string[] {
   if (!s) return [node, `unreachable: ${error ?? ''}`, '', '', '', '', '', '', ''];
   const sync = s.lastSync
     ? `${s.lastSync.kind} ${s.lastSync.ms.toFixed(1)} ms at ${s.lastSync.at}${s.lastSync.error ? ' (FAILED)' : ''}`
@@ -245,22 +231,7 @@ function statusRow(node: string, s: StatusBody | undefined, error?: string): str
   ];
 }
 
-interface EndpointBody {
-  namespace: string;
-  pod: string;
-  ips: string[];
-  labels: Record<string, string>;
-  ingress: DirectionBody;
-  egress: DirectionBody;
-}
-interface DirectionBody {
-  isolated: boolean;
-  isolatedBy: string[];
-  admin: string[];
-  baseline: string[];
-}
-
-function directionText(d: DirectionBody): string {
+function directionText(d: EndpointView['ingress']): string {
   const parts = [d.isolated ? `isolated by ${d.isolatedBy.join(', ')}` : 'open'];
   if (d.admin.length) parts.push(`admin: ${d.admin.join(', ')}`);
   if (d.baseline.length) parts.push(`baseline: ${d.baseline.join(', ')}`);
@@ -274,7 +245,7 @@ export async function endpointsCommand(args: string[], io: Io): Promise<number> 
     return 0;
   }
   const format = outputFormat(values.output);
-  const results = await gather<EndpointBody[]>(await agentsOf(values), '/v1/endpoints/policy');
+  const results = await gather(await agentsOf(values), AgentRoutes.endpointsPolicy);
   for (const r of results) if (r.error) io.err(`weft: agent ${r.agent.node}: ${r.error}`);
   const all = results.flatMap((r) => (r.body ?? []).map((e) => ({ node: r.agent.node, ...e })));
   if (format === 'json') io.out(JSON.stringify({ endpoints: all }, null, 2));

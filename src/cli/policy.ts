@@ -5,7 +5,7 @@ import type { Cluster } from '../core/model/types.js';
 import { compilePolicies } from '../core/policy/compile.js';
 import { Evaluator } from '../core/policy/evaluate.js';
 import { formatIr } from '../core/policy/ir-text.js';
-import { irFromJson, type IrJson } from '../core/policy/ir-json.js';
+import { irFromJson } from '../core/policy/ir-json.js';
 import {
   declaredProbes,
   matrixJsonChunks,
@@ -156,7 +156,8 @@ async function traceLab(
   if (port.length !== 1)
     throw new UsageError('trace needs exactly one --port', 'e.g. --port 80/TCP');
   const { Lab } = await import('../lab/lab.js');
-  const { getJson } = await import('../lab/infra.js');
+  const { askLabAgent } = await import('../lab/agents.js');
+  const { AgentRoutes } = await import('../api/routes.js');
   const lab = new Lab(name, () => undefined);
   const [state, cluster] = await Promise.all([lab.state(), lab.cluster()]);
   const flow = resolveFlow(cluster, values.from, values.to, port[0] as string);
@@ -164,7 +165,7 @@ async function traceLab(
     state.nodes.find((n) => n.name === (pod ? state.pods[pod]?.node : undefined)) ?? state.nodes[0];
   const irAt = async (pod: string | undefined) => {
     const node = nodeOf(pod);
-    const json = node ? await getJson<IrJson | null>(node.socket, '/v1/ir') : undefined;
+    const json = node ? await askLabAgent(node, AgentRoutes.ir) : undefined;
     if (!json)
       throw new Error(
         `the agent of ${node?.name ?? '(no node)'} serves no policy IR: is lab ${name} up?`,

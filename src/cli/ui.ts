@@ -42,7 +42,8 @@ export async function uiCommand(args: string[], io: Io): Promise<number> {
   const buffer = Number(values.buffer);
   if (!Number.isInteger(buffer) || buffer < 100 || buffer > 1_000_000)
     throw new UsageError(`--buffer ${values.buffer}`, 'give 100 to 1000000 flows');
-  const { followFlows, labAgents } = await import('../ui/flow-source.js');
+  const { followFlows } = await import('../api/flows.js');
+  const { labAgents } = await import('../lab/agents.js');
   const { parseFlowQuery } = await import('../core/flows/filter.js');
   const { FlowFeed } = await import('../ui/feed.js');
   const { agentPolicySource, labCluster } = await import('../ui/policy-source.js');

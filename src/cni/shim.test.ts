@@ -13,15 +13,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AgentRoutes } from '../api/routes.js';
 
 // This file runs as dist/cni/shim.test.js.
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(DIST, 'weft-cni.js');
 const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/build-cni.mjs', import.meta.url));
 
-/** The newest modification time of the bundle's inputs (tsc output of the shim and core/cni). */
+/** The newest modification time of the bundle's inputs (tsc output of the shim, core/cni and api). */
 function newestInput(): number {
-  const dirs = [join(DIST, 'cni'), join(DIST, 'core', 'cni')];
+  const dirs = [join(DIST, 'cni'), join(DIST, 'core', 'cni'), join(DIST, 'api')];
   const files = dirs.flatMap((d) =>
     readdirSync(d)
       .filter((f) => f.endsWith('.js'))
@@ -221,7 +222,7 @@ test('env and stdin reach the agent intact; its stdout and exit code come back v
     const got = requests[0];
     assert.ok(got);
     assert.equal(got.method, 'POST');
-    assert.equal(got.url, '/v1/cni');
+    assert.equal(got.url, AgentRoutes.cni.path);
     assert.equal(got.headers['content-type'], 'application/json');
     // Only CNI_* variables are forwarded: not PATH, HOME or WEFT_CNI_SOCKET.
     assert.deepEqual(JSON.parse(got.body), { env: ADD_ENV, stdin });
@@ -293,6 +294,23 @@ test('an HTTP error from the agent: STATUS is error 50, ADD error 5', async () =
     assert.equal(status.details, 'internal error');
     const add = cniError(await runCni({ ...ADD_ENV, WEFT_CNI_SOCKET: socket }, CONFIG));
     assert.equal(add.code, 5);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('an answer weft does not understand is error 6, naming the route and the field', async () => {
+  const socket = join(dir, 'garbled.sock');
+  const { server } = await standInAgent(socket, { status: 200, body: '{"exitCode":"0"}' });
+  try {
+    const run = await runCni({ ...ADD_ENV, WEFT_CNI_SOCKET: socket }, CONFIG);
+    assert.equal(run.exitCode, 1, run.stderr);
+    const err = JSON.parse(run.stdout) as CniErrorJson;
+    assert.equal(err.code, 6);
+    assert.equal(
+      err.msg,
+      `the weft agent's ${AgentRoutes.cni.path} answer is invalid: "exitCode" must be an integer from 0 to 255, got "0"`,
+    );
   } finally {
     await stop(server);
   }

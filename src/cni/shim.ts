@@ -18,10 +18,12 @@
  * Socket: env WEFT_CNI_SOCKET, else the config's `agentSocket`, else
  * /run/weft/cni.sock. Timeout: env WEFT_CNI_TIMEOUT_MS (default 60000).
  *
- * Imports only node built-ins and the pure src/core/cni modules: it is bundled
- * into one small file (dist/weft-cni.js) that starts fast.
+ * Imports only node built-ins, the pure src/core/cni modules and the agent
+ * API's client (src/api): it is bundled into one small file
+ * (dist/weft-cni.js) that starts fast.
  */
-import { request } from 'node:http';
+import { AgentApiError, AgentClient, type ApiFailure } from '../api/client.js';
+import { AgentRoutes } from '../api/routes.js';
 import { CniError, CniErrorCodes } from '../core/cni/errors.js';
 import { Limits, sizeText } from '../core/limits.js';
 import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
@@ -32,14 +34,7 @@ import {
   SUPPORTED_VERSIONS,
   versionResult,
 } from '../core/cni/result.js';
-import {
-  CNI_ROUTE,
-  cniEnv,
-  cniErrorResponse,
-  decodeCniWireResponse,
-  encodeCniWireRequest,
-  type CniWireResponse,
-} from '../core/cni/wire.js';
+import { cniEnv, cniErrorResponse, type CniWireResponse } from '../core/cni/wire.js';
 
 const SOCKET_ENV = 'WEFT_CNI_SOCKET';
 const TIMEOUT_ENV = 'WEFT_CNI_TIMEOUT_MS';
@@ -103,77 +98,50 @@ function checkCommand(text: string | undefined): CniCommand {
   );
 }
 
-interface HttpAnswer {
-  readonly status: number;
-  readonly body: string;
-}
-
-/** One HTTP request over a unix socket, failing after `ms` milliseconds in all. */
-function post(socketPath: string, path: string, body: string, ms: number): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath,
-        path,
-        method: 'POST',
-        agent: false,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          connection: 'close',
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('close', () => {
-          clearTimeout(timer);
-          if (!res.complete)
-            reject(new Error('the connection closed before the answer was complete'));
-          else
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-        });
-      },
-    );
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${ms} ms`)), ms);
-    req.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    req.end(body);
-  });
-}
-
 /** No socket file, or no process behind it: no agent at all (not a slow one). */
-function nobodyListening(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED';
+function nobodyListening(f: ApiFailure): boolean {
+  return f.kind === 'unreachable' && (f.code === 'ENOENT' || f.code === 'ECONNREFUSED');
 }
 
-function unreachable(command: CniCommand, socket: string, e: unknown): CniError {
-  const why = e instanceof Error ? e.message : String(e);
+function unreachable(command: CniCommand, socket: string, e: AgentApiError): CniError {
   const code =
     command === 'STATUS' ? CniErrorCodes.PLUGIN_NOT_AVAILABLE : CniErrorCodes.TRY_AGAIN_LATER;
   return new CniError(
     code,
-    `the weft agent at ${socket} is not reachable: ${why}`,
+    `the weft agent at ${socket} is not reachable: ${e.message}`,
     'weft-cni forwards every CNI command to the weft agent on this node; is the agent running?',
   );
 }
 
-function httpFailure(command: CniCommand, socket: string, answer: HttpAnswer): CniError {
+function httpFailure(command: CniCommand, socket: string, status: number, body: string): CniError {
   const code =
     command === 'STATUS'
       ? CniErrorCodes.PLUGIN_NOT_AVAILABLE
-      : answer.status === 503
+      : status === 503
         ? CniErrorCodes.TRY_AGAIN_LATER
         : CniErrorCodes.IO_ERROR;
   return new CniError(
     code,
-    `the weft agent at ${socket} answered HTTP ${answer.status} to ${CNI_ROUTE}`,
-    answer.body.slice(0, 500),
+    `the weft agent at ${socket} answered HTTP ${status} to ${AgentRoutes.cni.path}`,
+    body.slice(0, 500),
   );
+}
+
+/** What went wrong asking the agent, as the CNI error the runtime acts on. */
+function cniFailure(command: CniCommand, socket: string, e: AgentApiError): CniError {
+  const f = e.failure;
+  switch (f.kind) {
+    case 'status':
+      return httpFailure(command, socket, f.status, f.body);
+    case 'invalid':
+      return new CniError(CniErrorCodes.DECODE_ERROR, e.message);
+    case 'too-large':
+      return new CniError(CniErrorCodes.IO_ERROR, e.message);
+    case 'unreachable':
+    case 'timeout':
+    case 'closed':
+      return unreachable(command, socket, e);
+  }
 }
 
 async function forward(
@@ -183,21 +151,19 @@ async function forward(
   peek: Peek,
 ): Promise<CniWireResponse> {
   const socket = agentSocket(env, peek);
-  const ms = timeoutMs(env);
-  let answer: HttpAnswer;
+  const agent = new AgentClient({ kind: 'unix', node: 'local', socket }, timeoutMs(env));
   try {
-    answer = await post(socket, CNI_ROUTE, encodeCniWireRequest({ env: cniEnv(env), stdin }), ms);
+    return await agent.cni({ env: cniEnv(env), stdin });
   } catch (e) {
-    if (command === 'DEL' && nobodyListening(e)) {
+    if (!(e instanceof AgentApiError)) throw e;
+    if (command === 'DEL' && nobodyListening(e.failure)) {
       process.stderr.write(
         `weft-cni: no weft agent at ${socket}; DEL succeeds (the agent releases leftovers when it starts)\n`,
       );
       return { exitCode: 0, stdout: '' };
     }
-    throw unreachable(command, socket, e);
+    throw cniFailure(command, socket, e);
   }
-  if (answer.status !== 200) throw httpFailure(command, socket, answer);
-  return decodeCniWireResponse(answer.body);
 }
 
 /** What to print and the exit code, for one invocation. Never throws. */

@@ -14,6 +14,12 @@ export const Limits = {
   portsPerRule: 1_000,
   /** The network config a runtime writes to weft-cni's stdin. */
   cniStdinBytes: 512 * 1024,
+  /** An answer of the agent API (status, policy, endpoints, metrics, a CNI result). */
+  agentAnswerBytes: 16 * 1024 * 1024,
+  /** The agent API's large answers: a node's buffered flows, the cluster's policy IR. */
+  agentLargeAnswerBytes: 256 * 1024 * 1024,
+  /** One line of a streamed answer of the agent API (one flow). */
+  agentStreamLineBytes: 1024 * 1024,
 } as const;
 
 /** `n` bytes as MiB or KiB, for messages. */

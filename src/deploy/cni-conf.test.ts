@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AgentRoutes } from '../api/routes.js';
 import { main } from './cni-conf.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -47,7 +48,7 @@ test('install waits for the agent to be ready, then writes the conflist', async 
   const dir = tempDir(t);
   let asked = 0;
   const socket = await serve(t, join(dir, 'agent.sock'), (req, res) => {
-    assert.equal(req.url, '/v1/status');
+    assert.equal(req.url, AgentRoutes.status.path);
     asked++;
     json(res, 200, asked < 3 ? { ready: false, message: 'syncing' } : { ready: true });
   });

@@ -22,6 +22,8 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { AgentClient } from '../api/client.js';
+import { AgentRoutes } from '../api/routes.js';
 import { CONFLIST_FILE, weftConflist } from '../core/cni/conflist.js';
 import { DEFAULT_AGENT_SOCKET, MAX_MTU, MIN_MTU } from '../core/cni/netconf.js';
 import {
@@ -149,26 +151,15 @@ function inClusterApiServer(): string {
   return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** GET /v1/status on the agent's unix socket: `{ready, message}`, or not ready with why. */
-function agentStatus(socket: string): Promise<{ ready: boolean; message: string }> {
-  return new Promise((resolve) => {
-    const req = httpRequest(
-      { socketPath: socket, path: '/v1/status', method: 'GET', timeout: API_TIMEOUT_MS },
-      (res) => {
-        void readBody(res).then((body) => {
-          try {
-            const s = JSON.parse(body) as { ready?: unknown; message?: unknown };
-            resolve({ ready: s.ready === true, message: String(s.message ?? 'not ready') });
-          } catch {
-            resolve({ ready: false, message: `unreadable status: ${body.slice(0, 80)}` });
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => resolve({ ready: false, message: `${socket}: ${e.message}` }));
-    req.end();
-  });
+/** The agent's status on its unix socket: `{ready, message}`, or not ready with why. */
+async function agentStatus(socket: string): Promise<{ ready: boolean; message: string }> {
+  const agent = new AgentClient({ kind: 'unix', node: 'local', socket }, API_TIMEOUT_MS);
+  try {
+    const s = await agent.get(AgentRoutes.status);
+    return { ready: s.ready, message: s.message ?? 'not ready' };
+  } catch (e) {
+    return { ready: false, message: `${socket}: ${e instanceof Error ? e.message : String(e)}` };
+  }
 }
 
 interface ApiClient {

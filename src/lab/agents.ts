@@ -1,6 +1,20 @@
+import { AgentClient, type AgentAddress } from '../api/client.js';
+import type { JsonRoute } from '../api/routes.js';
 import { ErrorCodes, WeftError } from '../core/errors.js';
-import type { AgentAddress } from '../flows/client.js';
-import { LabPaths, readState } from './state.js';
+import { LabPaths, readState, type LabNode } from './state.js';
+
+/** How long the lab waits for one answer of a node's agent. */
+const ANSWER_MS = 1000;
+
+/** The agent of a lab node, on the node's unix socket. */
+export function labAgent(n: LabNode): AgentAddress {
+  return { kind: 'unix', node: n.name, socket: n.socket };
+}
+
+/** A lab node's agent's answer, or undefined when it does not answer (in time, or as weft reads). */
+export function askLabAgent<T>(n: LabNode, route: JsonRoute<T>): Promise<T | undefined> {
+  return new AgentClient(labAgent(n), ANSWER_MS).get(route).catch(() => undefined);
+}
 
 /** Every agent of a running lab (throws WeftError naming the lab if it is not up). */
 export async function labAgents(lab: string): Promise<AgentAddress[]> {
@@ -13,5 +27,5 @@ export async function labAgents(lab: string): Promise<AgentAddress[]> {
       message: 'is not up',
       fix: `start it with: weft lab up --name ${lab}`,
     });
-  return state.nodes.map((n) => ({ kind: 'unix', node: n.name, socket: n.socket }));
+  return state.nodes.map(labAgent);
 }

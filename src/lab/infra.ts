@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
-import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { run } from '../host/exec.js';
 import { NODE_SUBNET_PREFIX, UNDERLAY_BRIDGE, type LabNode, type LabPaths } from './state.js';
@@ -116,27 +115,6 @@ export function startAgent(p: LabPaths, node: LabNode, routing: string): number 
     ],
     node.log,
   );
-}
-
-/** GET on a unix-socket HTTP API; undefined when nobody answers. */
-export function getJson<T>(socket: string, path: string, timeoutMs = 1000): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as T);
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
 }
 
 /** Polls until `ready()` holds, or throws after `ms` with `what` and a hint. */

@@ -1,4 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { AgentRoutes } from '../api/routes.js';
+import { askLabAgent } from './agents.js';
 import { run } from '../host/exec.js';
 import { loadManifests } from '../sources/manifests/load.js';
 import { parseObject } from '../core/model/parse.js';
@@ -8,7 +10,6 @@ import { ErrorCodes, WeftError } from '../core/errors.js';
 import {
   createNode,
   createUnderlay,
-  getJson,
   labObserveUrl,
   listNetns,
   nodeName,
@@ -156,7 +157,7 @@ export class Lab {
   private async waitAgent(n: LabNode): Promise<void> {
     await waitFor(
       `the agent of ${n.name}`,
-      async () => (await getJson<{ ready: boolean }>(n.socket, '/v1/status'))?.ready === true,
+      async () => (await askLabAgent(n, AgentRoutes.status))?.ready === true,
       20_000,
       `see ${n.log}`,
     );

@@ -8,7 +8,8 @@ import type { JsonObject } from '../core/cni/json-fields.js';
 import type { RuntimeProfile } from '../core/cni/runtime-view.js';
 import { podKey, type Pod } from '../core/model/types.js';
 import { LabCniRuntime, type Attachment } from './cni-runtime.js';
-import { getJson, spawnDetached, waitFor, WEFT_BIN, WEFT_CNI } from './infra.js';
+import { spawnDetached, waitFor, WEFT_BIN, WEFT_CNI } from './infra.js';
+import { podServerHealth } from './probe-client.js';
 import { alive, type LabNode, type LabPaths, type LabPod } from './state.js';
 
 /** Where each new pod runs: its spec.nodeName, else the node with the fewest pods (first on ties). */
@@ -125,7 +126,11 @@ export async function startPod(
   lp.serverPid = startServer(lp, podHostname(pod, node), join(dir, 'server.log'));
   await waitFor(
     `pod server of ${key}`,
-    async () => (await getJson<{ ok: boolean }>(lp.control, '/healthz')) !== undefined,
+    () =>
+      podServerHealth(lp.control, 1000).then(
+        () => true,
+        () => false,
+      ),
     15_000,
     `see ${join(dir, 'server.log')}`,
   );

@@ -4,7 +4,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseFlowQuery } from '../core/flows/filter.js';
 import type { Flow } from '../core/flows/types.js';
-import type { AgentAddress } from '../flows/client.js';
+import type { AgentAddress } from '../api/client.js';
+import { AgentRoutes } from '../api/routes.js';
 import { PeerFollower } from './follow-peers.js';
 import type { PeerProblem } from './peers.js';
 
@@ -24,13 +25,15 @@ function flow(node: string, time: number): Flow {
   };
 }
 
-/** An agent's `/v1/flows?follow=1`: its buffer as NDJSON on every connect, then what `send` adds. */
+/** An agent's flow stream: its buffer as NDJSON on every connect, then what `send` adds. */
 class FakeAgent {
   readonly buffer: Flow[] = [];
   readonly open = new Set<ServerResponse>();
   connects = 0;
   readonly server: Server = createServer((req, res) => {
-    assert.match(req.url ?? '', /^\/v1\/flows\?.*follow=1/);
+    const url = new URL(req.url ?? '', 'http://agent');
+    assert.equal(url.pathname, AgentRoutes.flows.path);
+    assert.equal(url.searchParams.get(AgentRoutes.flows.stream.param), '1');
     this.connects++;
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     for (const f of this.buffer) res.write(`${JSON.stringify(f)}\n`);

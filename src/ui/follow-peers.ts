@@ -1,6 +1,7 @@
 import type { FlowQuery } from '../core/flows/filter.js';
 import type { Flow } from '../core/flows/types.js';
-import { ReorderWindow, readStream, type AgentAddress } from './flow-source.js';
+import { addressText, type AgentAddress } from '../api/client.js';
+import { ReorderWindow, readStream } from '../api/flows.js';
 import type { SourceStatus } from './feed.js';
 import type { PeerProblem } from './peers.js';
 
@@ -14,10 +15,6 @@ interface Reader {
   connected: boolean;
   flows: number;
   error: string | undefined;
-}
-
-function addressOf(a: AgentAddress): string {
-  return a.kind === 'unix' ? a.socket : a.url;
 }
 
 /**
@@ -61,7 +58,7 @@ export class PeerFollower {
     return [
       ...[...this.readers.values()].map((r) => ({
         node: r.agent.node,
-        address: addressOf(r.agent),
+        address: addressText(r.agent),
         connected: r.connected,
         flows: r.flows,
         ...(r.error !== undefined ? { error: r.error } : {}),
@@ -80,7 +77,7 @@ export class PeerFollower {
     if (signal.aborted) return;
     const { agents, problems } = this.agents();
     this.problems = problems;
-    const wanted = new Map(agents.map((a) => [`${a.node} ${addressOf(a)}`, a]));
+    const wanted = new Map(agents.map((a) => [`${a.node} ${addressText(a)}`, a]));
     for (const [key, r] of this.readers)
       if (!wanted.has(key)) {
         r.abort.abort();

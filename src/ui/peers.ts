@@ -2,7 +2,7 @@ import { formatIp, parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import { NodeAnnotation } from '../core/model/node-annotations.js';
 import type { Node } from '../core/model/types.js';
-import type { AgentAddress } from './flow-source.js';
+import type { AgentAddress } from '../api/client.js';
 import { isLoopback } from '../core/listen/access.js';
 
 /**

@@ -1,7 +1,8 @@
-import { irFromJson, type IrJson } from '../core/policy/ir-json.js';
+import { AgentClient, type AgentAddress } from '../api/client.js';
+import { AgentRoutes } from '../api/routes.js';
+import { irFromJson } from '../core/policy/ir-json.js';
 import type { Cluster } from '../core/model/types.js';
 import type { NodeIr } from '../core/policy/node-irs.js';
-import { agentJson, type AgentAddress } from './flow-source.js';
 
 /** Where the UI reads policy from: the agents' IRs, and (in a lab) the cluster model. */
 export interface PolicySource {
@@ -25,7 +26,7 @@ export function agentPolicySource(
   const fetchIrs = async () => {
     const answers = await Promise.allSettled(
       agents().map(async (a) => {
-        const json = await agentJson<IrJson | null>(a, '/v1/ir').catch((e: Error) => {
+        const json = await new AgentClient(a).get(AgentRoutes.ir).catch((e: Error) => {
           throw new Error(`agent ${a.node}: ${e.message}`);
         });
         if (!json) throw new Error(`agent ${a.node} has no policy IR yet (not synced)`);

@@ -5,6 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, agentGet, stopChild } from '../support/sandbox.js';
 import { cni } from '../support/cni.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 test('agent killed mid-allocation and restarted: no duplicate, no leak', async (t) => {
   const sb = Sandbox.create(t);
@@ -27,9 +28,7 @@ test('agent killed mid-allocation and restarted: no duplicate, no leak', async (
   const inflight = addAll(pods.map((_, i) => i));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const usage = await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam').catch(() => [
-      { allocated: 0 },
-    ]);
+    const usage = await agentGet(agent.socket, AgentRoutes.ipam).catch(() => [{ allocated: 0 }]);
     if ((usage[0]?.allocated ?? 0) >= 3) break;
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -58,7 +57,7 @@ test('agent killed mid-allocation and restarted: no duplicate, no leak', async (
     (o) => (o?.json?.['ips'] as { address: string }[])[0]?.address,
   );
   assert.equal(new Set(addresses).size, pods.length, 'every pod holds a different address');
-  const held = await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam');
+  const held = await agentGet(agent.socket, AgentRoutes.ipam);
   assert.equal(held[0]?.allocated, pods.length, 'exactly one address per pod: nothing leaked');
 
   for (let i = 0; i < pods.length; i++) {
@@ -70,8 +69,5 @@ test('agent killed mid-allocation and restarted: no duplicate, no leak', async (
     });
     assert.equal(del.code, 0);
   }
-  assert.equal(
-    (await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam'))[0]?.allocated,
-    0,
-  );
+  assert.equal((await agentGet(agent.socket, AgentRoutes.ipam))[0]?.allocated, 0);
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { run } from '../../src/host/exec.js';
 import { Sandbox, agentGet } from '../support/sandbox.js';
 import { cni, netconf, type CniOutcome } from '../support/cni.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 function assertError(o: CniOutcome, code: number, msg: RegExp): void {
   assert.notEqual(o.code, 0, `exit code for error ${code}`);
@@ -153,7 +154,7 @@ test('a namespace path the agent cannot see fails ADD with the path and the fix,
   assert.match(String(plain.json?.['details']), /mountPropagation: HostToContainer/);
   assert.doesNotMatch(plain.stdout, /RTNETLINK|Invalid argument/);
 
-  const usage = await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam');
+  const usage = await agentGet(agent.socket, AgentRoutes.ipam);
   assert.equal(usage[0]?.allocated, 0, 'no address is taken');
   assert.equal((await run('ip', ['-n', nodeNs, '-o', 'link', 'show'])).includes('weft'), false);
   // The same namespace by a path the agent sees works.

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { run } from '../../src/host/exec.js';
 import { Sandbox, agentGet, type AgentProcess } from '../support/sandbox.js';
 import { cni, netconf, type CniOutcome } from '../support/cni.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 const SUPPORTED = /weft supports 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/;
 
@@ -22,7 +23,7 @@ async function nodeWithAgent(sb: Sandbox, cidr: string) {
 }
 
 async function allocated(agent: AgentProcess): Promise<number> {
-  const usage = await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam');
+  const usage = await agentGet(agent.socket, AgentRoutes.ipam);
   return usage[0]?.allocated ?? -1;
 }
 
@@ -118,7 +119,7 @@ test('GC (1.1.0) releases every attachment not in cni.dev/valid-attachments', as
   });
   assert.equal(gc.code, 0, gc.stdout);
   assert.equal(await allocated(agent), 1);
-  const endpoints = await agentGet<{ containerId: string }[]>(agent.socket, '/v1/endpoints');
+  const endpoints = await agentGet(agent.socket, AgentRoutes.endpoints);
   assert.deepEqual(
     endpoints.map((e) => e.containerId),
     ['keep'],
@@ -155,7 +156,7 @@ test('a namespace gone without DEL gives its address and veth back within second
   const took = await within(5000, 'both released', async () => (await allocated(agent)) === 1);
   t.diagnostic(`released ${took} ms after the namespaces went away`);
   assert.equal((await hostLinks(ns)).length, 1);
-  const endpoints = await agentGet<{ containerId: string }[]>(agent.socket, '/v1/endpoints');
+  const endpoints = await agentGet(agent.socket, AgentRoutes.endpoints);
   assert.deepEqual(
     endpoints.map((e) => e.containerId),
     ['stays'],

@@ -6,6 +6,7 @@ import { run } from '../../src/host/exec.js';
 import { Sandbox, agentGet, stopChild, type AgentProcess } from '../support/sandbox.js';
 import { cni, netconf } from '../support/cni.js';
 import { echoServer, probe } from '../support/traffic.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 const NODE_IP = '192.168.66.1';
 
@@ -104,7 +105,7 @@ test('ADD, CHECK, DEL, repeated DEL, VERSION and STATUS', async (t) => {
     false,
     'host veth removed',
   );
-  const usage = await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam');
+  const usage = await agentGet(agent.socket, AgentRoutes.ipam);
   assert.equal(usage[0]?.allocated, 0);
 
   const version = await cni(agent.socket, { command: 'VERSION', config: '' });
@@ -133,10 +134,7 @@ test('DEL after the pod namespace is gone still frees everything', async (t) => 
   });
   assert.equal(delNoNetns.code, 0, 'DEL without CNI_NETNS');
   assert.equal((await sb.exec(nodeNs, 'ip', ['link', 'show'])).includes(hostIf), false);
-  assert.equal(
-    (await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam'))[0]?.allocated,
-    0,
-  );
+  assert.equal((await agentGet(agent.socket, AgentRoutes.ipam))[0]?.allocated, 0);
 });
 
 test('DEL while no agent runs succeeds; the agent that starts again releases what the pod held', async (t) => {
@@ -158,7 +156,7 @@ test('DEL while no agent runs succeeds; the agent that starts again releases wha
   assert.equal((await sb.exec(nodeNs, 'ip', ['link', 'show'])).includes(hostIf), false);
   await agent.restart();
   assert.equal(
-    (await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam'))[0]?.allocated,
+    (await agentGet(agent.socket, AgentRoutes.ipam))[0]?.allocated,
     1,
     'only the pod that still exists holds an address',
   );
@@ -222,10 +220,7 @@ test('50 parallel ADDs get 50 different addresses; GC frees all but the valid on
     config: netconf({ 'cni.dev/valid-attachments': valid }),
   });
   assert.equal(gc.code, 0, gc.stdout);
-  assert.equal(
-    (await agentGet<{ allocated: number }[]>(agent.socket, '/v1/ipam'))[0]?.allocated,
-    3,
-  );
+  assert.equal((await agentGet(agent.socket, AgentRoutes.ipam))[0]?.allocated, 3);
   const links = await sb.exec(nodeNs, 'ip', ['-o', 'link', 'show']);
   assert.equal(links.split('\n').filter((l) => /weft[0-9a-f]{11}/.test(l)).length, 3);
   assert.match(

@@ -16,6 +16,7 @@ import { AGENT_HELP } from '../../src/cli/agent.js';
 import { parseAllowClients } from '../../src/cli/host-port.js';
 import { formatCidr } from '../../src/core/net/cidr.js';
 import { repoRoot } from '../../src/testing/paths.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 const root = repoRoot();
 const exec = promisify(execFile);
@@ -168,7 +169,11 @@ test('the DaemonSet: host network, every taint, probes on the health flag, grace
   assert.equal(f['source'], 'kubernetes');
   const [host, port] = (f['health'] as string).split(':');
   for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-    assert.deepEqual(agent[probe]['httpGet'], { host, path: '/healthz', port: Number(port) });
+    assert.deepEqual(agent[probe]['httpGet'], {
+      host,
+      path: AgentRoutes.healthz.path,
+      port: Number(port),
+    });
   }
 });
 

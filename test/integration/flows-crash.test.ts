@@ -11,6 +11,8 @@ import type { Flow, FlowEndpoint } from '../../src/core/flows/types.js';
 import { TestLab } from '../support/lab.js';
 import { agentGet } from '../support/sandbox.js';
 import { friendServerManifests } from '../support/friend-server.js';
+import { AgentRoutes } from '../../src/api/routes.js';
+import type { FlowStats } from '../../src/api/types.js';
 
 const MANIFESTS = friendServerManifests('crash');
 
@@ -83,8 +85,8 @@ const isPod = (e: FlowEndpoint, key: string) =>
   e.kind === 'pod' && `${e.namespace}/${e.pod}` === key;
 
 async function flowsOf(lab: TestLab, node: string): Promise<Flow[]> {
-  const body = await agentGet<{ flows: Flow[] }>(agentOf(lab, node).socket, '/v1/flows');
-  return body.flows;
+  const body = await agentGet(agentOf(lab, node).socket, AgentRoutes.flows);
+  return [...body.flows];
 }
 
 /** Sends SIGKILL to the node's agent; returns its helpers as they were, once it is gone. */
@@ -107,11 +109,9 @@ async function restart(lab: TestLab, node: string): Promise<number> {
 async function flowsBack(lab: TestLab, node: string, since: number, probe: boolean) {
   const { socket } = agentOf(lab, node);
   const status = await until('both readers running', 45_000, async () => {
-    const s = await agentGet<{ health: string; flows: { readers: Record<string, string> } }>(
-      socket,
-      '/v1/status',
-    );
-    return Object.values(s.flows.readers).every((r) => r === 'running') ? s : undefined;
+    const s = await agentGet(socket, AgentRoutes.status);
+    const flows = s.flows as FlowStats;
+    return Object.values(flows.readers).every((r) => r === 'running') ? s : undefined;
   });
   assert.equal(status.health, 'ok');
   const fresh = (pred: (f: Flow) => boolean) => async () => {

@@ -4,11 +4,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { TestLab } from '../support/lab.js';
-import { agentGet } from '../support/sandbox.js';
+import { agentAt, agentGet } from '../support/sandbox.js';
 import { friendServerManifests } from '../support/friend-server.js';
+import { AgentRoutes } from '../../src/api/routes.js';
+import type { FlowStats } from '../../src/api/types.js';
 
 const MANIFESTS = friendServerManifests('loss');
 
@@ -54,16 +55,7 @@ function one() {
 for (let i = 0; i < ${conc}; i++) one();`;
 
 function metrics(socket: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: '/metrics', timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return agentAt(socket, 5000).text(AgentRoutes.metrics);
 }
 
 function metric(text: string, name: string, labels: Record<string, string>): number {
@@ -76,18 +68,9 @@ function metric(text: string, name: string, labels: Record<string, string>): num
   return sum;
 }
 
-interface Losses {
-  nflogQueue: number;
-  nflogKernel: number;
-  conntrackQueue: number;
-  conntrackKernel: number;
-  malformed: number;
-  dropLogLimit: number;
-}
-
 async function countsOf(socket: string) {
   const text = await metrics(socket);
-  const status = await agentGet<{ flows: { lost: number; losses: Losses } }>(socket, '/v1/status');
+  const status = await agentGet(socket, AgentRoutes.status);
   const flows = (labels: Record<string, string>) => metric(text, 'weft_flows_total', labels);
   return {
     ingressStarts: flows({ event: 'start', direction: 'ingress' }),
@@ -96,7 +79,7 @@ async function countsOf(socket: string) {
     egressEnds: flows({ event: 'end', direction: 'egress' }),
     drops: flows({ event: 'drop' }),
     lostMetric: metric(text, 'weft_flow_events_lost_total', {}),
-    ...status.flows,
+    ...(status.flows as FlowStats),
   };
 }
 

@@ -12,6 +12,7 @@ import { Sandbox, agentGet, stopChild } from '../support/sandbox.js';
 import { cni } from '../support/cni.js';
 import { echoServer, probe } from '../support/traffic.js';
 import { RemoteApiServer } from '../support/remote-apiserver.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 const NODE_IP = '192.168.66.1';
 
@@ -126,17 +127,17 @@ test('agent --source kubernetes: Node pod CIDRs, annotations, API policy enforce
       ),
   );
   await assert.rejects(
-    agentGet(socket, '/v1/status'),
+    agentGet(socket, AgentRoutes.status),
     'no CNI socket before the pod CIDRs are known',
   );
 
   await api.update('nodes', { ...nodeObj, spec: { podCIDRs: ['10.66.0.0/24'] } });
   const status = await until(
     'ready',
-    () => agentGet<{ ready: boolean; message: string }>(socket, '/v1/status'),
+    () => agentGet(socket, AgentRoutes.status),
     (s) => s.ready,
   );
-  assert.match(status.message, /pods from 10\.66\.0\.0\/24/);
+  assert.match(status.message ?? '', /pods from 10\.66\.0\.0\/24/);
 
   // Its Node annotations: weft's keys, and the annotation that was there stays.
   const node = await until(
@@ -193,13 +194,10 @@ test('agent --source kubernetes: Node pod CIDRs, annotations, API policy enforce
     (r) => r === 'ping',
   );
 
-  const source = await agentGet<{
-    source: { kind: string; synced: boolean };
-    nodeAnnotations: { published: boolean };
-  }>(socket, '/v1/source');
-  assert.equal(source.source.kind, 'kubernetes');
+  const source = await agentGet(socket, AgentRoutes.source);
+  assert.equal(source.source?.kind, 'kubernetes');
   assert.equal(source.source.synced, true);
-  assert.equal(source.nodeAnnotations.published, true);
+  assert.equal(source.nodeAnnotations?.published, true);
 
   // SIGTERM: a clean exit that leaves the table, the pods' interfaces and addresses.
   await api.create('networkpolicies', denyIngress());

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { run } from '../../src/host/exec.js';
 import { node, veth } from '../support/netpair.js';
 import { Sandbox, type AgentProcess } from '../support/sandbox.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 /** The agent's RSS may grow by at most this much while 1,000 non-reading streams are open. */
 const MEMORY_BOUND_MB = 100;
@@ -130,7 +131,7 @@ async function metric(
   ns: string,
   series: string,
 ) {
-  const text = await from(ns, `http://127.0.0.1:${HEALTH}/metrics`);
+  const text = await from(ns, `http://127.0.0.1:${HEALTH}${AgentRoutes.metrics.path}`);
   const m = new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text);
   assert.ok(m, `${series} in /metrics`);
   return Number(m[1]);
@@ -141,9 +142,9 @@ test('a pod is refused by every listener of the agent, before any route; a node 
   for (const url of [
     `http://${NODE_A}:${UI}/api/flows?last=2`,
     `http://${NODE_A}:${UI}/no/such/page`,
-    `http://${NODE_A}:${OBSERVE}/v1/flows`,
+    `http://${NODE_A}:${OBSERVE}${AgentRoutes.flows.path}`,
     `http://${NODE_A}:${OBSERVE}/no/such/route`,
-    `http://${NODE_A}:${HEALTH}/metrics`,
+    `http://${NODE_A}:${HEALTH}${AgentRoutes.metrics.path}`,
   ])
     assert.match(
       await from(podNs, url),

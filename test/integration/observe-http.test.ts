@@ -12,6 +12,7 @@ import { LAB_UI_PORT, labObserveUrl } from '../../src/lab/infra.js';
 import type { LabState } from '../../src/lab/state.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 
 interface FlowLine {
   time: number;
@@ -122,7 +123,7 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
     process.execPath,
     '-e',
     post,
-    `${labObserveUrl(state.nodes[1] ?? { address: '' })}/v1/cni`,
+    `${labObserveUrl(state.nodes[1] ?? { address: '' })}${AgentRoutes.cni.path}`,
   ]);
   assert.equal(cni.trim(), '404');
 
@@ -137,7 +138,10 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
       `^403 .*the ${listener} listener answers loopback and this cluster's Node addresses only, and ${pod.ips[0]?.replace(/\./g, '\\.')} is none of them`,
     );
   const node0 = state.nodes[0] ?? { address: '' };
-  assert.match(await fromPod(`${labObserveUrl(node0)}/v1/flows`), refusal('observe'));
+  assert.match(
+    await fromPod(`${labObserveUrl(node0)}${AgentRoutes.flows.path}`),
+    refusal('observe'),
+  );
   // The agent's web UI too, with the flows of every node behind it.
   assert.match(
     await fromPod(`http://${node0.address}:${LAB_UI_PORT}/api/flows?last=2`),

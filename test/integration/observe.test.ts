@@ -7,11 +7,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Flow, FlowEndpoint } from '../../src/core/flows/types.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
+import { AgentRoutes, type RouteBase } from '../../src/api/routes.js';
+import { agentAt } from '../support/sandbox.js';
 
 const MANIFESTS = `
 apiVersion: v1
@@ -134,18 +135,10 @@ function nodeSocket(lab: TestLab, node: string): string {
   return n.socket;
 }
 
-function get(socket: string, path: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
-    req.end();
-  });
+function get(socket: string, route: RouteBase): Promise<{ status: number; text: string }> {
+  return agentAt(socket, 5000)
+    .exchange(route)
+    .then((r) => ({ status: r.status, text: r.body }));
 }
 
 /** One connection the policies drop: obs/stranger to obs/server on 80/TCP. */
@@ -379,7 +372,9 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
   const sockets = { 'node-1': nodeSocket(lab, 'node-1'), 'node-2': nodeSocket(lab, 'node-2') };
   const before: Record<string, number> = {};
   for (const [node, s] of Object.entries(sockets))
-    before[node] = metric((await get(s, '/metrics')).text, 'weft_flows_total', { event: 'start' });
+    before[node] = metric((await get(s, AgentRoutes.metrics)).text, 'weft_flows_total', {
+      event: 'start',
+    });
   const t0 = Date.now();
   const r = await lab.weft(
     'lab',
@@ -394,7 +389,7 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
   );
   assert.equal(r.code, 0, r.stderr);
   // While the agents digest it, they answer.
-  const during = await get(sockets['node-1'], '/v1/status');
+  const during = await get(sockets['node-1'], AgentRoutes.status);
   assert.equal(during.status, 200);
   // Wait until the counts, recorded and lost, stop moving on both nodes (bounded): lost
   // events are counted when the agent reads the conntrack table a second after an
@@ -404,7 +399,7 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
     await new Promise((res) => setTimeout(res, 500));
     const now: number[] = [];
     for (const s of Object.values(sockets)) {
-      const text = (await get(s, '/metrics')).text;
+      const text = (await get(s, AgentRoutes.metrics)).text;
       now.push(metric(text, 'weft_flows_total', { event: 'start' }));
       now.push(metric(text, 'weft_flow_events_lost_total'));
     }
@@ -413,7 +408,7 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
   }
   t.diagnostic(`burst sent in ${Date.now() - t0} ms`);
   for (const [node, s] of Object.entries(sockets)) {
-    const status = JSON.parse((await get(s, '/v1/status')).text) as {
+    const status = JSON.parse((await get(s, AgentRoutes.status)).text) as {
       ready: boolean;
       health: string;
       flows: {
@@ -423,7 +418,7 @@ test('observe: a burst of 50k connections leaves the agents up; what was not rec
         readers: Record<string, string>;
       };
     };
-    const text = (await get(s, '/metrics')).text;
+    const text = (await get(s, AgentRoutes.metrics)).text;
     assert.equal(status.ready, true, `${node} is up`);
     assert.deepEqual(status.flows.readers, { nflog: 'running', conntrack: 'running' }, node);
     const started =

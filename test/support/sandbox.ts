@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { run } from '../../src/host/exec.js';
+import { AgentClient } from '../../src/api/client.js';
+import { AgentRoutes, type JsonRoute } from '../../src/api/routes.js';
 import { repoRoot } from '../../src/testing/paths.js';
 
 let counter = 0;
@@ -129,32 +130,21 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<
   });
 }
 
-/** GET on the agent's socket; JSON body. */
-export function agentGet<T>(socket: string, path: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path, method: 'GET', timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as T);
-        } catch (e) {
-          reject(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
+/** The agent on its socket, as the tests ask it (2 s per answer unless told). */
+export function agentAt(socket: string, timeoutMs = 2000): AgentClient {
+  return new AgentClient({ kind: 'unix', node: 'test', socket }, timeoutMs);
+}
+
+/** A JSON answer of the agent on its socket. */
+export function agentGet<T>(socket: string, route: JsonRoute<T>): Promise<T> {
+  return agentAt(socket).get(route);
 }
 
 async function waitReady(socket: string, output: string[]): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     try {
-      const s = await agentGet<{ ready: boolean }>(socket, '/v1/status');
+      const s = await agentGet(socket, AgentRoutes.status);
       if (s.ready) return;
     } catch {
       // not listening yet

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AgentRoutes } from '../../api/routes.js';
+import type { FlowsAnswer } from '../../api/types.js';
 import { WeftError, formatIssue } from '../../core/errors.js';
 import {
   applyFlowQuery,
@@ -21,7 +23,7 @@ export function queryOf(url: URL, now: number): { query: FlowQuery; follow: bool
   const flags: [string, string][] = [];
   let follow = false;
   for (const [k, v] of url.searchParams) {
-    if (k === 'follow') follow = v === '' || v === '1' || v === 'true';
+    if (k === AgentRoutes.flows.stream.param) follow = v === '' || v === '1' || v === 'true';
     else flags.push([k, v]);
   }
   return { query: parseFlowQuery(flags, now), follow };
@@ -50,7 +52,8 @@ export function flowsHandler(p: FlowPipeline, node: string) {
     }
     const { query, follow } = parsed;
     if (!follow) {
-      const text = JSON.stringify({ flows: listFlows(p, query), node, lost: p.stats().lost });
+      const answer: FlowsAnswer = { flows: listFlows(p, query), node, lost: p.stats().lost };
+      const text = JSON.stringify(answer);
       res.writeHead(200, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(text),

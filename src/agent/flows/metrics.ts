@@ -7,8 +7,7 @@ import {
 import { decidingPolicies, type Flow } from '../../core/flows/types.js';
 import type { PolicyRef } from '../../core/policy/ir.js';
 import { ListenerMetrics } from '../../listen/metrics.js';
-import type { TableCounts } from '../../components/policy/dataplane.js';
-import type { FlowStats } from './pipeline.js';
+import type { FlowStats, TableCounts } from '../../api/types.js';
 
 /**
  * The agent's Prometheus metrics. Counters are kept as events happen;

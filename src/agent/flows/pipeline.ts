@@ -1,3 +1,4 @@
+import type { FlowLoss, FlowReader, FlowStats } from '../../api/types.js';
 import type { Flow } from '../../core/flows/types.js';
 import { Ring } from '../../core/flows/ring.js';
 import type { Cluster } from '../../core/model/types.js';
@@ -54,54 +55,9 @@ export interface FlowPipelineOptions {
   readonly ledger?: ChildLedger;
 }
 
-export interface FlowLoss {
-  /** Drop events discarded because the pipeline was behind. */
-  readonly nflogQueue: number;
-  /** Times the NFLOG socket overflowed (each: one or more drops not logged). */
-  readonly nflogKernel: number;
-  /** Connection events discarded because the pipeline was behind. */
-  readonly conntrackQueue: number;
-  /**
-   * Connection starts and ends the kernel could not deliver (the event socket
-   * overflowed), counted one by one: an end whose start never came; a
-   * connection gone from the table, after an overflow, whose end never came.
-   */
-  readonly conntrackKernel: number;
-  /** Records that could not be decoded. */
-  readonly malformed: number;
-  /**
-   * Drops not logged because the drop log's rate limit refused them (nft
-   * counters drop_log_wanted minus drop_log_sent).
-   */
-  readonly dropLogLimit: number;
-}
-
-export interface FlowStats {
-  readonly enabled: true;
-  /** Flows recorded since the agent started. */
-  readonly seen: number;
-  readonly buffered: number;
-  readonly capacity: number;
-  /** Flows pushed out of the full ring (not lost: older than the buffer holds). */
-  readonly overwritten: number;
-  /** Sum of `losses`. */
-  readonly lost: number;
-  readonly losses: FlowLoss;
-  /** `starting`, `running`, `failed: WHY` (cannot start), `restarting: WHY` (it stopped). */
-  readonly readers: { readonly nflog: string; readonly conntrack: string };
-  /** Readers waiting to be tried again: failed tries in a row, and when the next one is. */
-  readonly retries: Partial<
-    Record<Which, { readonly failures: number; readonly nextAttemptInMs: number }>
-  >;
-  /** Sweeps of the conntrack table that failed (the last reason is logged). */
-  readonly sweepFailures: number;
-  /** Times the conntrack event socket overflowed (each lost event is in losses.conntrackKernel). */
-  readonly conntrackOverflows: number;
-}
-
 type Listener = (f: Flow, seq: number) => void;
 
-export type Which = 'nflog' | 'conntrack';
+type Which = FlowReader;
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;

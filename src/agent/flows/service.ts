@@ -1,16 +1,21 @@
+import type {
+  DirectionView,
+  EndpointRecord,
+  EndpointView,
+  IpamUsage,
+  StatusDetail,
+} from '../../api/types.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../core/flows/prometheus.js';
-import type { Labels } from '../../core/labels.js';
 import { podKey, type Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
 import type { PolicyDataplane } from '../../components/policy/dataplane.js';
-import type { EndpointRecord } from '../endpoint-store.js';
 import type { RawHandler } from '../server.js';
 import { advanceCounter, NO_COUNT } from '../../core/flows/kernel-counter.js';
 import type { ChildRecord } from '../../flows/children.js';
 import { DROP_LOG_COUNTERS } from '../../components/policy/drop-log.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';
-import { FlowPipeline, type FlowStats } from './pipeline.js';
+import { FlowPipeline } from './pipeline.js';
 
 /**
  * Observability of one agent: the flow pipeline, `/v1/flows`, `/metrics`,
@@ -45,7 +50,7 @@ export interface AgentView {
   readonly cluster: () => Cluster | undefined;
   readonly dataplane: () => PolicyDataplane | undefined;
   readonly records: () => readonly EndpointRecord[];
-  readonly ipam: () => Promise<readonly { cidr: string; allocated: number; capacity: number }[]>;
+  readonly ipam: () => Promise<readonly IpamUsage[]>;
   readonly log: (line: string) => void;
   /** The record of the flow readers' helpers, in the agent's state directory. */
   readonly helpers?: ChildRecord;
@@ -55,25 +60,6 @@ export interface AgentView {
 
 /** How often the drop log's counters are read. */
 const COUNTERS_MS = 1000;
-
-export interface EndpointView {
-  readonly namespace: string;
-  readonly pod: string;
-  readonly ips: readonly string[];
-  readonly labels: Labels;
-  readonly ingress: DirectionView;
-  readonly egress: DirectionView;
-}
-
-export interface DirectionView {
-  /** NetworkPolicies select the pod in this direction: only what they allow gets through. */
-  readonly isolated: boolean;
-  /** Those NetworkPolicies, `namespace/name`. */
-  readonly isolatedBy: readonly string[];
-  /** ClusterNetworkPolicies selecting the pod, Admin then Baseline tier, by name. */
-  readonly admin: readonly string[];
-  readonly baseline: readonly string[];
-}
 
 export class Observability {
   readonly metrics: AgentMetrics;
@@ -183,9 +169,9 @@ export class Observability {
   }
 
   /** The detail `GET /v1/status` adds to ready/message. */
-  status(ready: boolean): Record<string, unknown> {
+  status(ready: boolean): StatusDetail {
     const dp = this.view.dataplane();
-    const flows: FlowStats | { enabled: false } = this.pipeline?.stats() ?? { enabled: false };
+    const flows: StatusDetail['flows'] = this.pipeline?.stats() ?? { enabled: false };
     const readersOk =
       !('readers' in flows) || Object.values(flows.readers).every((s) => s === 'running');
     const health = !ready ? 'starting' : dp?.last?.error || !readersOk ? 'degraded' : 'ok';
@@ -218,21 +204,18 @@ export class Observability {
       }));
   }
 
-  /** Raw handlers: `/v1/flows` (JSON or NDJSON stream) and `/metrics`. */
-  handlers(): Record<string, RawHandler> {
-    const out: Record<string, RawHandler> = {
-      '/metrics': async (_req, res) => {
-        const text = await this.metrics.render();
-        res.writeHead(200, {
-          'content-type': PROMETHEUS_CONTENT_TYPE,
-          'content-length': Buffer.byteLength(text),
-        });
-        res.end(text);
-      },
+  /** Raw handlers: the flows (JSON or NDJSON stream) and the metrics. */
+  handlers(): { metrics: RawHandler; flows?: RawHandler } {
+    const metrics: RawHandler = async (_req, res) => {
+      const text = await this.metrics.render();
+      res.writeHead(200, {
+        'content-type': PROMETHEUS_CONTENT_TYPE,
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
     };
     const p = this.pipeline;
-    if (p) out['/v1/flows'] = flowsHandler(p, this.view.node);
-    return out;
+    return p ? { metrics, flows: flowsHandler(p, this.view.node) } : { metrics };
   }
 }
 

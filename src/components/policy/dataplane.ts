@@ -9,6 +9,7 @@ import type { NftTable } from '../../nft/model.js';
 import { renderTable } from './render.js';
 import type { NftRunner } from '../../nft/runner.js';
 import { TableSync } from '../../nft/sync.js';
+import type { SyncReport, SyncResult, TableCounts } from '../../api/types.js';
 
 /** What the dataplane needs of one of this node's endpoints (the agent's EndpointRecord has it). */
 export interface LocalEndpoint {
@@ -20,23 +21,6 @@ export interface LocalEndpoint {
 
 /** After a failed sync, the next (full) one is tried this much later even if nothing changes. */
 const RETRY_MS = 1000;
-
-export interface SyncResult {
-  readonly kind: 'full' | 'partial' | 'noop';
-  /** Compile + render + kernel, milliseconds. */
-  readonly ms: number;
-}
-
-/** What the last successful sync put in the kernel. */
-export interface TableCounts {
-  readonly endpoints: number;
-  readonly policies: number;
-  readonly chains: number;
-  readonly rules: number;
-  readonly sets: number;
-  /** Set and verdict-map elements. */
-  readonly setElements: number;
-}
 
 export interface DataplaneOptions {
   /** Log drops to NFLOG (flow observability). */
@@ -83,7 +67,7 @@ export class PolicyDataplane {
    * again under this one's rules.
    */
   private generation = 1 + randomInt(65535);
-  last: (SyncResult & { at: string; error?: string }) | undefined;
+  last: SyncReport | undefined;
   counts: TableCounts | undefined;
 
   constructor(

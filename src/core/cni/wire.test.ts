@@ -1,16 +1,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { CniError } from './errors.js';
-import {
-  cniEnv,
-  cniErrorResponse,
-  decodeAgentStatus,
-  decodeCniWireRequest,
-  decodeCniWireResponse,
-  encodeAgentStatus,
-  encodeCniWireRequest,
-  encodeCniWireResponse,
-} from './wire.js';
+import { AgentRoutes } from '../../api/routes.js';
+import { cniEnv, cniErrorResponse, decodeCniWireRequest, encodeCniWireRequest } from './wire.js';
+
+const CNI = AgentRoutes.cni.path;
 
 function decodeFails(fn: () => unknown, msg: RegExp): void {
   assert.throws(
@@ -38,33 +32,22 @@ test('request: round trip, and only CNI_* leaves the shim', () => {
   const stdin = '{"cniVersion":"1.1.0", "name":"weft","type":"weft"}\n';
   const body = encodeCniWireRequest({ env: { CNI_COMMAND: 'DEL', SECRET: 'x' }, stdin });
   assert.deepEqual(JSON.parse(body), { env: { CNI_COMMAND: 'DEL' }, stdin });
-  assert.deepEqual(decodeCniWireRequest(body), { env: { CNI_COMMAND: 'DEL' }, stdin });
+  assert.deepEqual(decodeCniWireRequest(body, CNI), { env: { CNI_COMMAND: 'DEL' }, stdin });
 });
 
 test('request: malformed bodies are error 6', () => {
-  decodeFails(() => decodeCniWireRequest('nope'), /\/v1\/cni request is invalid: not JSON/);
-  decodeFails(() => decodeCniWireRequest('[]'), /not a JSON object/);
-  decodeFails(() => decodeCniWireRequest('{"stdin":""}'), /"env" must be an object/);
+  decodeFails(() => decodeCniWireRequest('nope', CNI), /\/v1\/cni request is invalid: not JSON/);
+  decodeFails(() => decodeCniWireRequest('[]', CNI), /not a JSON object/);
+  decodeFails(() => decodeCniWireRequest('{"stdin":""}', CNI), /"env" must be an object/);
   decodeFails(
-    () => decodeCniWireRequest('{"env":{"PATH":"/bin"},"stdin":""}'),
+    () => decodeCniWireRequest('{"env":{"PATH":"/bin"},"stdin":""}', CNI),
     /only CNI_\* variables, not PATH/,
   );
   decodeFails(
-    () => decodeCniWireRequest('{"env":{"CNI_X":1},"stdin":""}'),
+    () => decodeCniWireRequest('{"env":{"CNI_X":1},"stdin":""}', CNI),
     /"env.CNI_X" must be a string/,
   );
-  decodeFails(() => decodeCniWireRequest('{"env":{}}'), /"stdin" must be a string/);
-});
-
-test('response: round trip and validation', () => {
-  const res = { exitCode: 0, stdout: '{"cniVersion":"1.1.0"}' };
-  assert.deepEqual(decodeCniWireResponse(encodeCniWireResponse(res)), res);
-  decodeFails(
-    () => decodeCniWireResponse('{"exitCode":256,"stdout":""}'),
-    /"exitCode" must be an integer from 0 to 255/,
-  );
-  decodeFails(() => decodeCniWireResponse('{"exitCode":1.5,"stdout":""}'), /exitCode/);
-  decodeFails(() => decodeCniWireResponse('{"exitCode":0}'), /"stdout" must be a string/);
+  decodeFails(() => decodeCniWireRequest('{"env":{}}', CNI), /"stdin" must be a string/);
 });
 
 test('an error response prints the CNI error and exits 1', () => {
@@ -73,12 +56,4 @@ test('an error response prints the CNI error and exits 1', () => {
     exitCode: 1,
     stdout: '{"cniVersion":"1.0.0","code":3,"msg":"no such container","details":"c1/eth0"}',
   });
-});
-
-test('status: round trip and validation', () => {
-  assert.equal(encodeAgentStatus({ ready: true }), '{"ready":true}');
-  const down = { ready: false, message: 'waiting for the first full sync' };
-  assert.deepEqual(decodeAgentStatus(encodeAgentStatus(down)), down);
-  decodeFails(() => decodeAgentStatus('{"ready":"yes"}'), /"ready" must be true or false/);
-  decodeFails(() => decodeAgentStatus('{"ready":false,"message":3}'), /"message" must be a string/);
 });

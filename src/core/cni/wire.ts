@@ -1,20 +1,16 @@
 /**
- * The wire between the weft-cni shim and the agent, over the agent's unix
- * socket (HTTP/1.1):
+ * The bodies of the agent API's CNI route (src/api/routes.ts), between the
+ * weft-cni shim and the agent, over the agent's unix socket (HTTP/1.1):
  *
  *   POST /v1/cni     {"env": {CNI_* only}, "stdin": "<raw config>"}
  *                 -> {"exitCode": 0, "stdout": "<what the plugin prints>"}
- *   GET  /v1/status  -> {"ready": true} | {"ready": false, "message": "..."}
  *
  * The agent answers every CNI outcome, failures included, with HTTP 200 and a
  * CniWireResponse; another HTTP status means the request itself was wrong.
- * Decoders throw CniError 6 (decode error) naming what was wrong.
+ * The decoder throws CniError 6 (decode error) naming what was wrong.
  */
 import { CniError, CniErrorCodes, cniErrorJson } from './errors.js';
 import { isObject, showValue, type JsonObject } from './json-fields.js';
-
-export const CNI_ROUTE = '/v1/cni';
-export const STATUS_ROUTE = '/v1/status';
 
 export interface CniWireRequest {
   /** The CNI_* variables of the invocation, and no others. */
@@ -28,12 +24,6 @@ export interface CniWireResponse {
   readonly exitCode: number;
   /** What the plugin prints on stdout, verbatim (a result, an error, or nothing). */
   readonly stdout: string;
-}
-
-export interface AgentStatus {
-  readonly ready: boolean;
-  /** Why the agent is not ready (or any note when it is). */
-  readonly message?: string;
 }
 
 const CNI_PREFIX = 'CNI_';
@@ -72,8 +62,9 @@ export function encodeCniWireRequest(req: CniWireRequest): string {
   return JSON.stringify({ env: cniEnv(req.env), stdin: req.stdin });
 }
 
-export function decodeCniWireRequest(body: string): CniWireRequest {
-  const what = `the ${CNI_ROUTE} request`;
+/** The request as the agent reads it at `path` (its route, for messages). */
+export function decodeCniWireRequest(body: string, path: string): CniWireRequest {
+  const what = `the ${path} request`;
   const o = decodeObject(body, what);
   const env = o['env'];
   if (!isObject(env)) throw decodeError(what, `"env" must be an object, got ${showValue(env)}`);
@@ -90,43 +81,7 @@ export function encodeCniWireResponse(res: CniWireResponse): string {
   return JSON.stringify({ exitCode: res.exitCode, stdout: res.stdout });
 }
 
-export function decodeCniWireResponse(body: string): CniWireResponse {
-  const what = `the weft agent's ${CNI_ROUTE} answer`;
-  const o = decodeObject(body, what);
-  const exitCode = o['exitCode'];
-  if (
-    typeof exitCode !== 'number' ||
-    !Number.isInteger(exitCode) ||
-    exitCode < 0 ||
-    exitCode > 255
-  ) {
-    throw decodeError(
-      what,
-      `"exitCode" must be an integer from 0 to 255, got ${showValue(exitCode)}`,
-    );
-  }
-  return { exitCode, stdout: stringField(o, 'stdout', what) };
-}
-
 /** The response for a failed command: the error JSON on stdout, exit 1. */
 export function cniErrorResponse(err: CniError, cniVersion: string): CniWireResponse {
   return { exitCode: 1, stdout: cniErrorJson(err, cniVersion) };
-}
-
-export function encodeAgentStatus(status: AgentStatus): string {
-  return JSON.stringify(
-    status.message === undefined
-      ? { ready: status.ready }
-      : { ready: status.ready, message: status.message },
-  );
-}
-
-export function decodeAgentStatus(body: string): AgentStatus {
-  const what = `the weft agent's ${STATUS_ROUTE} answer`;
-  const o = decodeObject(body, what);
-  const ready = o['ready'];
-  if (typeof ready !== 'boolean')
-    throw decodeError(what, `"ready" must be true or false, got ${showValue(ready)}`);
-  if (o['message'] === undefined) return { ready };
-  return { ready, message: stringField(o, 'message', what) };
 }

@@ -1,87 +1,21 @@
-import { request } from 'node:http';
 import type { FlowQuery } from '../core/flows/filter.js';
 import { mergeFlows } from '../core/flows/merge.js';
 import type { Flow } from '../core/flows/types.js';
+import { AgentClient, addressText, type AgentAddress } from './client.js';
+import { AgentRoutes, flowParams } from './routes.js';
+import { follow } from './stream.js';
 
 /**
- * Reading flows from agents: the buffered ones of every agent merged by
- * time, or their live streams merged with a short reorder window. Talks the
- * agent API (`GET /v1/flows`) over its unix socket or HTTP.
+ * Reading flows from many agents: the buffered ones of every agent merged by
+ * time, or their live streams merged with a short reorder window.
  */
-
-export type AgentAddress =
-  | { readonly kind: 'unix'; readonly node: string; readonly socket: string }
-  | { readonly kind: 'http'; readonly node: string; readonly url: string };
 
 /** Live flows are held this long after they arrive, so those of other agents can slot in before them. */
 export const REORDER_WINDOW_MS = 250;
 
-/** `/v1/flows?flag=value&…` for a query (plus `follow=1`). */
-export function flowsPath(query: FlowQuery, follow = false): string {
-  const params = new URLSearchParams();
-  for (const [flag, value] of query.flags) params.append(flag, value);
-  if (follow) params.append('follow', '1');
-  const qs = params.toString();
-  return `/v1/flows${qs ? `?${qs}` : ''}`;
-}
-
-interface Opened {
-  readonly status: number;
-  readonly body: NodeJS.ReadableStream & { destroy(): void };
-}
-
-function open(agent: AgentAddress, path: string, signal?: AbortSignal): Promise<Opened> {
-  return new Promise((resolve, reject) => {
-    const options =
-      agent.kind === 'unix'
-        ? { socketPath: agent.socket, path }
-        : (() => {
-            const u = new URL(path, agent.url);
-            return { host: u.hostname, port: u.port, path: `${u.pathname}${u.search}` };
-          })();
-    const req = request({ ...options, method: 'GET', signal }, (res) =>
-      resolve({ status: res.statusCode ?? 0, body: res }),
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function readAll(body: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  body.setEncoding('utf8');
-  for await (const chunk of body) text += chunk as string;
-  return text;
-}
-
-/** GET a JSON document from an agent; throws with the agent's error message. */
-export async function agentJson<T>(
-  agent: AgentAddress,
-  path: string,
-  timeoutMs = 5000,
-): Promise<T> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  const r = await open(agent, path, signal);
-  const text = await readAll(r.body);
-  if (r.status !== 200) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text;
-    } catch {
-      // not JSON: the text as it came
-    }
-    throw new Error(`${path}: HTTP ${r.status}: ${message}`);
-  }
-  return JSON.parse(text) as T;
-}
-
-function where(a: AgentAddress): string {
-  return a.kind === 'unix' ? a.socket : a.url;
-}
-
 function describe(a: AgentAddress, e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return `${a.node} (${where(a)}): ${msg}`;
+  return `${a.node} (${addressText(a)}): ${msg}`;
 }
 
 /** Buffered flows of every agent, merged by time; agents that fail are reported, not fatal. */
@@ -94,7 +28,7 @@ export async function listFlows(
   const lists = await Promise.all(
     agents.map(async (a) => {
       try {
-        const r = await agentJson<{ flows: Flow[]; lost: number }>(a, flowsPath(query));
+        const r = await new AgentClient(a).get(AgentRoutes.flows, { params: flowParams(query) });
         lost += r.lost;
         return r.flows;
       } catch (e) {
@@ -200,26 +134,12 @@ function releasable(held: readonly { flow: Flow; arrived: number }[], now: numbe
 }
 
 /** Follows one agent's live flows (its buffer first) until the stream ends or signal aborts. */
-export async function readStream(
+export function readStream(
   a: AgentAddress,
   query: FlowQuery,
   signal: AbortSignal,
   onFlow: (f: Flow) => void,
   onOpen: () => void = () => undefined,
 ): Promise<void> {
-  const r = await open(a, flowsPath(query, true), signal);
-  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${await readAll(r.body)}`);
-  onOpen();
-  let partial = '';
-  r.body.setEncoding('utf8');
-  try {
-    for await (const chunk of r.body) {
-      const lines = (partial + (chunk as string)).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) onFlow(JSON.parse(line) as Flow);
-    }
-  } catch (e) {
-    if (signal.aborted) return;
-    throw e;
-  }
+  return follow(a, AgentRoutes.flows, flowParams(query), signal, onFlow, onOpen);
 }
