@@ -6,6 +6,7 @@
  * and pure modules only: weft-cni bundles it.
  */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { ErrorCodes } from '../core/errors.js';
 import { sizeText } from '../core/limits.js';
 import type { RouteBase } from './routes.js';
 import { decodeJson, type Shape } from './shape.js';
@@ -33,6 +34,8 @@ export type ApiFailure =
   | { readonly kind: 'invalid' };
 
 export class AgentApiError extends Error {
+  readonly code = ErrorCodes.AGENT_API;
+
   constructor(
     message: string,
     readonly failure: ApiFailure,

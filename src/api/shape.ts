@@ -5,11 +5,14 @@
  * passed through as it came: fields the shape does not name are kept.
  */
 import { showValue } from '../core/cni/json-fields.js';
+import { ErrorCodes } from '../core/errors.js';
 
 /** Checks `value` (at `path`, '' for the whole answer) and returns it typed, or throws ShapeError. */
 export type Shape<T> = (value: unknown, path: string) => T;
 
 export class ShapeError extends Error {
+  readonly code = ErrorCodes.AGENT_ANSWER;
+
   constructor(
     readonly path: string,
     readonly expected: string,

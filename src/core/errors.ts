@@ -69,6 +69,10 @@ export const ErrorCodes = {
   LAB_POD_SERVER: 'WEFT_LAB_POD_SERVER',
   /** The lab's CNI runtime failed: the conflist, a plugin it runs, or the plugin's result. */
   LAB_CNI_RUNTIME: 'WEFT_LAB_CNI_RUNTIME',
+  /** A request to the agent's API failed: unreachable, no answer in time, an HTTP error, too large. */
+  AGENT_API: 'WEFT_AGENT_API',
+  /** The agent answered something weft does not understand (a field of the wrong shape). */
+  AGENT_ANSWER: 'WEFT_AGENT_ANSWER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
