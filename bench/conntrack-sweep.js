@@ -1,12 +1,12 @@
 // What the flow pipeline's sweep of expired conntrack entries costs (the
 // agent runs one every 5 s so connection ends come on time; see
-// src/flows/conntrack-sweep.ts). A namespace's table is filled with N live
+// src/kernel-readers/conntrack-sweep.ts). A namespace's table is filled with N live
 // UDP entries, then swept repeatedly; reported: the sweep's wall time p50 and
 // max, and its ratio to a sweep of an empty table measured in the same run.
 //   npm run build && npm run build:test && node bench/conntrack-sweep.js [--entries 0,10000,100000] [--runs 20]
 // Needs root and conntrack.
 import { parseArgs } from 'node:util';
-import { sweepExpiredConnections } from '../dist/flows/conntrack-sweep.js';
+import { sweepExpiredConnections } from '../dist/kernel-readers/conntrack-sweep.js';
 import { Sandbox } from '../dist-test/test/support/sandbox.js';
 
 const { values } = parseArgs({

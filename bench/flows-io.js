@@ -14,8 +14,8 @@ import { readFileSync } from 'node:fs';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 import { run } from '../dist/host/exec.js';
-import { ConntrackReader } from '../dist/flows/conntrack-reader.js';
-import { NflogReader } from '../dist/flows/nflog-reader.js';
+import { ConntrackReader } from '../dist/kernel-readers/conntrack-reader.js';
+import { NflogReader } from '../dist/kernel-readers/nflog-reader.js';
 import { Sandbox } from '../dist-test/test/support/sandbox.js';
 import { veth } from '../dist-test/test/support/netpair.js';
 

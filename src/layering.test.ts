@@ -1,10 +1,10 @@
 /**
  * The layers, as a test (core's own purity is core/purity.test.ts):
  *
- * - adapters (nft and its components, routing, sources, the kernel flow readers in flows/,
- *   ipam-store, the host helpers, the listeners, the agent API's routes and
- *   client in api/) import core and each other, never the agent, the CLI,
- *   the UI (server, page, ui-shared/) or the lab;
+ * - adapters (nft and its components, routing, sources, the kernel flow
+ *   readers in kernel-readers/, ipam-store, the host helpers, the listeners,
+ *   the agent API's routes and client in api/) import core and each other,
+ *   never the agent, the CLI, the UI (server, page, ui-shared/) or the lab;
  * - the agent is imported by itself and by the CLI that starts it, nobody
  *   else;
  * - the page (web/) imports core, ui-shared/ and itself, no module of its
@@ -26,7 +26,7 @@ const ADAPTERS = [
   'components',
   'routing',
   'sources',
-  'flows',
+  'kernel-readers',
   'ipam-store',
   'host',
   'listen',

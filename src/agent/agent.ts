@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { formatCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import type { Cluster } from '../core/model/types.js';
-import { ChildRecord } from '../flows/children.js';
+import { ChildRecord } from '../host/children.js';
 import { IpamStore } from '../ipam-store/store.js';
 import { planRoutes, type RoutingMode } from '../core/routing/plan.js';
 import { startRouteSync, type RouteSync } from '../routing/backend.js';
@@ -40,7 +40,7 @@ import { VERSION } from '../version.js';
 
 /** How long an ADD waits for the source to show its Pod. */
 const POD_WAIT_MS = 5000;
-import { DEFAULT_FLOWS, Observability, type FlowsConfig } from './flows/service.js';
+import { DEFAULT_FLOWS, Observability, type FlowsConfig } from './observability/observability.js';
 
 export interface AgentOptions {
   readonly nodeName: string;

@@ -2,7 +2,7 @@ import { isRoutingMode, ROUTING_MODES } from '../routing/registry.js';
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.js';
 import type { SourceSpec } from '../agent/source.js';
-import { DEFAULT_FLOWS, type FlowsConfig } from '../agent/flows/service.js';
+import { DEFAULT_FLOWS, type FlowsConfig } from '../agent/observability/observability.js';
 import { parseCidr } from '../core/net/cidr.js';
 import type { Cidr } from '../core/net/types.js';
 import { weftConflist } from '../core/cni/conflist.js';

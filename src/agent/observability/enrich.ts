@@ -4,8 +4,8 @@ import type { Direction, Protocol } from '../../core/model/types.js';
 import { Evaluator, type Decision, type Flow as TraceFlow } from '../../core/policy/evaluate.js';
 import type { Endpoint, PolicyIr } from '../../core/policy/ir.js';
 import { parseIp } from '../../core/net/ip.js';
-import type { ConntrackEvent } from '../../flows/conntrack.js';
-import type { DropEvent } from '../../flows/nflog-reader.js';
+import type { ConntrackEvent } from '../../kernel-readers/conntrack.js';
+import type { DropEvent } from '../../kernel-readers/nflog-reader.js';
 import {
   endpointTag,
   parseDropLogPrefix,

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes } from '../core/errors.js';
 import { LostEvents, tableIds } from './lost-events.js';
 import { parseConntrackLine, type ConntrackEvent } from './conntrack.js';
-import type { ChildLedger } from './children.js';
+import type { ChildLedger } from '../host/children.js';
 import type { BoundedQueue } from './queue.js';
 import { awaitStart, ReaderError, Tool, toolQueue } from './subprocess.js';
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ErrorCodes, type CodesOf } from '../core/errors.js';
-import type { ChildLedger } from './children.js';
+import type { ChildLedger } from '../host/children.js';
 import { BoundedQueue } from './queue.js';
 
 /**

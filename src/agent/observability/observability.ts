@@ -11,7 +11,7 @@ import type { PolicyIr } from '../../core/policy/ir.js';
 import type { PolicyDataplane } from '../../components/policy/dataplane.js';
 import type { RawHandler } from '../server.js';
 import { advanceCounter, NO_COUNT } from '../../core/flows/kernel-counter.js';
-import type { ChildRecord } from '../../flows/children.js';
+import type { ChildRecord } from '../../host/children.js';
 import { DROP_LOG_COUNTERS } from '../../components/policy/drop-log.js';
 import { flowsHandler } from './api.js';
 import { AgentMetrics, policyLabel } from './metrics.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChildRecord, processStartTime } from './children.js';
-import { Tool } from './subprocess.js';
+import { Tool } from '../kernel-readers/subprocess.js';
 
 function sleeper(t: test.TestContext): ChildProcess & { pid: number } {
   const c = spawn('sleep', ['60'], { stdio: 'ignore' });
