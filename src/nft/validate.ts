@@ -95,11 +95,13 @@ function checkKeys(
   keys: readonly string[],
   interval: boolean,
   problems: string[],
+  duplicates: 'refuse' | 'allow' = 'refuse',
 ): { key: string; lo: bigint; hi: bigint }[] {
   const ranges: { key: string; lo: bigint; hi: bigint }[] = [];
   const seen = new Set<string>();
   for (const key of keys) {
-    if (seen.has(key)) problems.push(`${what}: duplicate element ${key}`);
+    if (seen.has(key) && duplicates === 'refuse')
+      problems.push(`${what}: duplicate element ${key}`);
     seen.add(key);
     const read = readElement(types, key, interval);
     for (const p of read.problems) problems.push(`${what}: ${p}`);
@@ -190,7 +192,17 @@ export function ruleReferences(r: NftRule): { chains: string[]; sets: string[]; 
 }
 
 /** What one expression says on its own: problems that need no table. */
-function exprProblems(e: NftExpr, family: NftTable['family']): string[] {
+/** How strictly ruleProblems reads a rule (see exprProblems). */
+export type RuleCheck = 'strict' | 'nft';
+
+/**
+ * What is wrong with one expression on its own. `strict`: also what nft
+ * takes but weft never means (a comparison that can never match, a value
+ * written twice, a mark statement that changes nothing); `nft`: only what
+ * nft refuses.
+ */
+function exprProblems(e: NftExpr, family: NftTable['family'], mode: RuleCheck): string[] {
+  const strict = mode === 'strict';
   const out: string[] = [];
   const selectors = 'left' in e && typeof e.left !== 'string' ? e.left : [];
   for (const sel of selectors) {
@@ -208,25 +220,26 @@ function exprProblems(e: NftExpr, family: NftTable['family']): string[] {
       if (e.values.length === 0) out.push('cmp has no values');
       const types = e.left.map((x) => SELECTOR_TYPES[x]);
       const p: string[] = [];
-      checkKeys('cmp', types, e.values, true, p);
+      checkKeys('cmp', types, e.values, true, p, strict ? 'refuse' : 'allow');
       out.push(...p.map((x) => x.replace(/^cmp: /, '')));
       break;
     }
     case 'bits':
       if (!u32(e.mask) || !u32(e.value)) out.push('mask and value must be 32-bit unsigned');
-      else if ((e.value & ~e.mask) >>> 0 !== 0)
+      else if (strict && (e.value & ~e.mask) >>> 0 !== 0)
         out.push(`value ${hex(e.value)} has bits outside mask ${hex(e.mask)}: can never match`);
       break;
     case 'set-mark':
-      if (e.and === undefined && e.or === undefined) out.push('set-mark changes nothing');
+      if (strict && e.and === undefined && e.or === undefined) out.push('set-mark changes nothing');
       if ((e.and !== undefined && !u32(e.and)) || (e.or !== undefined && !u32(e.or)))
         out.push('set-mark bits must be 32-bit unsigned');
       break;
     case 'limit':
       if (!Number.isInteger(e.rate) || e.rate < 1)
         out.push(`limit rate ${e.rate} is not a positive integer`);
-      if (!Number.isInteger(e.burst) || e.burst < 0)
-        out.push(`limit burst ${e.burst} is not an integer ≥ 0`);
+      // nft: "packet limit burst must be > 0".
+      if (!Number.isInteger(e.burst) || e.burst < 1)
+        out.push(`limit burst ${e.burst} is not a positive integer`);
       break;
     case 'log':
       if (new TextEncoder().encode(e.prefix).length > 127 || !printable(e.prefix))
@@ -246,14 +259,19 @@ function exprProblems(e: NftExpr, family: NftTable['family']): string[] {
 
 /**
  * What nft would refuse in one rule on its own, before looking at the table:
- * its expressions' selectors and literals, and a verdict anywhere but last.
- * (Its comment is not checked: text.ts clamps it.)
+ * its expressions' selectors and literals, and a verdict anywhere but last
+ * (`nft`: only what nft refuses; see exprProblems). Its comment is not
+ * checked: text.ts clamps it.
  */
-export function ruleProblems(r: NftRule, family: NftTable['family']): string[] {
+export function ruleProblems(
+  r: NftRule,
+  family: NftTable['family'],
+  mode: RuleCheck = 'strict',
+): string[] {
   const out: string[] = [];
   if (r.exprs.length === 0) out.push('empty rule');
   r.exprs.forEach((e, j) => {
-    out.push(...exprProblems(e, family));
+    out.push(...exprProblems(e, family, mode));
     const last = j === r.exprs.length - 1;
     if ((e.kind === 'verdict' || e.kind === 'vmap') && !last)
       out.push(`${e.kind === 'vmap' ? 'a verdict map' : 'a verdict'} must end the rule`);
