@@ -31,16 +31,19 @@
  * (`10.0.0.0-10.0.0.255` as `10.0.0.0/24`). Service names are refused: nft
  * would resolve them through /etc/services, which the fake does not read.
  */
-import type { NftOp, NftTable, NftTableId, NftTransaction } from './model.js';
+import type { NftHook, NftOp, NftTable, NftTableId, NftTransaction } from './model.js';
 import { FakeTable, Refusal } from './fake-table.js';
 import { locateNftError, NftError, type NftRunner } from './runner.js';
 import { tableText, transactionText } from './text.js';
+import { trace, type Packet, type TraceResult } from './trace.js';
 import { jumpGraphProblems } from './validate.js';
 
 const tableKey = (t: NftTableId) => `${t.family} ${t.name}`;
 
 export class FakeNft implements NftRunner {
   private readonly tables = new Map<string, NftTable>();
+  /** Table → named counter → packets it counted. */
+  private readonly packets = new Map<string, Map<string, number>>();
   /** Every script given to apply, applied or refused, in order. */
   readonly scripts: string[] = [];
 
@@ -54,12 +57,17 @@ export class FakeNft implements NftRunner {
     let table = committed && new FakeTable(tx.table, committed);
     /** The last operation that could add a jump: where a loop found at commit is reported. */
     let lastJump = tx.ops.length - 1;
+    /** The table was deleted along the way: its counters start again from 0. */
+    let dropped = false;
     for (const [i, op] of tx.ops.entries()) {
       try {
         if (op.kind === 'table') {
           if (op.op === 'add') table ??= new FakeTable(tx.table);
           else if (!table) throw new Refusal(`No such file or directory (no table ${key})`);
-          else table = undefined;
+          else {
+            table = undefined;
+            dropped = true;
+          }
           continue;
         }
         if (op.kind === 'table-contents') {
@@ -86,6 +94,32 @@ export class FakeNft implements NftRunner {
       throw refused(tx, script, lastJump, `Could not process rule: Too many links (${loop})`);
     if (next) this.tables.set(key, next);
     else this.tables.delete(key);
+    const counted = this.packets.get(key);
+    if (dropped || !next) this.packets.delete(key);
+    else for (const name of table?.deletedCounters ?? []) counted?.delete(name);
+  }
+
+  /**
+   * Walks a packet through the base chains of `hook` in every table (see
+   * trace.ts); the named counters it reaches count it.
+   */
+  trace(hook: NftHook, packet: Packet): TraceResult {
+    const r = trace(this.all(), hook, packet);
+    for (const c of r.counters) {
+      let counted = this.packets.get(c.table);
+      if (!counted) this.packets.set(c.table, (counted = new Map()));
+      counted.set(c.name, (counted.get(c.name) ?? 0) + 1);
+    }
+    return r;
+  }
+
+  /** Packets each named counter of a table counted (as RealNft.counterPackets); {} without the table. */
+  counterPackets(table: NftTableId): Record<string, number> {
+    const counted = this.packets.get(tableKey(table));
+    const out: Record<string, number> = {};
+    for (const name of this.tables.get(tableKey(table))?.counters?.keys() ?? [])
+      out[name] = counted?.get(name) ?? 0;
+    return out;
   }
 
   /** The table in tableText form; '' when there is none. */
