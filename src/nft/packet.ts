@@ -139,7 +139,7 @@ export class PacketState {
 }
 
 /** Whether a literal's value holds a field (an interface name ending in `*` is a prefix). */
-export function matchesPart(v: LiteralValue | undefined, f: Field): boolean {
+function matchesPart(v: LiteralValue | undefined, f: Field): boolean {
   if (v === undefined || f === undefined) return false;
   if (v.kind === 'range') return typeof f === 'bigint' && f >= v.lo && f <= v.hi;
   if (typeof f !== 'string') return false;

@@ -134,7 +134,7 @@ function checkSet(s: NftSet, problems: string[]): void {
 }
 
 /** A verdict's target chain must exist and must not be a base chain. */
-export function targetProblem(
+function targetProblem(
   target: string,
   chains: ReadonlyMap<string, { readonly base?: unknown }>,
 ): string | undefined {
