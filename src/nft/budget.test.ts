@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { budgetProblems, NftBudgetError } from './budget.js';
 import type { NftSet, NftTable } from './model.js';
-import type { NftRunner } from './runner.js';
+import { FakeNft } from './fake.js';
 import { TableSync } from './sync.js';
 
 function tableWith(sets: number, elementsEach: number): NftTable {
@@ -32,11 +32,8 @@ test('over budget: the counts, the limits and what costs the most', () => {
 });
 
 test('a table over budget never reaches nft; the next apply is full', async () => {
-  const scripts: string[] = [];
-  const runner: NftRunner = {
-    apply: async (_tx, s: string) => void scripts.push(s),
-    list: async () => '',
-  };
+  const runner = new FakeNft();
+  const scripts = runner.scripts;
   const sync = new TableSync(runner, false, {
     sets: 4,
     rules: 100,

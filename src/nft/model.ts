@@ -209,9 +209,11 @@ export type NftChainDecl = Omit<NftChain, 'rules'>;
 
 /**
  * One operation of a transaction, on the transaction's table. `add` of an
- * existing object is allowed for tables, chains, sets, maps and counters
- * with the same declaration (nft keeps the existing one), and refused for a
- * declaration that differs; `delete` of an absent object is refused.
+ * existing table, chain, set, map or counter keeps the existing one: a new
+ * comment is ignored, a base chain's new policy replaces the old, and a
+ * different type, flags, hook or priority is refused (as is a set or map
+ * under the other's name). `delete` of an absent object, or of one still
+ * referred to, is refused. fake.ts lists every refusal.
  */
 export type NftOp =
   | { readonly op: 'add' | 'delete'; readonly kind: 'table' }

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { accept, cmp, drop, jump, lookup, verdict } from './build.js';
 import type { NftChain, NftDatatype, NftExpr, NftMap, NftSet, NftTable } from './model.js';
-import { MAX_JUMP_DEPTH, ruleReferences, validateTable } from './validate.js';
+import { MAX_JUMP_DEPTH, ruleProblems, ruleReferences, validateTable } from './validate.js';
 
 function table(parts: { sets?: NftSet[]; maps?: NftMap[]; chains?: NftChain[] }): NftTable {
   return {
@@ -315,6 +315,28 @@ test('literals of the wrong type, verdicts inside a rule, empty rules', () => {
     /value 0x00000001 has bits outside mask 0x000000f0: can never match/,
   );
   onlyProblem(good({ maps: [], chains: [chain('x', [[]])] }), /empty rule/);
+  // nft: "packet limit burst must be > 0".
+  onlyProblem(
+    good({
+      maps: [],
+      chains: [chain('x', [[{ kind: 'limit', rate: 5, per: 'second', burst: 0 }, accept]])],
+    }),
+    /limit burst 0 is not a positive integer/,
+  );
+});
+
+test("ruleProblems 'nft': only what nft refuses, not what can never match", () => {
+  const never = {
+    exprs: [{ kind: 'bits', left: 'meta mark', mask: 0xf0, op: '==', value: 0x1 } as const, accept],
+    comment: '',
+  };
+  const twice = { exprs: [cmp(['ip saddr'], '10.0.0.1', '10.0.0.1'), accept], comment: '' };
+  assert.equal(ruleProblems(never, 'inet').length, 1);
+  assert.equal(ruleProblems(twice, 'inet').length, 1);
+  assert.deepEqual(ruleProblems(never, 'inet', 'nft'), []);
+  assert.deepEqual(ruleProblems(twice, 'inet', 'nft'), []);
+  const wrong = { exprs: [cmp(['ip6 saddr'], '::1'), accept], comment: '' };
+  assert.match(ruleProblems(wrong, 'ip', 'nft')[0] ?? '', /cannot match in a table of family ip/);
 });
 
 test('base chain priority', () => {

@@ -1,22 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from '../../core/model/types.js';
-import type { NftTableId, NftTransaction } from '../../nft/model.js';
-import type { NftRunner } from '../../nft/runner.js';
+import { FakeNft } from '../../nft/fake.js';
 import { clusterFrom, docs, namespace, pod } from '../../testing/policy.js';
 import { PolicyDataplane, type LocalEndpoint } from './dataplane.js';
-
-/** Records the scripts nft would be given. */
-class RecordingRunner implements NftRunner {
-  readonly scripts: string[] = [];
-  apply(_tx: NftTransaction, script: string): Promise<void> {
-    this.scripts.push(script);
-    return Promise.resolve();
-  }
-  list(_table: NftTableId): Promise<string> {
-    return Promise.resolve('');
-  }
-}
 
 const policy = (from: string) =>
   JSON.stringify({
@@ -49,16 +36,21 @@ function world(from: string): Cluster {
 const generationOf = (script: string) =>
   /ct mark & 0xffff0000 == (0x[0-9a-f]+) accept/.exec(script)?.[1];
 
-test('a sync with nothing new is a noop: no nft run, no new generation', async () => {
-  const runner = new RecordingRunner();
-  let cluster = world('api');
+/** node-1's dataplane, with web and api as its endpoints, in the cluster `cluster()` gives. */
+function node1(runner: FakeNft, cluster: () => Cluster): PolicyDataplane {
   const endpoints = [record('web', '10.244.1.2/32'), record('api', '10.244.1.3/32')];
-  const dp = new PolicyDataplane(
+  return new PolicyDataplane(
     runner,
     'node-1',
-    () => ({ cluster, endpoints }),
+    () => ({ cluster: cluster(), endpoints }),
     () => undefined,
   );
+}
+
+test('a sync with nothing new is a noop: no nft run, no new generation', async () => {
+  const runner = new FakeNft();
+  let cluster = world('api');
+  const dp = node1(runner, () => cluster);
 
   assert.equal((await dp.sync()).kind, 'full');
   const first = generationOf(runner.scripts[0] ?? '');
@@ -77,5 +69,30 @@ test('a sync with nothing new is a noop: no nft run, no new generation', async (
   assert.match(
     runner.scripts[1] ?? '',
     /add element inet weft peers_\w+_pods_app_db_in_namespace_shop_4 \{ 10\.244\.2\.5 \}/,
+  );
+});
+
+test('the table in the kernel lets through what the policy allows, and drops the rest', async () => {
+  const runner = new FakeNft();
+  let cluster = world('api');
+  const dp = node1(runner, () => cluster);
+  const first = (saddr: string, daddr: string) =>
+    runner.trace('forward', {
+      family: 4,
+      saddr,
+      daddr,
+      l4proto: 'tcp',
+      sport: 40000,
+      dport: 80,
+      ct: { state: 'new', direction: 'original' },
+    }).verdict;
+  const [web, api, db] = ['10.244.1.2', '10.244.1.3', '10.244.2.5'];
+  await dp.sync();
+  assert.deepEqual([first(api, web), first(db, web), first(web, db)], ['accept', 'drop', 'accept']);
+  cluster = world('db');
+  await dp.sync();
+  assert.deepEqual(
+    [first(api, web), first(db, web), first(web, api)],
+    ['drop', 'accept', 'accept'],
   );
 });
