@@ -73,6 +73,8 @@ export const ErrorCodes = {
   AGENT_API: 'WEFT_AGENT_API',
   /** The agent answered something weft does not understand (a field of the wrong shape). */
   AGENT_ANSWER: 'WEFT_AGENT_ANSWER',
+  /** The packet tracer was given a packet or a table it cannot answer for (a field the packet lacks). */
+  NFT_TRACE: 'WEFT_NFT_TRACE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

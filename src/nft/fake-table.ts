@@ -21,6 +21,7 @@ import type {
   NftTableId,
   NftVerdict,
 } from './model.js';
+import { ErrorCodes } from '../core/errors.js';
 import { SELECTOR_TYPES } from './model.js';
 import type { LiteralValue } from './literals.js';
 import { nameProblems, priorityValue } from './names.js';
@@ -29,6 +30,9 @@ import { readElement, ruleProblems, ruleReferences } from './validate.js';
 
 /** nft refused an operation; the message is nft's (an errno's text, or its parser's complaint). */
 export class Refusal extends Error {
+  /** What the kernel's refusal would carry (see NftError). */
+  readonly code = ErrorCodes.NFT_REFUSED;
+
   constructor(message: string) {
     super(message);
     this.name = 'Refusal';

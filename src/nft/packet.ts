@@ -5,6 +5,7 @@
  * of a TCP one) reads as undefined: nft's implicit dependency on the
  * protocol fails, and so does the expression, whatever its operator.
  */
+import { ErrorCodes } from '../core/errors.js';
 import { parseIp } from '../core/net/ip.js';
 import type { NftSelector } from './model.js';
 import { protocolNumber, type LiteralValue } from './literals.js';
@@ -42,6 +43,8 @@ export interface Packet {
 
 /** The packet or the tables ask what the tracer cannot answer (see Packet). */
 export class TraceError extends Error {
+  readonly code = ErrorCodes.NFT_TRACE;
+
   constructor(message: string) {
     super(message);
     this.name = 'TraceError';
