@@ -3,22 +3,7 @@ import assert from 'node:assert/strict';
 import { parseIp } from '../core/net/ip.js';
 import { NodeAnnotation } from '../core/model/node-annotations.js';
 import type { Node } from '../core/model/types.js';
-import { clusterAgents, publishedObserveUrl } from './peers.js';
-
-const underlay = parseIp('192.168.1.10');
-
-test('publishedObserveUrl: a reachable --observe address, the underlay for a wildcard, none for loopback', () => {
-  const at = (host: string) => publishedObserveUrl({ host, port: 9963 }, underlay);
-  assert.equal(at('10.0.0.5'), 'http://10.0.0.5:9963');
-  assert.equal(at('0.0.0.0'), 'http://192.168.1.10:9963');
-  assert.equal(at('::'), 'http://192.168.1.10:9963');
-  assert.equal(at('fd00::5'), 'http://[fd00::5]:9963');
-  assert.equal(at('node-1.example'), 'http://node-1.example:9963');
-  for (const loopback of ['127.0.0.1', '127.1.2.3', '::1', 'localhost'])
-    assert.equal(at(loopback), undefined, loopback);
-  assert.equal(publishedObserveUrl({ host: '0.0.0.0', port: 1 }, undefined), undefined);
-  assert.equal(publishedObserveUrl(undefined, underlay), undefined);
-});
+import { clusterAgents } from './peers.js';
 
 /** A Node whose address is the one its URL names (10.0.0.N for node N), and fd00::N. */
 function node(name: string, observeUrl?: string, addresses?: string[]): Node {

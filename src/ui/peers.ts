@@ -1,9 +1,7 @@
 import { formatIp, parseIp } from '../core/net/ip.js';
-import type { IpAddr } from '../core/net/types.js';
 import { NodeAnnotation } from '../core/model/node-annotations.js';
 import type { Node } from '../core/model/types.js';
 import type { AgentAddress } from '../api/client.js';
-import { isLoopback } from '../core/listen/access.js';
 
 /**
  * How an agent's UI finds the other agents of its cluster: each agent that
@@ -12,27 +10,6 @@ import { isLoopback } from '../core/listen/access.js';
  * that carries one. An agent that observes on loopback only publishes none,
  * and its flows stay on its node.
  */
-
-/**
- * The URL peers reach this agent's --observe listener at: its address, or the
- * node's underlay address when it listens on every address. Undefined when
- * nothing outside the node can reach it (loopback), or it is not serving.
- */
-export function publishedObserveUrl(
-  observe: { readonly host: string; readonly port: number } | undefined,
-  underlay: IpAddr | undefined,
-): string | undefined {
-  if (!observe || observe.host === 'localhost') return undefined;
-  const host = parseIp(observe.host);
-  // A name: its peers resolve it as this node does.
-  if (!host) return `http://${observe.host}:${observe.port}`;
-  const wildcard = host.value === 0n;
-  if (!wildcard && isLoopback(host)) return undefined;
-  const at = wildcard ? underlay : host;
-  if (!at) return undefined;
-  const text = formatIp(at);
-  return `http://${at.family === 6 ? `[${text}]` : text}:${observe.port}`;
-}
 
 /** A peer the UI cannot follow, and why. */
 export interface PeerProblem {
