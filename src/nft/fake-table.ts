@@ -24,7 +24,8 @@ import type {
 import { ErrorCodes } from '../core/errors.js';
 import { SELECTOR_TYPES } from './model.js';
 import type { LiteralValue } from './literals.js';
-import { nameProblems, priorityValue } from './names.js';
+import { nameProblems, priorityProblem, priorityValue } from './names.js';
+import { numberMapTargets, updateProblems } from './statements.js';
 import { chainsInOrder, clampComment, countersOf, verdictText } from './text.js';
 import { readElement, ruleProblems, ruleReferences } from './validate.js';
 
@@ -148,8 +149,10 @@ export class FakeTable {
     if (this.maps.has(decl.name)) kernel(EEXIST, `${decl.name} is a map`);
     const old = this.sets.get(decl.name);
     if (old) {
-      // A new comment is ignored; a new type or flags refused.
-      if (!sameTypes(old.type, decl.type) || old.interval !== decl.interval)
+      // A new comment, size or timeout is ignored; a new type or flags refused.
+      const flags = (x: NftSetDecl) =>
+        `${x.interval} ${x.dynamic === true} ${x.timeout !== undefined}`;
+      if (!sameTypes(old.type, decl.type) || flags(old) !== flags(decl))
         kernel(EEXIST, `set ${decl.name} exists with another type or flags`);
       return;
     }
@@ -173,8 +176,8 @@ export class FakeTable {
   addChain(decl: NftChainDecl): void {
     checkName('chain', decl.name);
     const base = decl.base;
-    if (base && priorityValue(base.priority) === undefined)
-      parser(`priority ${base.priority} is not a number or a known name`);
+    const priority = base && priorityProblem(base.hook, base.priority);
+    if (priority) parser(priority);
     const old = this.chains.get(decl.name);
     if (!old) {
       if (base && !HOOKS_OF_TYPE[base.type].includes(base.hook))
@@ -238,6 +241,9 @@ export class FakeTable {
 
   addRule(chain: string, rule: NftRule): void {
     if (!this.chains.has(chain)) kernel(ENOENT, `no chain ${chain}`);
+    for (const e of rule.exprs)
+      if (e.kind === 'number-vmap' && !(e.source.mod >= 1))
+        kernel('Numerical result out of range', `${e.source.kind} mod ${e.source.mod}`);
     const problem = ruleProblems(rule, this.id.family, 'nft')[0];
     if (problem !== undefined) parser(problem);
     for (const e of rule.exprs) {
@@ -256,6 +262,19 @@ export class FakeTable {
       } else if (e.kind === 'counter' && e.name !== undefined && !this.counters.has(e.name))
         kernel(ENOENT, `no counter ${e.name}`);
       else if (e.kind === 'verdict') this.checkTarget(e.verdict);
+      else if (e.kind === 'number-vmap')
+        for (const target of numberMapTargets(e)) this.checkTarget({ kind: 'jump', chain: target });
+      else if (e.kind === 'update') {
+        const s = this.sets.get(e.set);
+        if (!s) kernel(ENOENT, `no set ${e.set}`);
+        const [problem] = updateProblems(
+          e,
+          s,
+          e.left.map((x) => SELECTOR_TYPES[x]),
+        );
+        // nft would take a set that is not dynamic, and make it so: weft never asks it to.
+        if (problem !== undefined) parser(`datatype mismatch or not dynamic: ${problem}`);
+      }
     }
     this.rulesOf(chain).push(clamped(rule));
   }
@@ -298,6 +317,9 @@ export class FakeTable {
   }
 
   private addSetElements(s: NftSet, given: readonly string[]): void {
+    // nft takes them, each with an expiry it then lists: the fake keeps no such elements.
+    if (s.timeout !== undefined && given.length > 0)
+      parser(`set ${s.name} has a timeout: the fake takes no fixed elements in it`);
     const fresh = new Map<string, Values>();
     for (const e of given) {
       const read = this.read(s.type, e, s.interval, `set ${s.name}`);

@@ -15,16 +15,28 @@
  * map element to a base chain; a base chain declared again with another
  * hook or priority, or over a regular chain; a chain type on a hook it cannot
  * use. Refused (Device or resource busy): deleting a chain that a rule (its
- * own too) or a map element jumps to, a set or map a rule names, a counter a
- * rule adds to. Refused when committing (Too many links): a jump loop, or
- * jumps nested deeper than MAX_JUMP_DEPTH, among the chains a base chain
- * reaches. Refused by nft's parser: a name nft cannot read, an element or
- * literal not of its type or arity, a prefix or range in a set without
- * `flags interval`, overlapping intervals, a lookup or verdict map of another
- * key type, a verdict map that is a set, and what ruleProblems('nft') finds.
+ * own too), a map element or an anonymous numgen/jhash map jumps to, a set
+ * or map a rule names (`update` too), a counter a rule adds to. Refused
+ * (Numerical result out of range): `numgen`/`jhash` `mod 0`. Refused when
+ * committing (Too many links): a jump loop, or jumps nested deeper than
+ * MAX_JUMP_DEPTH, among the chains a base chain reaches; (Operation not
+ * supported): a `dnat` that a base chain other than a nat chain of
+ * prerouting or output reaches, a `masquerade` other than from a nat chain
+ * of postrouting, a `reject` from postrouting. Refused by nft's parser: a
+ * name nft cannot read, an element or literal not of its type or arity, a
+ * prefix or range in a set without `flags interval`, overlapping intervals,
+ * a lookup or verdict map of another key type, a verdict map that is a set,
+ * a priority name on a hook nft 1.0.6 does not read it on (`dstnat` outside
+ * prerouting, `srcnat` outside postrouting), and what ruleProblems('nft')
+ * finds (a dnat port without a protocol match before it, a dnat without
+ * `ip`/`ip6` in an inet table). Refused by the fake alone, where nft would
+ * quietly change the set: an `update` of a set not declared dynamic (nft
+ * makes it so), fixed elements in a set with a timeout (nft gives each an
+ * expiry it lists).
  *
  * Taken as nft takes them: adding what exists with the same declaration (a
- * new comment is ignored; a base chain's new policy replaces the old), an
+ * new comment, or a set's new size or timeout, is ignored; a base chain's
+ * new policy replaces the old), an
  * element that is there already (a map's with the same verdict), deleting
  * an interval element written as an equal range, a loop that exists only
  * midway through the transaction. Elements are kept as nft lists them
@@ -36,6 +48,9 @@ import { FakeTable, Refusal } from './fake-table.js';
 import { locateNftError, NftError, type NftRunner } from './runner.js';
 import { tableText, transactionText } from './text.js';
 import { trace, type Packet, type TraceResult } from './trace.js';
+import { tracePath, type PathResult } from './trace-path.js';
+import { DynamicSets } from './set-memory.js';
+import { hookProblems } from './statements.js';
 import { jumpGraphProblems } from './validate.js';
 
 const tableKey = (t: NftTableId) => `${t.family} ${t.name}`;
@@ -46,6 +61,8 @@ export class FakeNft implements NftRunner {
   private readonly packets = new Map<string, Map<string, number>>();
   /** Every script given to apply, applied or refused, in order. */
   readonly scripts: string[] = [];
+  /** What traced packets wrote into dynamic sets (`update @set`). */
+  readonly memory = new DynamicSets();
 
   /** Applies `tx` whole, or throws NftError and changes nothing. `script` must be transactionText(tx). */
   async apply(tx: NftTransaction, script: string): Promise<void> {
@@ -92,8 +109,21 @@ export class FakeNft implements NftRunner {
     const loop = next && jumpGraphProblems(next, 'base chains')[0];
     if (loop)
       throw refused(tx, script, lastJump, `Could not process rule: Too many links (${loop})`);
+    const misplaced = next && hookProblems(next)[0];
+    if (misplaced)
+      throw refused(
+        tx,
+        script,
+        lastJump,
+        `Could not process rule: Operation not supported (${misplaced})`,
+      );
     if (next) this.tables.set(key, next);
     else this.tables.delete(key);
+    // What packets wrote into a set goes with the set.
+    if (dropped || !next) this.memory.forget(key);
+    for (const op of tx.ops)
+      if (op.op === 'delete' && (op.kind === 'set' || op.kind === 'map'))
+        this.memory.forget(key, op.name);
     const counted = this.packets.get(key);
     if (dropped || !next) this.packets.delete(key);
     else for (const name of table?.deletedCounters ?? []) counted?.delete(name);
@@ -104,13 +134,24 @@ export class FakeNft implements NftRunner {
    * trace.ts); the named counters it reaches count it.
    */
   trace(hook: NftHook, packet: Packet): TraceResult {
-    const r = trace(this.all(), hook, packet);
+    const r = trace(this.all(), hook, packet, this.memory);
+    this.count(r);
+    return r;
+  }
+
+  /** Walks a packet through this host, hook after hook (see trace-path.ts). */
+  tracePath(packet: Packet, origin: 'network' | 'local'): PathResult {
+    const r = tracePath(this.all(), packet, origin, this.memory);
+    for (const h of r.hooks) this.count(h.result);
+    return r;
+  }
+
+  private count(r: TraceResult): void {
     for (const c of r.counters) {
       let counted = this.packets.get(c.table);
       if (!counted) this.packets.set(c.table, (counted = new Map()));
       counted.set(c.name, (counted.get(c.name) ?? 0) + 1);
     }
-    return r;
   }
 
   /** Packets each named counter of a table counted (as RealNft.counterPackets); {} without the table. */

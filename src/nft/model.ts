@@ -77,6 +77,34 @@ export type NftVerdict =
 
 export type NftMarkField = 'meta mark' | 'ct mark';
 
+/** A number a rule computes for each packet, to choose by (`number-vmap`). */
+export type NftNumberSource =
+  /** `numgen random mod N`: a random number from 0 to N-1. */
+  | { readonly kind: 'numgen'; readonly mod: number }
+  /**
+   * `jhash FIELDS mod N seed S`: the kernel's jhash of the fields with the
+   * seed, scaled into 0 to N-1: the same packet fields, the same number, on
+   * every host.
+   */
+  | {
+      readonly kind: 'jhash';
+      readonly fields: readonly NftSelector[];
+      readonly mod: number;
+      /** 32 bits; weft always gives one (without, the kernel picks one at random). */
+      readonly seed: number;
+    };
+
+/** One entry of an anonymous verdict map of numbers: `FROM : VERDICT` or `FROM-TO : VERDICT`. */
+export interface NftNumberMapElement {
+  readonly from: number;
+  /** The last number of a range (absent: just `from`). */
+  readonly to?: number;
+  readonly value: NftVerdict;
+}
+
+/** How `reject` answers: ICMP(v6) port unreachable (`reject`, nft's default), or a TCP reset. */
+export type NftRejectWith = 'icmpx port-unreachable' | 'tcp reset';
+
 /**
  * One expression or statement of a rule, in the order nft reads them.
  *
@@ -88,7 +116,20 @@ export type NftMarkField = 'meta mark' | 'ct mark';
  * - `vmap`: `LEFT vmap @map` (a verdict map keyed by the left side).
  * - `set-mark`: `meta mark set meta mark & AND | OR` (either part optional).
  * - `counter`, `limit`, `log`: as nft's statements of those names.
- * - `verdict`: last in its rule.
+ * - `number-vmap`: `numgen random mod N vmap { 0 : goto a, 1 : goto b }` or
+ *   `jhash FIELDS mod N seed S vmap { … }`, an anonymous verdict map keyed
+ *   by a number the rule computes.
+ * - `update`: `update @set { LEFT }` (adds the packet's key to a dynamic
+ *   set, or renews its timeout).
+ * - `dnat`: `dnat ip to ADDR:PORT` (nat chains of prerouting and output;
+ *   the port needs a `meta l4proto` match before it; `ip`/`ip6` is required
+ *   in an inet table, left out in the others).
+ * - `masquerade`: the source becomes the address of the interface the
+ *   packet leaves by (nat chains of postrouting).
+ * - `reject`: drops the packet and answers it (input, forward, output and
+ *   prerouting; `tcp reset` needs a `meta l4proto tcp` match before it).
+ * - `verdict`: last in its rule; so are `vmap`, `number-vmap`, `dnat`,
+ *   `masquerade` and `reject`, which end it too.
  */
 export type NftExpr =
   | {
@@ -134,6 +175,21 @@ export type NftExpr =
       /** Packets the kernel gathers before handing them to the reader. */
       readonly queueThreshold?: number;
     }
+  | {
+      readonly kind: 'number-vmap';
+      readonly source: NftNumberSource;
+      /** Sorted by `from`, not overlapping. */
+      readonly elements: readonly NftNumberMapElement[];
+    }
+  | { readonly kind: 'update'; readonly set: string; readonly left: readonly NftSelector[] }
+  | {
+      readonly kind: 'dnat';
+      readonly family?: 'ip' | 'ip6';
+      readonly address: string;
+      readonly port?: number;
+    }
+  | { readonly kind: 'masquerade'; readonly fullyRandom?: boolean }
+  | { readonly kind: 'reject'; readonly with: NftRejectWith }
   | { readonly kind: 'verdict'; readonly verdict: NftVerdict };
 
 export interface NftRule {
@@ -152,6 +208,12 @@ export interface NftSet {
   readonly comment: string;
   /** Elements in nft syntax (`10.0.0.0/8`, `10.0.0.1 . tcp . 80`), sorted, unique. */
   readonly elements: readonly string[];
+  /** `flags dynamic`: rules add elements (`update @set`) as packets pass; needs `size`. */
+  readonly dynamic?: boolean;
+  /** `size N`: the most elements the set holds. */
+  readonly size?: number;
+  /** `timeout`: whole seconds an element stays after it was last added or renewed. */
+  readonly timeout?: number;
 }
 
 export interface NftMapElement {

@@ -64,6 +64,23 @@ export function priorityValue(priority: string): number | undefined {
   return m[2] === '-' ? base - offset : base + offset;
 }
 
+/** The hooks nft 1.0.6 reads these priority names on (`dstnat` in output is an error there). */
+const NAME_HOOKS: Readonly<Record<string, string>> = {
+  dstnat: 'prerouting',
+  srcnat: 'postrouting',
+};
+
+/** Why nft would not read `priority` on `hook`, or undefined when it would. */
+export function priorityProblem(hook: string, priority: string): string | undefined {
+  if (priorityValue(priority) === undefined)
+    return `priority ${priority} is not a number or a known name`;
+  const name = /^[a-z]+/.exec(priority)?.[0];
+  const only = name === undefined ? undefined : NAME_HOOKS[name];
+  if (only !== undefined && only !== hook)
+    return `priority ${name} is only valid on hook ${only} (nft: invalid priority expression value in this context; write it as a number)`;
+  return undefined;
+}
+
 /** What nft would refuse in the name of a set, map, chain or counter. */
 export function nameProblems(kind: string, name: string): string[] {
   const problems: string[] = [];

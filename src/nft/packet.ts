@@ -6,7 +6,7 @@
  * protocol fails, and so does the expression, whatever its operator.
  */
 import { ErrorCodes } from '../core/errors.js';
-import { parseIp } from '../core/net/ip.js';
+import { formatIp, parseIp } from '../core/net/ip.js';
 import type { NftSelector } from './model.js';
 import { protocolNumber, type LiteralValue } from './literals.js';
 
@@ -39,6 +39,12 @@ export interface Packet {
   readonly oifname?: string;
   /** The host's own addresses: `fib saddr/daddr type` is `local` for these. */
   readonly localAddresses?: readonly string[];
+  /** What `numgen random` gives this packet, before `mod` (default 0). */
+  readonly random?: number;
+  /** The address `masquerade` makes the source: that of the interface the packet leaves by. */
+  readonly masqueradeAddress?: string;
+  /** When the packet passes, in seconds: for set elements that time out (default 0). */
+  readonly time?: number;
 }
 
 /** The packet or the tables ask what the tracer cannot answer (see Packet). */
@@ -59,8 +65,10 @@ export class PacketState {
   mark: number;
   ctMark: number;
   private readonly proto: number;
-  private readonly saddr: bigint;
-  private readonly daddr: bigint;
+  private saddr: bigint;
+  private daddr: bigint;
+  private sport: number | undefined;
+  private dport: number | undefined;
   private readonly local: ReadonlySet<string>;
 
   constructor(private readonly p: Packet) {
@@ -69,6 +77,8 @@ export class PacketState {
     this.proto = proto;
     this.saddr = this.address(p.saddr);
     this.daddr = this.address(p.daddr);
+    this.sport = p.sport;
+    this.dport = p.dport;
     const local = (p.localAddresses ?? []).map((a) => {
       const ip = parseIp(a);
       if (!ip) throw new TraceError(`local address ${a} is not an address`);
@@ -87,6 +97,35 @@ export class PacketState {
     return ip.value;
   }
 
+  /** The packet's family: what a NAT address must be. */
+  get family(): 4 | 6 {
+    return this.p.family;
+  }
+
+  /** `dnat`: a new destination address, and port when given. */
+  rewriteDestination(address: string, port: number | undefined): void {
+    this.daddr = this.address(address);
+    if (port !== undefined) this.dport = port;
+  }
+
+  /** `masquerade` (or snat): a new source address. */
+  rewriteSource(address: string): void {
+    this.saddr = this.address(address);
+  }
+
+  /** The packet as it is now: addresses and ports rewritten, marks as the rules left them. */
+  now(): Packet {
+    return {
+      ...this.p,
+      saddr: formatIp({ family: this.p.family, value: this.saddr }),
+      daddr: formatIp({ family: this.p.family, value: this.daddr }),
+      sport: this.sport,
+      dport: this.dport,
+      mark: this.mark,
+      ct: { ...this.p.ct, mark: this.ctMark },
+    };
+  }
+
   /** A field of the packet; undefined when the packet has none (nft's implicit dependency fails). */
   field(sel: NftSelector): Field {
     const p = this.p;
@@ -103,7 +142,7 @@ export class PacketState {
         return BigInt(this.proto);
       case 'th sport':
       case 'th dport': {
-        const port = sel === 'th sport' ? p.sport : p.dport;
+        const port = sel === 'th sport' ? this.sport : this.dport;
         if (port === undefined)
           throw new TraceError(
             `a rule reads ${sel} of a packet that gives none (protocol ${p.l4proto})`,

@@ -11,6 +11,8 @@ import type {
   NftExpr,
   NftMap,
   NftMapElement,
+  NftNumberMapElement,
+  NftNumberSource,
   NftOp,
   NftRule,
   NftSet,
@@ -80,6 +82,41 @@ export function verdictText(v: NftVerdict): string {
   return v.kind === 'jump' || v.kind === 'goto' ? `${v.kind} ${v.chain}` : v.kind;
 }
 
+/** A duration as nft lists it: `3h`, `1m30s`, `1d2h3m4s` (whole seconds). */
+export function durationText(seconds: number): string {
+  const units: [number, string][] = [
+    [86400, 'd'],
+    [3600, 'h'],
+    [60, 'm'],
+    [1, 's'],
+  ];
+  let rest = seconds;
+  let out = '';
+  for (const [size, unit] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out === '' ? '0s' : out;
+}
+
+function numberSourceText(s: NftNumberSource): string {
+  return s.kind === 'numgen'
+    ? `numgen random mod ${s.mod}`
+    : `jhash ${s.fields.join(' . ')} mod ${s.mod} seed 0x${(s.seed >>> 0).toString(16)}`;
+}
+
+function numberElementText(e: NftNumberMapElement): string {
+  const key = e.to === undefined || e.to === e.from ? `${e.from}` : `${e.from}-${e.to}`;
+  return `${key} : ${verdictText(e.value)}`;
+}
+
+/** `10.0.0.1:80`, `[fd00::1]:53`, or the address alone. */
+function natTarget(address: string, port: number | undefined): string {
+  if (port === undefined) return address;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 function valuesText(values: readonly string[]): string {
   return values.length === 1 ? (values[0] as string) : `{ ${values.join(', ')} }`;
 }
@@ -109,6 +146,16 @@ export function exprText(e: NftExpr): string {
         `log prefix "${e.prefix}" group ${e.group}` +
         (e.queueThreshold === undefined ? '' : ` queue-threshold ${e.queueThreshold}`)
       );
+    case 'number-vmap':
+      return `${numberSourceText(e.source)} vmap { ${e.elements.map(numberElementText).join(', ')} }`;
+    case 'update':
+      return `update @${e.set} { ${e.left.join(' . ')} }`;
+    case 'dnat':
+      return `dnat ${e.family === undefined ? '' : `${e.family} `}to ${natTarget(e.address, e.port)}`;
+    case 'masquerade':
+      return e.fullyRandom ? 'masquerade fully-random' : 'masquerade';
+    case 'reject':
+      return e.with === 'tcp reset' ? 'reject with tcp reset' : 'reject';
     case 'verdict':
       return verdictText(e.verdict);
   }
@@ -150,6 +197,24 @@ function hookText(b: NftBaseHook): string {
 }
 
 const setTypeText = (s: { readonly type: readonly string[] }) => s.type.join(' . ');
+
+/**
+ * A set's declaration lines after its type, in the order and words nft lists
+ * them: `size`, then `flags` (when dynamic or interval, with `timeout` among
+ * them when it has one), then `timeout`.
+ */
+function setDeclLines(s: Omit<NftSet, 'elements'>): string[] {
+  const flags = [
+    ...(s.dynamic ? ['dynamic'] : []),
+    ...(s.interval ? ['interval'] : []),
+    ...(s.timeout !== undefined ? ['timeout'] : []),
+  ];
+  return [
+    ...(s.size !== undefined ? [`size ${s.size}`] : []),
+    ...(s.dynamic || s.interval ? [`flags ${flags.join(',')}`] : []),
+    ...(s.timeout !== undefined ? [`timeout ${durationText(s.timeout)}`] : []),
+  ];
+}
 const mapTypeText = (m: { readonly key: readonly string[] }) => `${m.key.join(' . ')} : verdict`;
 
 function setBlock(s: NftSet): string[] {
@@ -157,7 +222,7 @@ function setBlock(s: NftSet): string[] {
   return [
     `\tset ${s.name} {`,
     `\t\ttype ${setTypeText(s)}`,
-    ...(s.interval ? ['\t\tflags interval'] : []),
+    ...setDeclLines(s).map((l) => `\t\t${l}`),
     ...(comment ? [`\t\t${comment}`] : []),
     ...elementsLines(s.elements),
     '\t}',
@@ -237,7 +302,7 @@ function opLines(table: string, o: NftOp): string[] {
       return [
         `add set ${table} ${o.set.name}${declaration([
           `type ${setTypeText(o.set)}`,
-          ...(o.set.interval ? ['flags interval'] : []),
+          ...setDeclLines(o.set),
           ...comment(o.set.comment),
         ])}`,
       ];

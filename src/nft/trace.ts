@@ -10,10 +10,20 @@
  * component's table instead of reading its text (kube-proxy's
  * nftablesTracer is the model).
  *
+ * NAT as the kernel does it: nat chains see only a connection's first
+ * packet (conntrack state new, original direction); `dnat` rewrites the
+ * destination and `masquerade` the source of the traced packet, each ends
+ * its base chain as an accept, and once one nat chain of a hook has
+ * rewritten the packet the hook's later nat chains are not walked. `reject`
+ * drops and says how it answers. `update @set` writes the packet's key into
+ * a SetMemory (kept by the caller, with expiry times), which lookups of that
+ * set read. `numgen random` takes Packet.random; `jhash` is the kernel's.
+ *
  * What a walk cannot know is the caller's to say: the host's own addresses
- * (`fib … type` is `local` for them, `unicast` for any other), and the
- * packet's conntrack state. A `limit` is passed as if under its rate (the
- * answer lists where), a `log` is recorded with its prefix.
+ * (`fib … type` is `local` for them, `unicast` for any other), the packet's
+ * conntrack state, the address masquerade gives it, and its time. A `limit`
+ * is passed as if under its rate (the answer lists where), a `log` is
+ * recorded with its prefix.
  */
 import type {
   NftChain,
@@ -21,16 +31,28 @@ import type {
   NftExpr,
   NftHook,
   NftMap,
+  NftNumberSource,
+  NftRejectWith,
   NftRule,
+  NftSelector,
   NftSet,
   NftTable,
   NftVerdict,
 } from './model.js';
 import { SELECTOR_TYPES } from './model.js';
 import { priorityValue } from './names.js';
-import { matchesKey, PacketState, TraceError, type Packet, type Values } from './packet.js';
+import {
+  matchesKey,
+  PacketState,
+  TraceError,
+  type Field,
+  type Packet,
+  type Values,
+} from './packet.js';
 import { ruleText } from './text.js';
 import { readElement } from './validate.js';
+import { jhashOf } from './jhash.js';
+import { DynamicSets, type SetMemory } from './set-memory.js';
 
 export { TraceError, type CtState, type Packet } from './packet.js';
 
@@ -46,8 +68,24 @@ export interface MatchedRule {
   readonly text: string;
 }
 
+/** An address (and port) NAT rewrote, and the rule that did it. */
+export type NatRewrite =
+  | {
+      readonly kind: 'dnat';
+      readonly address: string;
+      readonly port?: number;
+      readonly rule: MatchedRule;
+    }
+  | { readonly kind: 'masquerade'; readonly address: string; readonly rule: MatchedRule };
+
 export interface TraceResult {
   readonly verdict: 'accept' | 'drop';
+  /** A `reject` ended the walk (the verdict is drop): how the sender is answered. */
+  readonly rejected?: { readonly with: NftRejectWith; readonly rule: MatchedRule };
+  /** NAT done to the packet, in order. */
+  readonly nat: readonly NatRewrite[];
+  /** The packet after the walk: NAT applied, marks as the rules left them. */
+  readonly packet: Packet;
   /** Every rule matched, in order; a base chain's policy is not a rule. */
   readonly matched: readonly MatchedRule[];
   /** `log` statements reached, in order. */
@@ -89,6 +127,8 @@ function readAll(
 
 interface Walk {
   steps: number;
+  readonly nat: NatRewrite[];
+  rejected?: { with: NftRejectWith; rule: MatchedRule };
   readonly matched: MatchedRule[];
   readonly logs: { prefix: string; group: number }[];
   readonly limits: MatchedRule[];
@@ -104,7 +144,15 @@ class Tracer {
   constructor(
     private readonly p: PacketState,
     private readonly w: Walk,
+    private readonly memory: SetMemory,
+    private readonly time: number,
   ) {}
+
+  /** A key of the packet's fields; undefined when it lacks one. */
+  private fields(left: readonly NftSelector[]): Field[] | undefined {
+    const fields = left.map((x) => this.p.field(x));
+    return fields.some((f) => f === undefined) ? undefined : fields;
+  }
 
   /** Walks one base chain: its verdict, or its policy. */
   base(t: NftTable, c: NftChain): 'accept' | 'drop' {
@@ -158,6 +206,21 @@ class Tracer {
     }
   }
 
+  /** The number a `numgen` or `jhash` gives this packet. */
+  private number(s: NftNumberSource): number {
+    if (s.kind === 'numgen') return (this.p.now().random ?? 0) % s.mod;
+    const fields = s.fields.map((sel) => {
+      const value = this.p.field(sel);
+      if (value === undefined) throw new TraceError(`jhash reads ${sel}, which the packet lacks`);
+      return { sel, value };
+    });
+    try {
+      return jhashOf(fields, s.mod, s.seed);
+    } catch (e) {
+      throw new TraceError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
   /** One rule's expressions in order; statements act as they are reached. */
   private rule(t: NftTable, table: string, chain: NftChain, index: number, r: NftRule): Outcome {
     const at = (): MatchedRule => ({
@@ -195,12 +258,57 @@ class Tracer {
         case 'lookup': {
           const s = t.sets.get(e.set) ?? t.maps.get(e.set);
           if (!s) throw new TraceError(`${table}: lookup of missing set @${e.set}`);
-          const fields = e.left.map((x) => this.p.field(x));
-          if (fields.some((f) => f === undefined)) return NEXT;
-          const hit = keysOf(s).some((k) => matchesKey(k, fields));
+          const fields = this.fields(e.left);
+          if (!fields) return NEXT;
+          const hit =
+            keysOf(s).some((k) => matchesKey(k, fields)) ||
+            ('dynamic' in s &&
+              s.dynamic === true &&
+              this.memory.has(table, s.name, fields, this.time));
           if (hit !== (e.op === '==')) return NEXT;
           break;
         }
+        case 'update': {
+          const s = t.sets.get(e.set);
+          if (!s) throw new TraceError(`${table}: update of missing set @${e.set}`);
+          const fields = this.fields(e.left);
+          if (!fields) return NEXT;
+          const expires = s.timeout === undefined ? undefined : this.time + s.timeout;
+          this.memory.update(table, s.name, fields, expires);
+          break;
+        }
+        case 'number-vmap': {
+          const n = this.number(e.source);
+          const found = e.elements.find((x) => n >= x.from && n <= (x.to ?? x.from));
+          if (!found) return NEXT;
+          matched();
+          return found.value;
+        }
+        case 'dnat': {
+          if (e.family !== undefined && (e.family === 'ip') !== (this.p.family === 4)) return NEXT; // nft's implicit dependency on the family fails
+          this.p.rewriteDestination(e.address, e.port);
+          const rule = matched();
+          this.w.nat.push({
+            kind: 'dnat',
+            address: e.address,
+            ...(e.port !== undefined ? { port: e.port } : {}),
+            rule,
+          });
+          return { kind: 'accept' };
+        }
+        case 'masquerade': {
+          const address = this.p.now().masqueradeAddress;
+          if (address === undefined)
+            throw new TraceError(
+              `${table}: masquerade of a packet that gives no masqueradeAddress`,
+            );
+          this.p.rewriteSource(address);
+          this.w.nat.push({ kind: 'masquerade', address, rule: matched() });
+          return { kind: 'accept' };
+        }
+        case 'reject':
+          this.w.rejected = { with: e.with, rule: matched() };
+          return { kind: 'drop' };
         case 'bits': {
           const v = e.left === 'meta mark' ? this.p.mark : this.p.ctMark;
           const equal = (v & e.mask) >>> 0 === e.value >>> 0;
@@ -270,11 +378,16 @@ function keysOf(s: NftSet | NftMap): Values[] {
 const familyOf = (t: NftTable): 4 | 6 | undefined =>
   t.family === 'ip' ? 4 : t.family === 'ip6' ? 6 : undefined;
 
-/** Walks `packet` through the base chains of `hook` in `tables` (one table, or several in creation order). */
+/**
+ * Walks `packet` through the base chains of `hook` in `tables` (one table,
+ * or several in creation order). `memory` holds what packets wrote into
+ * dynamic sets (default: a fresh one, forgotten after the walk).
+ */
 export function trace(
   tables: NftTable | readonly NftTable[],
   hook: NftHook,
   packet: Packet,
+  memory: SetMemory = new DynamicSets(),
 ): TraceResult {
   const all = 'chains' in tables ? [tables as NftTable] : (tables as readonly NftTable[]);
   const bases = all
@@ -287,6 +400,7 @@ export function trace(
     .sort((a, b) => a.priority - b.priority || a.order - b.order);
   const w: Walk = {
     steps: 0,
+    nat: [],
     matched: [],
     logs: [],
     limits: [],
@@ -294,12 +408,23 @@ export function trace(
     policies: [],
   };
   const state = new PacketState(packet);
-  const tracer = new Tracer(state, w);
+  const tracer = new Tracer(state, w, memory, packet.time ?? 0);
+  // Nat chains see a connection's first packet, until one of them rewrites it.
+  let natOpen = packet.ct.state === 'new' && packet.ct.direction === 'original';
   let verdict: 'accept' | 'drop' = 'accept';
-  for (const { t, c } of bases) if ((verdict = tracer.base(t, c)) === 'drop') break;
-  const { matched, logs, limits, counters, policies } = w;
+  for (const { t, c } of bases) {
+    const nat = c.base?.type === 'nat';
+    if (nat && !natOpen) continue;
+    const rewrites = w.nat.length;
+    if ((verdict = tracer.base(t, c)) === 'drop') break;
+    if (nat && w.nat.length > rewrites) natOpen = false;
+  }
+  const { matched, logs, limits, counters, policies, nat, rejected } = w;
   return {
     verdict,
+    ...(rejected ? { rejected } : {}),
+    nat,
+    packet: state.now(),
     matched,
     logs,
     limits,
@@ -314,6 +439,12 @@ export function trace(
 export function traceText(r: TraceResult): string {
   return [
     ...r.matched.map((m) => `${m.table} ${m.chain}[${m.index}]: ${m.text}  # ${m.comment}`),
+    ...r.nat.map((n) =>
+      n.kind === 'dnat'
+        ? `dnat to ${n.address}${n.port === undefined ? '' : ` port ${n.port}`}`
+        : `masquerade to ${n.address}`,
+    ),
+    ...(r.rejected ? [`rejected with ${r.rejected.with}`] : []),
     ...r.logs.map((l) => `log "${l.prefix}" group ${l.group}`),
     ...r.policies.map((p) => `policy of ${p}`),
     `verdict: ${r.verdict}`,

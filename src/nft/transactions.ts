@@ -72,7 +72,8 @@ const sameType = (a: readonly string[], b: readonly string[]) =>
   a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 
 /**
- * Whether `prev` can become `next` in place. A set's type or flags, a map's
+ * Whether `prev` can become `next` in place. A set's type, flags, size or
+ * timeout, a map's
  * type, a chain's hook or policy, and any comment of a set, map or chain are
  * fixed once created (nft silently ignores a new comment on `add chain` or
  * `add set`), so a change there needs a full sync; so does a name that moves
@@ -91,7 +92,12 @@ function updatableInPlace(prev: NftTable, next: NftTable): boolean {
     if (p === s) continue;
     if (
       p &&
-      (!sameType(p.type, s.type) || p.interval !== s.interval || !sameComment(p.comment, s.comment))
+      (!sameType(p.type, s.type) ||
+        p.interval !== s.interval ||
+        p.dynamic !== s.dynamic ||
+        p.size !== s.size ||
+        p.timeout !== s.timeout ||
+        !sameComment(p.comment, s.comment))
     )
       return false;
   }

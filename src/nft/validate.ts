@@ -17,7 +17,15 @@ import {
 } from './model.js';
 import { clampComment, COMMENT_MAX_BYTES, ruleText } from './text.js';
 import { elementParts, parseLiteral, type LiteralValue } from './literals.js';
-import { isIdentifier, nameProblems, priorityValue } from './names.js';
+import { isIdentifier, nameProblems, priorityProblem } from './names.js';
+import {
+  hookProblems,
+  numberMapTargets,
+  placementProblems,
+  setDeclProblems,
+  statementProblems,
+  updateProblems,
+} from './statements.js';
 
 /** Nested jumps from a base chain the kernel accepts (NFT_JUMP_STACK_SIZE 16; measured on 6.x). */
 export const MAX_JUMP_DEPTH = 15;
@@ -133,6 +141,7 @@ function checkSet(s: NftSet, problems: string[]): void {
   if (s.type.length === 0) problems.push(`${what}: has no key type`);
   const ranges = checkKeys(what, s.type, s.elements, s.interval, problems);
   if (s.interval) problems.push(...checkOverlaps(what, ranges));
+  for (const p of setDeclProblems(s)) problems.push(`${what}: ${p}`);
 }
 
 /** A verdict's target chain must exist and must not be a base chain. */
@@ -188,8 +197,9 @@ export function ruleReferences(r: NftRule): { chains: string[]; sets: string[]; 
   for (const e of r.exprs)
     if (e.kind === 'verdict' && (e.verdict.kind === 'jump' || e.verdict.kind === 'goto'))
       chains.push(e.verdict.chain);
-    else if (e.kind === 'lookup') sets.push(e.set);
+    else if (e.kind === 'lookup' || e.kind === 'update') sets.push(e.set);
     else if (e.kind === 'vmap') maps.push(e.map);
+    else if (e.kind === 'number-vmap') chains.push(...numberMapTargets(e));
   return { chains, sets, maps };
 }
 
@@ -206,7 +216,12 @@ export type RuleCheck = 'strict' | 'nft';
 function exprProblems(e: NftExpr, family: NftTable['family'], mode: RuleCheck): string[] {
   const strict = mode === 'strict';
   const out: string[] = [];
-  const selectors = 'left' in e && typeof e.left !== 'string' ? e.left : [];
+  const selectors =
+    'left' in e && typeof e.left !== 'string'
+      ? e.left
+      : e.kind === 'number-vmap' && e.source.kind === 'jhash'
+        ? e.source.fields
+        : [];
   for (const sel of selectors) {
     if (!(sel in SELECTOR_TYPES)) out.push(`unknown selector ${sel}`);
     else if (
@@ -254,6 +269,7 @@ function exprProblems(e: NftExpr, family: NftTable['family'], mode: RuleCheck): 
         out.push(`counter name ${JSON.stringify(e.name)} is not an identifier`);
       break;
     default:
+      out.push(...statementProblems(e, family, strict));
       break;
   }
   return out;
@@ -278,6 +294,7 @@ export function ruleProblems(
     if ((e.kind === 'verdict' || e.kind === 'vmap') && !last)
       out.push(`${e.kind === 'vmap' ? 'a verdict map' : 'a verdict'} must end the rule`);
   });
+  out.push(...placementProblems(r, mode === 'strict'));
   return out;
 }
 
@@ -301,6 +318,9 @@ function ruleTableProblems(r: NftRule, t: NftTable): string[] {
         if (!sameTypes(m.key, want))
           out.push(`dispatches ${typesText(want)} by map @${e.map} keyed by ${typesText(m.key)}`);
       }
+    } else if (e.kind === 'update') {
+      const types = e.left.map((x) => SELECTOR_TYPES[x]);
+      out.push(...updateProblems(e, t.sets.get(e.set), types));
     } else if (e.kind === 'counter' && e.name !== undefined && !t.counters?.has(e.name))
       out.push(`names missing counter ${e.name}`);
   }
@@ -332,8 +352,8 @@ function factsOf(c: NftChain, family: NftTable['family']): ChainFacts {
   if (facts) return facts;
   const problems: string[] = [];
   checkComment(`chain ${c.name}`, c.comment, problems);
-  if (c.base && priorityValue(c.base.priority) === undefined)
-    problems.push(`chain ${c.name}: priority ${c.base.priority} is not a number or a known name`);
+  const priority = c.base && priorityProblem(c.base.hook, c.base.priority);
+  if (priority) problems.push(`chain ${c.name}: ${priority}`);
   const rules = c.rules.map((r, i) => {
     const what = `chain ${c.name} rule ${i + 1} (${ruleText(r)})`;
     checkComment(what, r.comment, problems);
@@ -442,5 +462,6 @@ export function validateTable(t: NftTable): string[] {
     checkChain(c, t, problems);
   }
   problems.push(...jumpGraphProblems(t));
+  problems.push(...hookProblems(t));
   return problems;
 }
