@@ -418,6 +418,32 @@ test('Service: issues name the object, the field and a fix', () => {
   ]);
 });
 
+test("Service: weft's lb-algorithm annotation is random or maglev; anything else names the fix", () => {
+  const annotated = (value: string) =>
+    svc(
+      { ports: [{ port: 80 }] },
+      {
+        metadata: {
+          name: 'web',
+          namespace: 'shop',
+          annotations: { 'service.weft.dev/lb-algorithm': value, 'example.com/x': 'y' },
+        },
+      },
+    );
+  assert.equal(ok(annotated('maglev')).loadBalancing, 'maglev');
+  assert.equal(ok(annotated('random')).loadBalancing, 'random');
+  assert.equal(ok(svc({ ports: [{ port: 80 }] })).loadBalancing, undefined);
+  assert.deepEqual(parseObject(annotated('round-robin'), origin).issues, [
+    {
+      code: INVALID_FIELD,
+      object: 'Service shop/web (svc.yaml:1)',
+      field: 'metadata.annotations["service.weft.dev/lb-algorithm"]',
+      message: '"round-robin" is not a load-balancing algorithm weft knows',
+      fix: "write random or maglev, or remove the annotation for the agent's default",
+    },
+  ]);
+});
+
 function ok(raw: unknown) {
   return parsedAs('Service', raw, origin);
 }

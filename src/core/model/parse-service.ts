@@ -16,6 +16,9 @@ import {
 import {
   IP_FAMILY_NAMES,
   IP_FAMILY_POLICIES,
+  LB_ALGORITHM_ANNOTATION,
+  LOAD_BALANCINGS,
+  type LoadBalancing,
   SERVICE_TYPES,
   TRAFFIC_DISTRIBUTIONS,
   TRAFFIC_POLICIES,
@@ -72,6 +75,7 @@ export function parseService(root: ObjectReader, origin?: Origin): Service {
   const lb = readLoadBalancerFields(spec, type);
   const publishNotReadyAddresses = spec.boolean('publishNotReadyAddresses') ?? false;
   const trafficDistribution = oneOf(spec, 'trafficDistribution', TRAFFIC_DISTRIBUTIONS);
+  const loadBalancing = readLoadBalancing(root, meta.annotations);
   spec.done();
   const status = root.object('status');
   const loadBalancerIngress = status ? readStatus(status) : [];
@@ -97,9 +101,26 @@ export function parseService(root: ObjectReader, origin?: Origin): Service {
     ...lb,
     publishNotReadyAddresses,
     ...(trafficDistribution !== undefined ? { trafficDistribution } : {}),
+    ...(loadBalancing !== undefined ? { loadBalancing } : {}),
     loadBalancerIngress,
     ...(origin ? { origin } : {}),
   };
+}
+
+/** weft's own annotation choosing how the proxy balances the Service's connections. */
+function readLoadBalancing(
+  root: ObjectReader,
+  annotations: Readonly<Record<string, string>> | undefined,
+): LoadBalancing | undefined {
+  const value = annotations?.[LB_ALGORITHM_ANNOTATION];
+  if (value === undefined) return undefined;
+  if ((LOAD_BALANCINGS as readonly string[]).includes(value)) return value as LoadBalancing;
+  root.ctx.invalid(
+    `metadata.annotations["${LB_ALGORITHM_ANNOTATION}"]`,
+    `${JSON.stringify(value)} is not a load-balancing algorithm weft knows`,
+    `write ${LOAD_BALANCINGS.join(' or ')}, or remove the annotation for the agent's default`,
+  );
+  return undefined;
 }
 
 function forbidden(r: ObjectReader, key: string, message: string): void {

@@ -29,6 +29,18 @@ export const IP_FAMILY_POLICIES: readonly IpFamilyPolicy[] = [
 ];
 
 export type TrafficPolicy = 'Cluster' | 'Local';
+
+/**
+ * How a Service port's proxy picks an endpoint for a new connection:
+ * `random` (each connection on its own), or `maglev` (consistent hashing of
+ * the connection's addresses and ports: the same connection lands on the
+ * same endpoint from any node, and removing one of N endpoints moves about
+ * 1/N of the connections).
+ */
+export type LoadBalancing = 'random' | 'maglev';
+export const LOAD_BALANCINGS: readonly LoadBalancing[] = ['random', 'maglev'];
+/** The annotation a Service chooses its LoadBalancing with (absent: the agent's default). */
+export const LB_ALGORITHM_ANNOTATION = 'service.weft.dev/lb-algorithm';
 export const TRAFFIC_POLICIES: readonly TrafficPolicy[] = ['Cluster', 'Local'];
 
 /** `spec.trafficDistribution`: PreferClose and its newer name PreferSameZone, or PreferSameNode. */
@@ -114,6 +126,8 @@ export interface Service {
   readonly loadBalancerIp?: string;
   readonly publishNotReadyAddresses: boolean;
   readonly trafficDistribution?: TrafficDistribution;
+  /** From the annotation LB_ALGORITHM_ANNOTATION, when written. */
+  readonly loadBalancing?: LoadBalancing;
   readonly loadBalancerIngress: readonly LoadBalancerIngress[];
   readonly origin?: Origin;
 }

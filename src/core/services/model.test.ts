@@ -355,3 +355,26 @@ test('a node port makes a Service port reachable from outside even on a node wit
     },
   ]);
 });
+
+test("load balancing: the Service's lb-algorithm annotation, else the agent's default, else random", () => {
+  const annotated = service(
+    'shop',
+    'api',
+    { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80 }] },
+    {
+      metadata: {
+        namespace: 'shop',
+        name: 'api',
+        annotations: { 'service.weft.dev/lb-algorithm': 'random' },
+      },
+    },
+  );
+  const c = clusterOf(...nodes, web(), annotated);
+  const balancing = (o?: Parameters<typeof buildServiceModel>[2]) =>
+    buildServiceModel(c, 'n1', o).ports.map((p) => `${p.id} ${p.loadBalancing}`);
+  assert.deepEqual(balancing(), ['shop/api:http/TCP random', 'shop/web:http/TCP random']);
+  assert.deepEqual(balancing({ loadBalancing: 'maglev' }), [
+    'shop/api:http/TCP random',
+    'shop/web:http/TCP maglev',
+  ]);
+});

@@ -2,7 +2,7 @@ import { compareText } from '../model/cluster.js';
 import { cidrContains, compareCidr, hostCidr } from '../net/cidr.js';
 import { compareIp, ipKey } from '../net/ip.js';
 import type { Cidr, IpAddr } from '../net/types.js';
-import type { Service, ServicePort } from '../model/service-types.js';
+import type { LoadBalancing, Service, ServicePort } from '../model/service-types.js';
 import type { Cluster, Node } from '../model/types.js';
 import { HEADLESS_LABEL, ZONE_LABEL } from './derive.js';
 import { categorise, endpointsByPort, portKey, PROXY_NAME_LABEL } from './endpoints.js';
@@ -21,6 +21,11 @@ import type {
   Verdict,
 } from './types.js';
 
+export interface ServiceModelOptions {
+  /** For Services without weft's lb-algorithm annotation (default random). */
+  readonly loadBalancing?: LoadBalancing;
+}
+
 /**
  * What `nodeName`'s Service proxy must do, from the cluster's Services,
  * EndpointSlices and Nodes, as kube-proxy decides it. The EndpointSlices
@@ -29,7 +34,12 @@ import type {
  * (allocateServices). Pure and deterministic: the same cluster gives the
  * same model, sorted, whatever the order of its objects.
  */
-export function buildServiceModel(cluster: Cluster, nodeName: string): ServiceModel {
+
+export function buildServiceModel(
+  cluster: Cluster,
+  nodeName: string,
+  options: ServiceModelOptions = {},
+): ServiceModel {
   const node = cluster.nodes.find((n) => n.name === nodeName);
   const zone = node?.labels[ZONE_LABEL] || undefined;
   const here = { name: nodeName, ...(zone !== undefined ? { zone } : {}) };
@@ -47,7 +57,8 @@ export function buildServiceModel(cluster: Cluster, nodeName: string): ServiceMo
     for (const clusterIp of s.clusterIps.kind === 'set' ? s.clusterIps.ips : []) {
       for (const p of s.ports) {
         const key = portKey(s.namespace, s.name, p.name, p.protocol, clusterIp.family);
-        own.push(portModel(s, p, clusterIp, node, endpoints.get(key) ?? [], here));
+        const balance = s.loadBalancing ?? options.loadBalancing ?? 'random';
+        own.push(portModel(s, p, clusterIp, node, endpoints.get(key) ?? [], here, balance));
       }
     }
     ports.push(...own);
@@ -81,6 +92,7 @@ function portModel(
   node: Node | undefined,
   endpoints: readonly Backend[],
   here: { readonly name: string; readonly zone?: string },
+  loadBalancing: LoadBalancing,
 ): ServicePortModel {
   const family = clusterIp.family;
   const id = `${s.namespace}/${s.name}:${p.name}/${p.protocol}`;
@@ -104,6 +116,7 @@ function portModel(
     port: p.port,
     frontends,
     affinity: s.sessionAffinity,
+    loadBalancing,
     clusterEndpoints: cluster,
     localEndpoints: local,
     hasEndpoints: hasAny,

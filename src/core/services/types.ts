@@ -1,14 +1,14 @@
 import type { Cidr, IpAddr, IpFamily } from '../net/types.js';
-import type { SessionAffinity, TrafficPolicy } from '../model/service-types.js';
+import type { LoadBalancing, SessionAffinity, TrafficPolicy } from '../model/service-types.js';
 import type { Protocol } from '../model/types.js';
 
 /**
  * What one node's Service proxy must do, as data: kube-proxy's model of a
  * Service port (pkg/proxy: ServicePort, Endpoint, CategorizeEndpoints and
  * the nftables proxier's chains), computed once, sorted, and carrying the
- * Kubernetes object every frontend and backend comes from. A renderer
- * turns it into rules; a trace evaluates it. Nothing here is forwarded yet:
- * this is the model the forwarding is built from.
+ * Kubernetes object every frontend and backend comes from. The services
+ * component (src/components/services) renders it into nftables rules; a
+ * trace evaluates it.
  */
 
 /** One node's Services. */
@@ -34,6 +34,8 @@ export interface ServicePortModel {
   /** Sorted: ClusterIP, ExternalIP, LoadBalancer, NodePort; then address, port. */
   readonly frontends: readonly Frontend[];
   readonly affinity: SessionAffinity;
+  /** How a new connection picks its endpoint: the Service's annotation, else the agent's default. */
+  readonly loadBalancing: LoadBalancing;
   /** Endpoints for Cluster-policy traffic (topology applied), sorted by address and port. */
   readonly clusterEndpoints: readonly Backend[];
   /** Endpoints on this node for Local-policy traffic, sorted by address and port. */
