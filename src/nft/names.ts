@@ -1,7 +1,9 @@
 /**
  * Names and base-chain priorities as nft reads them: what it takes as the
- * name of a set, map, chain or counter, and the number a priority stands for.
+ * name of a set, map, chain or counter, and the number a priority stands for;
+ * and the names components give their objects.
  */
+import { createHash } from 'node:crypto';
 
 /**
  * Longest set, map or chain name we allow. The kernel's limit is 255 bytes
@@ -92,4 +94,17 @@ export function nameProblems(kind: string, name: string): string[] {
   if (name.length > NAME_MAX)
     problems.push(`${kind} name ${name} is ${name.length} characters long; at most ${NAME_MAX}`);
   return problems;
+}
+
+/**
+ * A readable, unique nft name (kube-proxy's habit): the prefix, a short hash
+ * of the whole id, and the id's readable tail, at most NAME_MAX characters.
+ */
+export function nftName(prefix: string, id: string): string {
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
+  const tail = id
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(-40);
+  return `${prefix}_${hash}_${tail}`.slice(0, NAME_MAX);
 }

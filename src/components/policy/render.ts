@@ -28,7 +28,8 @@ import {
 } from './drop-log.js';
 import { forwardChain, ownNodeChains } from './base-chains.js';
 import { POLICY_TABLE } from './table.js';
-import { matchesOf, nftName, setsOf } from './rule-matches.js';
+import { matchesOf, setsOf } from './rule-matches.js';
+import { nftName } from '../../nft/names.js';
 
 /**
  * Policy IR → weft's nftables table, for the endpoints of this node.

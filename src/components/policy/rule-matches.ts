@@ -9,7 +9,6 @@
  * chains. A family the rule cannot match gets no set and no rule. Ports
  * become one anonymous set per protocol (`th dport { 80, 443, 8000-8080 }`).
  */
-import { createHash } from 'node:crypto';
 import { formatCidr } from '../../core/net/cidr.js';
 import { formatIp } from '../../core/net/ip.js';
 import type { Cidr } from '../../core/net/types.js';
@@ -26,18 +25,9 @@ import {
 import type { NftDatatype, NftExpr, NftSelector, NftSet } from '../../nft/model.js';
 import { cmp, lookup } from '../../nft/build.js';
 import { clampComment } from '../../nft/text.js';
+import { nftName } from '../../nft/names.js';
 
 type Family = 4 | 6;
-
-/** A readable, unique nft name: a short hash of the id plus its readable tail. */
-export function nftName(prefix: string, id: string): string {
-  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
-  const tail = id
-    .replace(/[^A-Za-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(-40);
-  return `${prefix}_${hash}_${tail}`.slice(0, 64);
-}
 
 const setName = (id: SetId, f: Family) => `${nftName('set', id).slice(0, 60)}_${f}`;
 const peerSetName = (key: string, f: Family) => `${nftName('peers', key).slice(0, 60)}_${f}`;

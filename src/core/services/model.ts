@@ -50,7 +50,8 @@ export function buildServiceModel(
   for (const s of cluster.services) {
     const reason = ignoreReason(s);
     if (reason) {
-      ignored.push({ namespace: s.namespace, name: s.name, reason });
+      const ips = s.clusterIps.kind === 'set' ? { clusterIps: s.clusterIps.ips } : {};
+      ignored.push({ namespace: s.namespace, name: s.name, reason, ...ips });
       continue;
     }
     const own: ServicePortModel[] = [];
