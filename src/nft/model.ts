@@ -102,7 +102,10 @@ export interface NftNumberMapElement {
   readonly value: NftVerdict;
 }
 
-/** How `reject` answers: ICMP(v6) port unreachable (`reject`, nft's default), or a TCP reset. */
+/**
+ * How `reject` answers: ICMP or ICMPv6 port unreachable, as the packet's
+ * family asks (nft lists it as a bare `reject`), or a TCP reset.
+ */
 export type NftRejectWith = 'icmpx port-unreachable' | 'tcp reset';
 
 /**

@@ -89,7 +89,7 @@ test('nft syntax of the new statements, as nft 1.0.6 lists them', () => {
     [{ kind: 'dnat', address: '1.2.3.5', port: 53 }, 'dnat to 1.2.3.5:53'],
     [{ kind: 'masquerade', fullyRandom: true }, 'masquerade fully-random'],
     [{ kind: 'masquerade' }, 'masquerade'],
-    [{ kind: 'reject', with: 'icmpx port-unreachable' }, 'reject'],
+    [{ kind: 'reject', with: 'icmpx port-unreachable' }, 'reject with icmpx port-unreachable'],
     [{ kind: 'reject', with: 'tcp reset' }, 'reject with tcp reset'],
     [{ kind: 'update', set: 'aff', left: ['ip6 saddr'] }, 'update @aff { ip6 saddr }'],
     [

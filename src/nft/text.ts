@@ -155,7 +155,8 @@ export function exprText(e: NftExpr): string {
     case 'masquerade':
       return e.fullyRandom ? 'masquerade fully-random' : 'masquerade';
     case 'reject':
-      return e.with === 'tcp reset' ? 'reject with tcp reset' : 'reject';
+      // Spelt out: a bare `reject` after an ip or ip6 match would become an ICMP (not ICMPx) reject.
+      return `reject with ${e.with}`;
     case 'verdict':
       return verdictText(e.verdict);
   }

@@ -44,7 +44,8 @@ const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
 /**
  * One line, spelled one way where nft lists what it was given in its own
- * words: `meta l4proto tcp th dport` as `tcp dport`, an anonymous counter
+ * words: `meta l4proto tcp th dport` as `tcp dport`, `reject with icmpx
+ * port-unreachable` as `reject`, an anonymous counter
  * with its packets and bytes, a priority as nft names it (`-10` as `filter - 10`), a comparison
  * under a prefix mask as a prefix (`ct mark & 0xffff0000 == V` as
  * `ct mark V/16`), and a mark statement `& A | B` as `& (A|B) | B` (the
@@ -54,6 +55,7 @@ function oneSpelling(line: string): string {
   return line
     .replace(/\bmeta l4proto (tcp|udp|sctp) th (sport|dport)\b/g, '$1 $2')
     .replace(/\bcounter packets \d+ bytes \d+/g, 'counter')
+    .replace(/\breject with icmpx port-unreachable\b/g, 'reject')
     .replace(
       /\b(meta mark|ct mark) & 0x([0-9a-f]{8}) == (0x[0-9a-f]{8})/g,
       (all, field: string, mask: string, value: string) => {

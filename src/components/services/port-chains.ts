@@ -70,6 +70,7 @@ const proto = (p: ServicePortModel) => p.protocol.toLowerCase();
 
 /** `shop/web:http/TCP IPv4`: how every comment names the Service port. */
 const label = (p: ServicePortModel) => `${p.id} IPv${p.family}`;
+const backendKey = (e: Backend) => `${formatIp(e.ip)}:${e.port}`;
 const endpointText = (e: Backend) =>
   `${e.target ?? `endpoint of ${e.slice}`} ${formatIp(e.ip)}:${e.port}`;
 
@@ -135,7 +136,7 @@ function planChain(
     const head = [...fromMatch(p, step.from), ...(step.masquerade ? [markForMasquerade] : [])];
     const masq = step.masquerade ? 'masqueraded, ' : '';
     const from = step.from === 'any' && i === 0 ? 'from anywhere' : FROM_TEXT[step.from];
-    const about = `${label(p)} ${what}: ${from}, ${masq}`;
+    const about = `${label(p)} ${what} (${plan.policy}): ${from}, ${masq}`;
     const v = step.verdict;
     switch (v.kind) {
       case 'endpoints': {
@@ -152,11 +153,8 @@ function planChain(
         return rule([...head, drop], `${about}dropped: ${v.reason}`);
     }
   });
-  return {
-    name,
-    comment: `${label(p)}: ${what} (traffic policy ${plan.policy})`,
-    rules,
-  };
+  // A chain's comment stays as long as its name does (nft keeps the first): nothing that changes.
+  return { name, comment: `${label(p)}: ${what}`, rules };
 }
 
 /** Runs of equal targets as ranges: `0-3 : goto a`. */
@@ -175,8 +173,6 @@ function numberMap(targets: readonly string[]): NftNumberMapElement[] {
   });
   return out;
 }
-
-const backendKey = (e: Backend) => `${formatIp(e.ip)}:${e.port}`;
 
 /** One endpoint of `endpoints` for a new connection: affinity first, then one lookup. */
 function selectionChain(
@@ -254,7 +250,7 @@ function endpointChain(p: ServicePortModel, e: Backend, n: Names): NftChain {
       `${label(p)}: to ${endpointText(e)}`,
     ),
   );
-  return { name: n.endpoint(e), comment: `${label(p)}: endpoint ${endpointText(e)}`, rules };
+  return { name: n.endpoint(e), comment: `${label(p)}: endpoint ${backendKey(e)}`, rules };
 }
 
 function affinitySet(p: ServicePortModel, e: Backend, n: Names, timeout: number): NftSet {
@@ -262,7 +258,7 @@ function affinitySet(p: ServicePortModel, e: Backend, n: Names, timeout: number)
     name: n.affinity(e),
     type: [p.family === 4 ? 'ipv4_addr' : 'ipv6_addr'],
     interval: false,
-    comment: `${label(p)}: clients of ${endpointText(e)} (ClientIP affinity)`,
+    comment: `${label(p)}: clients of endpoint ${backendKey(e)} (ClientIP affinity)`,
     elements: [],
     dynamic: true,
     size: AFFINITY_SET_SIZE,
