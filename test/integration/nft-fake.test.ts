@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { accept, jump, lookup, rule } from '../../src/nft/build.js';
 import { FakeNft } from '../../src/nft/fake.js';
 import type { NftBaseHook, NftOp, NftSet, NftTable, NftTransaction } from '../../src/nft/model.js';
-import { NftError, RealNft } from '../../src/nft/runner.js';
+import { RealNft } from '../../src/nft/runner.js';
 import { transactionText } from '../../src/nft/text.js';
 import { fullTransaction, partialTransaction } from '../../src/nft/transactions.js';
 import { build, emptyState, mutate, WEFT } from '../../src/testing/nft-tables.js';
@@ -17,22 +17,8 @@ import { clusterFrom } from '../../src/testing/policy.js';
 import { compilePolicies } from '../../src/core/policy/compile.js';
 import { podKey } from '../../src/core/model/types.js';
 import { renderTable } from '../../src/components/policy/render.js';
-import { normalize } from '../support/nft-listing.js';
+import { errno, normalize, outcome } from '../support/nft-listing.js';
 import { Sandbox } from '../support/sandbox.js';
-
-/** What became of a transaction: applied, or refused with nft's message. */
-async function outcome(apply: () => Promise<void>): Promise<string> {
-  try {
-    await apply();
-    return 'applied';
-  } catch (e) {
-    if (!(e instanceof NftError)) throw e;
-    return `refused: ${e.location?.message ?? e.message}`;
-  }
-}
-
-/** The errno nft reports for a refusal the kernel made (`Could not process rule: ERRNO`). */
-const errno = (o: string) => /Could not process rule: ([^(;]+)/.exec(o)?.[1]?.trim();
 
 type Breaker = (t: NftTable, r: Rng) => NftOp[] | undefined;
 

@@ -17,27 +17,15 @@ import type {
   NftTableId,
   NftTransaction,
 } from '../../src/nft/model.js';
-import { NftError, RealNft } from '../../src/nft/runner.js';
+import { RealNft } from '../../src/nft/runner.js';
 import { transactionText } from '../../src/nft/text.js';
 import { trace } from '../../src/nft/trace.js';
 import { fullTransaction, partialTransaction } from '../../src/nft/transactions.js';
 import { RANDOM_NODES, randomServices } from '../../src/testing/random-services.js';
 import { POD_CIDRS, SERVICE_CIDRS } from '../../src/testing/service-proxy.js';
 import { clusterOf } from '../../src/testing/services.js';
-import { normalize } from '../support/nft-listing.js';
+import { errno, normalize, outcome } from '../support/nft-listing.js';
 import { Sandbox } from '../support/sandbox.js';
-
-async function outcome(apply: () => Promise<void>): Promise<string> {
-  try {
-    await apply();
-    return 'applied';
-  } catch (e) {
-    if (!(e instanceof NftError)) throw e;
-    return `refused: ${e.location?.message ?? e.message}`;
-  }
-}
-
-const errno = (o: string) => /Could not process rule: ([^(;]+)/.exec(o)?.[1]?.trim();
 
 /** Applies one transaction to the kernel and the fake: the same answer, then the same table. */
 async function both(

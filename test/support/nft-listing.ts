@@ -3,6 +3,7 @@
  * real-kernel nft tests.
  */
 import assert from 'node:assert/strict';
+import { NftError } from '../../src/nft/runner.js';
 
 function elementsLine(lines: readonly string[]): string {
   const body = lines
@@ -111,3 +112,17 @@ export function normalize(listing: string): string {
   assert.equal(block, undefined, `unterminated block in listing:\n${listing}`);
   return blocks.sort().join('\n\n');
 }
+
+/** What became of a transaction: applied, or refused with nft's message. */
+export async function outcome(apply: () => Promise<void>): Promise<string> {
+  try {
+    await apply();
+    return 'applied';
+  } catch (e) {
+    if (!(e instanceof NftError)) throw e;
+    return `refused: ${e.location?.message ?? e.message}`;
+  }
+}
+
+/** The errno nft reports for a refusal the kernel made (`Could not process rule: ERRNO`). */
+export const errno = (o: string) => /Could not process rule: ([^(;]+)/.exec(o)?.[1]?.trim();
