@@ -82,6 +82,20 @@ esac`,
   assert.equal(r.deleted, 4);
 });
 
+test('a deletion of many entries (each one a line on stdout) fills no buffer', async (t) => {
+  const conntrack = fakeConntrack(
+    t,
+    `i=0; while [ $i -lt 5000 ]; do
+  echo "udp      17 29 src=10.0.0.1 dst=10.96.0.10 sport=$i dport=53 [UNREPLIED] src=10.244.1.5 dst=10.0.0.1 sport=5353 dport=$i mark=0 use=1"
+  i=$((i+1))
+done
+echo "conntrack v1.4.7 (conntrack-tools): 5000 flow entries have been deleted." >&2`,
+  );
+  const r = await deleteStaleEntries([gone], { conntrack, timeoutMs: 10_000 });
+  assert.deepEqual(r.failures, []);
+  assert.equal(r.deleted, 5000);
+});
+
 test('failures come back with their filter and conntrack’s words, never as a rejection', async (t) => {
   const conntrack = fakeConntrack(
     t,

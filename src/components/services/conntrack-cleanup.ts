@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { formatIp } from '../../core/net/ip.js';
 import type { ConntrackFilter } from '../../core/services/conntrack-plan.js';
 
@@ -61,17 +61,40 @@ function commandOf(f: ConntrackFilter, opts: CleanupOptions): string[] {
   return opts.netns ? ['ip', 'netns', 'exec', opts.netns, cmd, ...args] : [cmd, ...args];
 }
 
+/** The last bytes of stderr kept: conntrack's count, or its complaint. */
+const STDERR_KEPT = 4096;
+
+/**
+ * One `conntrack -D`. Its stdout (every entry deleted, one a line) is not
+ * read: a deletion of many entries must not fill a buffer.
+ */
 function runOne(f: ConntrackFilter, opts: CleanupOptions, timeoutMs: number): Promise<Outcome> {
   const [file, ...argv] = commandOf(f, opts) as [string, ...string[]];
+  const command = [file, ...argv].join(' ');
   return new Promise((resolve) => {
-    execFile(file, argv, { timeout: timeoutMs, maxBuffer: 1 << 16 }, (err, _stdout, stderr) => {
+    const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-STDERR_KEPT);
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ error: `${command}: ${e.message}` });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
       const counted = DELETED.exec(stderr);
-      const code = err && typeof err.code === 'number' ? err.code : undefined;
-      if (counted && (!err || code === 1)) return resolve({ deleted: Number(counted[1]) });
-      const why = err?.killed
+      if (counted && (code === 0 || code === 1)) return resolve({ deleted: Number(counted[1]) });
+      const why = timedOut
         ? `no answer within ${timeoutMs} ms`
-        : stderr.trim().split('\n').pop() || err?.message || 'no count of deleted entries';
-      resolve({ error: `${[file, ...argv].join(' ')}: ${why}` });
+        : stderr.trim().split('\n').pop() ||
+          `exit ${code ?? 'by a signal'}, no count of deleted entries`;
+      resolve({ error: `${command}: ${why}` });
     });
   });
 }
