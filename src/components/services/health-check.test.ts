@@ -144,7 +144,7 @@ test('an address that is not the node’s: reported, nothing half-open', async (
   assert.match(
     status.failed[0]?.message ?? '',
     new RegExp(
-      `^Service shop/web: healthCheckNodePort ${port} on 192.0.2.77:${port}: the address is not one of this node`,
+      `^Service shop/web: healthCheckNodePort ${port} on 192.0.2.77:${port}: the address is not one of this node’s`,
     ),
   );
   // What was opened on 127.0.0.1 for it is closed again.

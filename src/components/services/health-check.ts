@@ -138,6 +138,8 @@ function listenOn(server: Server, host: string, port: number): Promise<void> {
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {
       server.off('error', reject);
+      // Later errors are failed accepts (EMFILE ...): the socket keeps listening.
+      server.on('error', () => undefined);
       resolve();
     });
   });
@@ -154,7 +156,7 @@ function closeServer(server: Server): Promise<void> {
 function listenFailure(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return 'the port is already in use (another process listens there)';
-  if (code === 'EADDRNOTAVAIL') return 'the address is not one of this node';
+  if (code === 'EADDRNOTAVAIL') return 'the address is not one of this node’s';
   return e instanceof Error ? e.message : String(e);
 }
 
