@@ -23,6 +23,14 @@ import { CniErrorCodes } from '../core/cni/errors.js';
 import { EndpointError, EndpointManager, GATEWAY4 } from './endpoints.js';
 import { sweepDeparted, type DepartedSweep } from './departed.js';
 import { PolicyDataplane } from '../components/policy/dataplane.js';
+import { ServiceDataplane, withOfflineServices } from '../components/services/dataplane.js';
+import {
+  ProxyHealth,
+  serveProxyHealth,
+  ServiceHealthServers,
+} from '../components/services/health-check.js';
+import { ServiceProxyMetrics } from '../components/services/metrics.js';
+import type { LoadBalancing } from '../core/model/service-types.js';
 import { RealNft } from '../nft/runner.js';
 import { podKey } from '../core/model/types.js';
 import { irToJson } from '../core/policy/ir-json.js';
@@ -64,6 +72,17 @@ export interface AgentOptions {
   readonly allowClients?: readonly Cidr[];
   /** Host names the web UI answers besides its own (`--ui-host`). */
   readonly uiHosts?: readonly string[];
+  /** The Service proxy (`--service-proxy on`, with a source); absent: off, kube-proxy's job. */
+  readonly serviceProxy?: ServiceProxyConfig;
+}
+
+export interface ServiceProxyConfig {
+  /** Addresses of these no Service has are dropped (`--service-cidr`). */
+  readonly serviceCidrs: readonly Cidr[];
+  /** For Services without the lb-algorithm annotation (`--service-lb-algorithm`). */
+  readonly loadBalancing: LoadBalancing;
+  /** kube-proxy's /healthz and /livez (`--proxy-healthz`). */
+  readonly healthz?: { host: string; port: number };
 }
 
 /** The node agent: wires the source, the endpoint manager, IPAM and the API together. */
@@ -89,6 +108,12 @@ export class Agent {
   private readonly records = new Map<string, EndpointRecord>();
   /** Present when the agent has a source: it enforces policy. */
   readonly dataplane: PolicyDataplane | undefined;
+  /** Present when the agent has a source and --service-proxy on: it forwards Services. */
+  readonly services: ServiceDataplane | undefined;
+  private readonly proxyHealth = new ProxyHealth();
+  private proxyMetrics: ServiceProxyMetrics | undefined;
+  /** The last error making the manifests' Services (said once). */
+  private offlineError: string | undefined;
   /** Flows, metrics, status detail. */
   readonly obs: Observability;
 
@@ -117,6 +142,18 @@ export class Agent {
           hold: () => this.obs.hold(),
         },
       );
+    }
+    if (o.source && o.serviceProxy) {
+      const metrics = (this.proxyMetrics = new ServiceProxyMetrics(this.obs.metrics.registry));
+      // Its own nft process: the two components' tables sync independently.
+      this.services = new ServiceDataplane(new RealNft(), o.nodeName, () => this.cluster, o.log, {
+        serviceCidrs: o.serviceProxy.serviceCidrs,
+        loadBalancing: o.serviceProxy.loadBalancing,
+        podCidrs: () => this.podCidrs,
+        metrics,
+        health: this.proxyHealth,
+        healthChecks: new ServiceHealthServers({ health: this.proxyHealth, metrics }),
+      });
     }
   }
 
@@ -192,6 +229,8 @@ export class Agent {
     // enforcing until this one replaces them.
     this.started = true;
     if (this.dataplane) await this.dataplane.sync();
+    // A failed first sync is retried on its own; the agent serves pods meanwhile.
+    if (this.services) await this.services.sync().catch(() => undefined);
     await this.obs.start();
     this.departed = sweepDeparted(
       () => endpoints.releaseDeparted(),
@@ -201,11 +240,19 @@ export class Agent {
     this.servers = await listen(
       {
         cni: (env, stdin) => handler.handle(env, stdin),
-        status: () => ({
-          ready: this.ready,
-          message: this.readyMessage,
-          ...this.obs.status(this.ready),
-        }),
+        status: () => {
+          const detail = this.obs.status(this.ready);
+          const services = this.services?.status();
+          // A failing services sync degrades the agent as a failing policy sync does.
+          const failing = services?.lastSync?.error !== undefined && detail.health === 'ok';
+          return {
+            ready: this.ready,
+            message: this.readyMessage,
+            ...detail,
+            ...(failing ? { health: 'degraded' as const } : {}),
+            services: services ?? { enabled: false as const },
+          };
+        },
         raw: this.obs.handlers(),
         rule: () => this.clientRule(),
         metrics: this.obs.metrics.listeners,
@@ -230,6 +277,13 @@ export class Agent {
       o.health,
       o.observe,
     );
+    const healthz = o.serviceProxy?.healthz;
+    if (this.services && healthz)
+      this.servers.push(
+        await serveProxyHealth(healthz, this.proxyHealth, {
+          ...(this.proxyMetrics ? { metrics: this.proxyMetrics } : {}),
+        }),
+      );
     if (o.ui) {
       const { startAgentUi } = await import('../ui/agent-ui.js');
       const { uiUrl } = await import('../ui/server.js');
@@ -252,15 +306,18 @@ export class Agent {
   private startSource(spec: SourceSpec): Promise<ClusterSource> {
     return startSource(
       spec,
-      (c) => {
+      (given) => {
         const nodesBefore = this.cluster?.nodes;
+        const c = spec.kind === 'manifests' ? this.offline(given) : given;
         this.cluster = c;
         this.clusterChanged?.();
         // Routes depend on the Nodes alone; the sources keep the same array while no Node changes.
         if (c.nodes !== nodesBefore) this.routes?.trigger();
         this.publishAnnotations();
         // Before the first sync in start(), a change needs no sync of its own.
-        if (!this.started || !this.dataplane) return;
+        if (!this.started) return;
+        this.services?.sync().catch(() => undefined);
+        if (!this.dataplane) return;
         const t0 = performance.now();
         this.dataplane
           .sync()
@@ -272,6 +329,15 @@ export class Agent {
           `source ${spec.kind}: ${e instanceof Error ? e.message : String(e)} (the rest of the cluster state stays in use)`,
         ),
     );
+  }
+
+  /** A manifests directory's cluster with its Services allocated and EndpointSlices derived. */
+  private offline(c: Cluster): Cluster {
+    const { cluster, error } = withOfflineServices(c);
+    if (error !== this.offlineError && error !== undefined)
+      this.o.log(`services: ${error} (the Services stay without addresses until it is fixed)`);
+    this.offlineError = error;
+    return cluster;
   }
 
   /** Whom the TCP listeners answer: loopback, the Nodes' addresses, --allow-clients. */
@@ -358,6 +424,7 @@ export class Agent {
     this.annotations?.close();
     await this.departed?.stop();
     await this.routes?.stop();
+    await this.services?.close();
     await this.ui?.stop();
     this.ui = undefined;
     await this.obs.stop();

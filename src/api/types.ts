@@ -100,7 +100,30 @@ export interface StatusDetail {
   readonly lastSync: SyncReport | null;
   readonly counts: TableCounts | null;
   readonly flows: FlowStats | { readonly enabled: false };
+  /** Absent from agents older than the Service proxy. */
+  readonly services?: ServiceProxyStatus;
 }
+
+/** What the services table holds (after its last successful sync). */
+export interface ServiceCounts {
+  /** Service ports (per IP family) with rules. */
+  readonly ports: number;
+  readonly frontends: number;
+  readonly endpoints: number;
+  readonly chains: number;
+  readonly rules: number;
+}
+
+/** The Service proxy of an agent (`--service-proxy`). */
+export type ServiceProxyStatus =
+  | { readonly enabled: false }
+  | {
+      readonly enabled: true;
+      /** `inet weft-services`. */
+      readonly table: string;
+      readonly lastSync: SyncReport | null;
+      readonly counts: ServiceCounts | null;
+    };
 
 /** The agent answers readiness and detail; a client reads the detail where there is one. */
 export type StatusAnswer = AgentReadiness & Partial<StatusDetail>;

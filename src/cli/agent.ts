@@ -10,6 +10,11 @@ import { DEFAULT_AGENT_SOCKET } from '../core/cni/netconf.js';
 import type { Io } from './main.js';
 import { UsageError } from './output.js';
 import { parseAllowClients, parseHostPort, parseUiHosts } from './host-port.js';
+import {
+  SERVICE_PROXY_HELP,
+  SERVICE_PROXY_OPTIONS,
+  serviceProxyConfig,
+} from './service-proxy-flags.js';
 
 export const AGENT_HELP = `usage: weft agent --node-name NAME [--pod-cidr CIDR]... [--source SOURCE] [options]
 
@@ -55,6 +60,7 @@ options:
   --flows on|off          record flows: drops (NFLOG) and connections (conntrack)
                           with the policy that decided (default on)
   --flow-buffer N         flows kept for \`weft observe\` (default 8192)
+${SERVICE_PROXY_HELP}
   -h, --help              this text
 
 Stopping the agent (SIGTERM, SIGINT) leaves every pod interface and rule in
@@ -81,6 +87,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
       routing: { type: 'string', default: 'vxlan' },
       flows: { type: 'string', default: 'on' },
       'flow-buffer': { type: 'string', default: String(DEFAULT_FLOWS.capacity) },
+      ...SERVICE_PROXY_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -125,6 +132,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const flows = flowsFlags(values.flows, values['flow-buffer']);
+  const serviceProxy = serviceProxyConfig(values, source);
   const agent = new Agent({
     flows,
     nodeName,
@@ -134,6 +142,7 @@ export async function agentCommand(args: string[], io: Io): Promise<number> {
     mtu,
     routing,
     ...(source ? { source } : {}),
+    ...(serviceProxy ? { serviceProxy } : {}),
     ...(health ? { health } : {}),
     ...(observe ? { observe } : {}),
     ...(ui ? { ui } : {}),

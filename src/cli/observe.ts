@@ -36,8 +36,9 @@ filters (repeat a flag to OR its values; different flags AND):
 export const STATUS_HELP = `usage: weft status [--lab NAME | --socket PATH | --agent URL...] [-o table|json]
 
 Each agent's health, its last policy sync and how long it took, the
-endpoints, policies, nft rules and set elements it holds, and its flow
-counts (recorded, buffered, lost).`;
+endpoints, policies, nft rules and set elements it holds, its Service
+proxy (off, or the Service ports and rules of inet weft-services) and its
+flow counts (recorded, buffered, lost).`;
 
 export const ENDPOINTS_HELP = `usage: weft endpoints [--lab NAME | --socket PATH | --agent URL...] [-o table|json]
 
@@ -185,6 +186,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
           'POLICIES',
           'RULES',
           'ELEMENTS',
+          'SERVICES',
           'FLOWS',
           'LOST',
         ],
@@ -194,6 +196,9 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     for (const r of results) {
       const s = r.body?.lastSync;
       if (s?.error) io.err(`weft: ${nodeOf(r)}: last sync failed: ${s.error}`);
+      const svc = r.body?.services;
+      if (svc?.enabled && svc.lastSync?.error)
+        io.err(`weft: ${nodeOf(r)}: last services sync failed: ${svc.lastSync.error}`);
       const f = r.body?.flows;
       if (!f?.enabled) continue;
       for (const [name, state] of Object.entries(f.readers ?? {})) {
@@ -210,7 +215,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
 }
 
 function statusRow(node: string, s: StatusAnswer | undefined, error?: string): string[] {
-  if (!s) return [node, `unreachable: ${error ?? ''}`, '', '', '', '', '', '', ''];
+  if (!s) return [node, `unreachable: ${error ?? ''}`, '', '', '', '', '', '', '', ''];
   const sync = s.lastSync
     ? `${s.lastSync.kind} ${s.lastSync.ms.toFixed(1)} ms at ${s.lastSync.at}${s.lastSync.error ? ' (FAILED)' : ''}`
     : 'none';
@@ -224,11 +229,20 @@ function statusRow(node: string, s: StatusAnswer | undefined, error?: string): s
     String(c?.policies ?? '-'),
     String(c?.rules ?? '-'),
     String(c?.setElements ?? '-'),
+    servicesText(s.services),
     f?.enabled
       ? `${f.seen ?? 0} (${f.buffered ?? 0} buffered)${readersDown(f) ? `; ${readersDown(f)}` : ''}`
       : 'off',
     f?.enabled ? lostText(f) : '-',
   ];
+}
+
+/** `off`, `3 ports, 40 rules`, or `FAILED` when its last sync failed. */
+function servicesText(s: StatusAnswer['services']): string {
+  if (!s) return '-';
+  if (!s.enabled) return 'off';
+  if (s.lastSync?.error) return 'FAILED';
+  return s.counts ? `${s.counts.ports} ports, ${s.counts.rules} rules` : 'not synced';
 }
 
 function directionText(d: EndpointView['ingress']): string {

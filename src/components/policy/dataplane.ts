@@ -9,6 +9,7 @@ import type { NftTable } from '../../nft/model.js';
 import { renderTable } from './render.js';
 import type { NftRunner } from '../../nft/runner.js';
 import { TableSync } from '../../nft/sync.js';
+import { Coalesced } from '../coalesce.js';
 import type { SyncReport, SyncResult, TableCounts } from '../../api/types.js';
 
 /** What the dataplane needs of one of this node's endpoints (the agent's EndpointRecord has it). */
@@ -58,8 +59,7 @@ export class PolicyDataplane {
   private readonly table: TableSync;
   private readonly compiler = new PolicyCompiler();
   private readonly localPods = new LocalPods();
-  private running: Promise<SyncResult> | undefined;
-  private queued: Promise<SyncResult> | undefined;
+  private readonly syncs = new Coalesced(() => this.run());
   ir: PolicyIr | undefined;
   /**
    * The policy generation (1..65535), new with every sync; it starts at a
@@ -85,16 +85,7 @@ export class PolicyDataplane {
 
   /** Resolves when the kernel holds the policy for everything known at the time of the call. */
   sync(): Promise<SyncResult> {
-    if (this.queued) return this.queued;
-    const after = this.running ?? Promise.resolve();
-    this.queued = after
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        this.running = this.run().finally(() => (this.running = undefined));
-        return this.running;
-      });
-    return this.queued;
+    return this.syncs.request();
   }
 
   private async run(): Promise<SyncResult> {
