@@ -145,7 +145,7 @@ function planChain(
         if (endpoints.length === 0)
           return rule([...head, ...rejectExprs(p)], `${about}no ${v.set} endpoints: refused`);
         const target = v.set === 'cluster' ? n.cluster : n.local;
-        return rule([...head, verdict(goto(target))], `${about}to the ${v.set} endpoints`);
+        return rule([...head, verdict(goto(target))], `${about}to ${v.set} endpoints`);
       }
       case 'reject':
         return rule([...head, ...rejectExprs(p)], `${about}refused: ${v.reason}`);
@@ -297,9 +297,7 @@ export function portObjects(p: ServicePortModel): PortObjects {
   const chains: NftChain[] = [planChain(p, n.svc, p.internal, 'to its ClusterIP', n)];
   const sets: NftSet[] = [];
   if (p.external)
-    chains.push(
-      planChain(p, n.ext, p.external, 'to its node ports, external and load balancer IPs', n),
-    );
+    chains.push(planChain(p, n.ext, p.external, 'to its node ports and external IPs', n));
   // Selection and endpoint chains for the sets a plan sends traffic to.
   const used = new Set(
     [p.internal, ...(p.external ? [p.external] : [])].flatMap((plan) =>
