@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { isMap, parseAllDocuments, parseDocument, type YAMLMap } from 'yaml';
 import { AGENT_HELP } from '../../src/cli/agent.js';
 import { parseAllowClients } from '../../src/cli/host-port.js';
+import { serviceProxyConfig } from '../../src/cli/service-proxy-flags.js';
 import { formatCidr } from '../../src/core/net/cidr.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { AgentRoutes } from '../../src/api/routes.js';
@@ -285,7 +286,7 @@ test('install-cni lays out a plugin the runtime can execute, and is idempotent',
 test('every chart value has a comment in values.yaml and a row in docs/install.md', () => {
   const values = parseDocument(readFileSync(join(root, 'deploy/helm/weft/values.yaml'), 'utf8'));
   const docs = readFileSync(join(root, 'docs/install.md'), 'utf8');
-  const groups = new Set(['image', 'cni', 'apiServer', 'agent', 'installCni']);
+  const groups = new Set(['image', 'cni', 'apiServer', 'agent', 'installCni', 'serviceProxy']);
   const keys: string[] = [];
   const walk = (map: YAMLMap, prefix: string) =>
     map.items.forEach((item, i) => {
@@ -330,5 +331,49 @@ test('allowClients renders one --allow-clients flag that weft agent accepts', as
     ],
     undefined,
     'none by default',
+  );
+});
+
+test("serviceProxy renders the flags weft agent reads: on with kube-proxy's healthz, or off", async () => {
+  const args = one(manifest(), 'DaemonSet')['spec']['template']['spec']['containers'][0][
+    'args'
+  ] as string[];
+  const f = flags(args);
+  const config = serviceProxyConfig(
+    {
+      'service-proxy': f['service-proxy'] ?? '',
+      'service-lb-algorithm': f['service-lb-algorithm'] ?? '',
+      ...(f['proxy-healthz'] ? { 'proxy-healthz': f['proxy-healthz'] } : {}),
+    },
+    { kind: 'kubernetes' },
+  );
+  assert.deepEqual(config, {
+    serviceCidrs: [],
+    loadBalancing: 'random',
+    healthz: { host: '0.0.0.0', port: 10256 },
+  });
+  const { ensureHelm, helm } = (await import(join(root, 'scripts/deploy/helm.mjs'))) as {
+    ensureHelm: (root: string) => string;
+    helm: (bin: string, args: string[]) => string;
+  };
+  const off = helm(ensureHelm(root), [
+    'template',
+    'weft',
+    join(root, 'deploy/helm/weft'),
+    '--set',
+    'serviceProxy.enabled=false',
+  ]);
+  const ds = parseAllDocuments(off)
+    .map((d) => d.toJS() as Obj | null)
+    .find((o) => o?.['kind'] === 'DaemonSet') as Obj;
+  const offFlags = flags(ds['spec']['template']['spec']['containers'][0]['args'] as string[]);
+  assert.equal(offFlags['service-proxy'], 'off');
+  assert.equal(offFlags['proxy-healthz'], undefined);
+  assert.equal(
+    serviceProxyConfig(
+      { 'service-proxy': 'off', 'service-lb-algorithm': 'random' },
+      { kind: 'kubernetes' },
+    ),
+    undefined,
   );
 });
