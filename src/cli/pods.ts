@@ -1,3 +1,4 @@
+import type { IpAddr } from '../core/net/types.js';
 import { podKey, type Cluster, type Pod } from '../core/model/types.js';
 import { closest, listText } from '../core/text.js';
 import { UsageError } from './output.js';
@@ -22,4 +23,21 @@ export function findPod(cluster: Cluster, text: string, flag: string, where: str
         ? `write NAMESPACE/POD, one of: ${listText(keys, 6)}; or an IP`
         : 'write NAMESPACE/POD of a pod there, or an IP';
   throw new UsageError(`${flag} ${text}: no such pod ${where}`, fix);
+}
+
+/** The pod a flag names, with its first address; a usage error when it has none yet. */
+export function findPodAddress(
+  cluster: Cluster,
+  text: string,
+  flag: string,
+  where: string,
+): { readonly pod: Pod; readonly ip: IpAddr } {
+  const pod = findPod(cluster, text, flag, where);
+  const ip = pod.ips[0];
+  if (!ip)
+    throw new UsageError(
+      `${flag} ${text}: pod ${podKey(pod)} has no address yet`,
+      'wait for it to start, or give an IP',
+    );
+  return { pod, ip };
 }

@@ -1,7 +1,7 @@
 import { cidrContains, parseCidr } from '../core/net/cidr.js';
 import { formatIp, ipEquals, parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
-import { podKey, type Cluster } from '../core/model/types.js';
+import type { Cluster } from '../core/model/types.js';
 import { buildServiceModel } from '../core/services/model.js';
 import { DEFAULT_SERVICE_CIDR, DEFAULT_SERVICE_RANGES } from '../core/services/ranges.js';
 import { traceService, type ServicePacket } from '../core/services/trace.js';
@@ -12,7 +12,7 @@ import { parseFlags, wantsHelp } from './args.js';
 import { labCluster, manifestsCluster } from './clusters.js';
 import type { Io } from './main.js';
 import { outputFormat, UsageError } from './output.js';
-import { findPod } from './pods.js';
+import { findPodAddress } from './pods.js';
 import { serviceListText } from './service-output.js';
 import { serviceTraceJson, serviceTraceText, type TraceView } from './service-trace-output.js';
 import { serviceList } from './service-view.js';
@@ -231,14 +231,7 @@ function sender(src: Source, text: string): IpAddr {
       `--from ${text}: a sender has no port`,
       'write NS/POD or an IP alone, e.g. --from 10.244.1.5',
     );
-  const pod = findPod(src.cluster, text, '--from', src.where);
-  const first = pod.ips[0];
-  if (!first)
-    throw new UsageError(
-      `--from ${text}: pod ${podKey(pod)} has no address yet`,
-      'wait for it to start, or give an IP',
-    );
-  return first;
+  return findPodAddress(src.cluster, text, '--from', src.where).ip;
 }
 
 /** The node whose proxy meets the packet first, and why that one. */
