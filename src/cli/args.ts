@@ -51,3 +51,26 @@ function usageOf(e: unknown, command: string, options: readonly string[]): Usage
       return undefined;
   }
 }
+
+/**
+ * One verb's help cut from a command group's: `usage: weft GROUP VERB`, the
+ * verb's lines of the `verbs:` list (a verb may have several), and the
+ * paragraphs after the list. Undefined for a verb the list does not have.
+ */
+export function verbHelp(groupHelp: string, group: string, verb: string): string | undefined {
+  const lines = groupHelp.split('\n');
+  const start = lines.indexOf('verbs:');
+  if (start < 0) return undefined;
+  let end = lines.findIndex((l, i) => i > start && l === '');
+  if (end < 0) end = lines.length;
+  const own: string[] = [];
+  let mine = false;
+  for (const line of lines.slice(start + 1, end)) {
+    const head = /^ {2}([a-z-]+)(?: |$)/.exec(line);
+    if (head) mine = head[1] === verb;
+    if (mine) own.push(line);
+  }
+  if (own.length === 0) return undefined;
+  const after = lines.slice(end).join('\n').trim();
+  return `usage: weft ${group} ${verb} [options]\n\n${own.join('\n')}${after ? `\n\n${after}` : ''}`;
+}
