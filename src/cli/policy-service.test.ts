@@ -250,3 +250,10 @@ test("policy VERB --help is that verb's help; a mistyped verb or flag gets the n
     err: 'weft: policy matrix: unknown flag --prot\n  fix: did you mean --port? (see weft policy matrix --help)\n',
   });
 });
+
+test('--port NAME for a ClusterIP is the Service port of that name', async () => {
+  const named = await trace('--from', 'shop/client', '--to', '10.96.0.10', '--port', 'http');
+  const numbered = await trace('--from', 'shop/client', '--to', '10.96.0.10:80');
+  assert.equal(named.code, 0, named.err);
+  assert.equal(named.out, numbered.out);
+});

@@ -1,4 +1,4 @@
-import { formatIp } from '../core/net/ip.js';
+import { formatIp, ipEquals, parseIp } from '../core/net/ip.js';
 import type { IpAddr } from '../core/net/types.js';
 import type { Cluster } from '../core/model/types.js';
 import { compilePolicies } from '../core/policy/compile.js';
@@ -103,7 +103,7 @@ export async function policyTrace(
   if (!values.from || !values.to)
     throw new UsageError('trace needs --from and --to', 'e.g. --from prod/web --to prod/db');
   const { to, port } = destination(values.to, values.port ?? []);
-  const flow = resolveFlow(cluster, values.from, to, port, where);
+  const flow = resolveFlow(cluster, values.from, to, servicePort(cluster, to, port), where);
   const view = flow.toPod ? undefined : throughService(cluster, flow);
   if (!view) {
     const result = await judge(flow.flow, flow.fromPod, flow.toPod);
@@ -117,6 +117,21 @@ export async function policyTrace(
       : serviceFlowText(flow, view.trace, decisions),
   );
   return 0;
+}
+
+/**
+ * A port name given for a ClusterIP is the Service's port of that name
+ * (`--to 10.96.0.3 --port sql`); anything else is left to resolveFlow.
+ */
+function servicePort(cluster: Cluster, to: string, port: string): string {
+  const ip = parseIp(to);
+  if (!ip || !/^[a-z]/.test(port) || port.includes('/')) return port;
+  for (const s of cluster.services) {
+    if (s.clusterIps.kind !== 'set' || !s.clusterIps.ips.some((a) => ipEquals(a, ip))) continue;
+    const p = s.ports.find((x) => x.name === port);
+    if (p) return `${p.port}/${p.protocol}`;
+  }
+  return port;
 }
 
 /** The Service trace of a flow to an address that is no pod's; undefined when no Service is involved. */

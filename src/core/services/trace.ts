@@ -162,11 +162,7 @@ function verdictOf(port: ServicePortModel, step: TrafficStep, packet: ServicePac
   const v = step.verdict;
   if (v.kind !== 'endpoints') return v;
   const set = v.set === 'cluster' ? port.clusterEndpoints : port.localEndpoints;
-  if (set.length === 0)
-    return {
-      kind: 'reject',
-      reason: `${port.id} has no ${v.set} endpoints on ${packet.dst.family === 4 ? 'IPv4' : 'IPv6'}`,
-    };
+  if (set.length === 0) return { kind: 'reject', reason: `${port.id} has no ${v.set} endpoints` };
   const endpoints = set.map((backend) => {
     const hairpin = ipEquals(backend.ip, packet.src);
     return { backend, hairpin, masquerade: step.masquerade || hairpin };
