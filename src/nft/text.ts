@@ -218,7 +218,7 @@ function declaration(body: readonly string[]): string {
 }
 
 /** Statements of one op, in nft syntax, without their newline (elements in chunks of ELEMENT_CHUNK). */
-function opLines(table: string, o: NftOp): string[] {
+function opLines(table: string, o: Exclude<NftOp, { kind: 'table-contents' }>): string[] {
   const comment = (c: string) => {
     const s = commentSuffix(c).trim();
     return s ? [s] : [];
@@ -228,9 +228,6 @@ function opLines(table: string, o: NftOp): string[] {
   switch (o.kind) {
     case 'table':
       return [`${o.op} table ${table}`];
-    case 'table-contents':
-      // One statement over many lines; never split (a full table runs to megabytes).
-      return [tableText(o.table).slice(0, -1)];
     case 'counter':
       return [`add counter ${table} ${o.counter.name}${declaration(comment(o.counter.comment))}`];
     case 'set':
@@ -268,6 +265,11 @@ function opLines(table: string, o: NftOp): string[] {
 /** The transaction as one nft script ('' for no operations). */
 export function transactionText(tx: NftTransaction): string {
   const table = tableRef(tx.table);
-  const lines = tx.ops.flatMap((o) => opLines(table, o));
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  // Appended piece by piece: a full table's block runs to megabytes, and is
+  // never split into lines or copied again.
+  let out = '';
+  for (const o of tx.ops)
+    if (o.kind === 'table-contents') out += tableText(o.table);
+    else for (const line of opLines(table, o)) out += `${line}\n`;
+  return out;
 }

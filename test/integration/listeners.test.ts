@@ -80,6 +80,7 @@ const one = (i) => new Promise((resolve) => {
 });
 (async () => {
   const before = rss();
+  const start = Date.now();
   let peak = before, opened = 0;
   for (let b = 0; b < n && peak - before < limit; b += 50) {
     const got = await Promise.all(Array.from({ length: Math.min(50, n - b) }, (_, j) => one(b + j)));
@@ -87,11 +88,12 @@ const one = (i) => new Promise((resolve) => {
     opened += got.length;
     peak = Math.max(peak, rss());
   }
+  const openMs = Date.now() - start;
   for (let t = 0; t < hold && peak - before < limit; t += 250) {
     await new Promise((r) => setTimeout(r, 250));
     peak = Math.max(peak, rss());
   }
-  console.log(JSON.stringify({ before, peak, opened, statuses }));
+  console.log(JSON.stringify({ before, peak, opened, openMs, statuses }));
   process.exit(0);
 })();
 `;
@@ -205,6 +207,7 @@ test(`${STREAMS} streams that never read keep the agent within ${MEMORY_BOUND_MB
     before: number;
     peak: number;
     opened: number;
+    openMs: number;
     statuses: Record<string, number>;
   };
   t.diagnostic(
@@ -215,7 +218,14 @@ test(`${STREAMS} streams that never read keep the agent within ${MEMORY_BOUND_MB
     `RSS grew ${((r.peak - r.before) / 2 ** 20).toFixed(0)} MB`,
   );
   assert.equal(r.opened, STREAMS);
-  assert.equal(r.statuses['200'], 64, 'the listener bound: 64 streams');
+  // The listener holds 64 streams at most. More are granted only once the
+  // stall timer (10 s) has dropped some: on a loaded machine opening 1,000
+  // can take that long.
+  const granted = r.statuses['200'] ?? 0;
+  assert.ok(
+    granted === 64 || (granted > 64 && r.openMs > 10_000),
+    `the listener bound: ${granted} streams granted while opening took ${r.openMs} ms`,
+  );
   // The rest are refused: 503 past the listener's 64 streams, or closed by its 512-connection bound.
   assert.deepEqual(
     Object.keys(r.statuses).filter((k) => !['200', '503', 'closed', 'error'].includes(k)),
@@ -228,7 +238,7 @@ test(`${STREAMS} streams that never read keep the agent within ${MEMORY_BOUND_MB
       nodeNs,
       'weft_listener_streams_dropped_total{listener="ui",reason="stalled"}',
     ),
-    64,
+    granted,
   );
   assert.equal(
     await metric(from, nodeNs, `weft_listener_refused_total{listener="ui",reason="streams"}`),
