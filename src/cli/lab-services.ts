@@ -141,19 +141,19 @@ export function runningPod(cluster: Cluster, state: LabState, text: string, flag
 
 /**
  * The lab's Services for `weft lab status`, as `weft service list` gives
- * them; when they cannot be (two Services on one ClusterIP), none, the
- * reason on stderr and exit code 1.
+ * them; when they cannot be (two Services on one ClusterIP), none, with
+ * the reason on stderr (and `weft lab status` exits 1).
  */
 export async function labServices(
   lab: Lab,
   io: Io,
-): Promise<{ list: readonly ServiceJson[]; code: number }> {
+): Promise<{ list: readonly ServiceJson[]; shown: boolean }> {
   try {
-    return { list: serviceList(completed(await lab.cluster())).services, code: 0 };
+    return { list: serviceList(completed(await lab.cluster())).services, shown: true };
   } catch (e) {
     if (!(e instanceof WeftError)) throw e;
     io.err(e.issues.map((i) => `weft: Services not shown: ${formatIssue(i)}`).join('\n'));
-    return { list: [], code: 1 };
+    return { list: [], shown: false };
   }
 }
 

@@ -287,7 +287,7 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
       services: services.list,
     };
     io.out(JSON.stringify(body, null, 2));
-    return services.code;
+    return services.shown ? 0 : 1;
   }
   io.out(`lab ${state.name} (${state.routing})`);
   io.out(`underlay  ${underlay.netns}, bridge ${underlay.bridge}, ${underlay.subnet}`);
@@ -311,5 +311,5 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
   );
   io.out('');
   io.out(services.list.length > 0 ? servicesTable(services.list) : 'no Services');
-  return services.code;
+  return services.shown ? 0 : 1;
 }
