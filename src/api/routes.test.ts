@@ -111,10 +111,16 @@ test('the flows answer names the flow and field it does not understand', () => {
 
 // ---- no other file spells a route ----
 
-/** Files that spell a path of another API: the pod server's own control API. */
+/**
+ * Files that spell a path of another API: the pod server's own control API,
+ * and the Service proxy's health server (kube-proxy's /healthz, which a load
+ * balancer asks; its test checks that it answers nothing else).
+ */
 const OTHER_APIS: Readonly<Record<string, readonly string[]>> = {
   'src/lab/pod-server.ts': ['/healthz'],
   'src/lab/probe-client.ts': ['/healthz'],
+  'src/components/services/health-check.ts': ['/healthz'],
+  'src/components/services/health-check.test.ts': ['/healthz', '/metrics'],
 };
 const PINNED = new Set(['src/api/routes.ts', 'src/api/routes.test.ts']);
 
