@@ -10,6 +10,7 @@ import type { ConntrackEvent } from '../../kernel-readers/conntrack.js';
 import { NflogReader, type DropEvent } from '../../kernel-readers/nflog-reader.js';
 import { setSysctl } from '../../host/netlink.js';
 import { FlowMaker } from './enrich.js';
+import { ServiceFrontends } from './frontends.js';
 import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
 
 /**
@@ -80,7 +81,8 @@ export class FlowPipeline {
   private readonly listeners = new Set<Listener>();
   private readonly stopListeners = new Set<() => void>();
   private maker: FlowMaker | undefined;
-  private makerFrom: { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown } | undefined;
+  private makerFrom:
+    { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown; services: unknown } | undefined;
   private dirty = true;
   private seen = 0;
   private stopped = false;
@@ -290,8 +292,22 @@ export class FlowPipeline {
         known && from?.pods === cluster?.pods && from?.nodes === cluster?.nodes
           ? known
           : new ClusterAddresses(cluster);
-      this.maker = new FlowMaker(this.o.node, new AddressBook(addresses, v.local()), ir);
-      this.makerFrom = { cluster, ir, pods: cluster?.pods, nodes: cluster?.nodes };
+      // Likewise its Services and Nodes: an EndpointSlice change keeps the frontends.
+      const frontends =
+        this.maker?.frontends &&
+        from?.services === cluster?.services &&
+        from?.nodes === cluster?.nodes
+          ? this.maker.frontends
+          : new ServiceFrontends(cluster, this.o.node);
+      const book = new AddressBook(addresses, v.local());
+      this.maker = new FlowMaker(this.o.node, book, ir, frontends);
+      this.makerFrom = {
+        cluster,
+        ir,
+        pods: cluster?.pods,
+        nodes: cluster?.nodes,
+        services: cluster?.services,
+      };
       this.dirty = false;
     }
     return this.maker;
