@@ -10,64 +10,12 @@ import { podKey } from '../../core/model/types.js';
 import { compilePolicies } from '../../core/policy/compile.js';
 import { parseConntrackLine, type ConntrackEvent } from '../../kernel-readers/conntrack.js';
 import { clusterFrom } from '../../testing/policy.js';
+import { SHOP_API_YAML } from '../../testing/shop-api.js';
 import { FlowMaker, translationOf } from './enrich.js';
 import { ServiceFrontends } from './frontends.js';
 import { AddressBook } from './resolve.js';
 
-const YAML = `
-apiVersion: v1
-kind: Node
-metadata: { name: node-1 }
-status: { addresses: [{ type: InternalIP, address: 192.168.1.10 }] }
----
-apiVersion: v1
-kind: Node
-metadata: { name: node-2 }
-status: { addresses: [{ type: InternalIP, address: 192.168.1.11 }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: shop, name: web, labels: { app: web } }
-spec: { nodeName: node-1, containers: [{ name: c, image: c }] }
-status: { podIP: 10.244.1.5 }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: shop, name: api-1, labels: { app: api } }
-spec: { nodeName: node-1, containers: [{ name: c, image: c }] }
-status: { podIP: 10.244.1.7 }
----
-apiVersion: v1
-kind: Pod
-metadata: { namespace: shop, name: api-2, labels: { app: api } }
-spec: { nodeName: node-2, containers: [{ name: c, image: c }] }
-status: { podIP: 10.244.2.8 }
----
-apiVersion: v1
-kind: Service
-metadata: { namespace: shop, name: api }
-spec:
-  type: NodePort
-  clusterIP: 10.96.0.10
-  selector: { app: api }
-  ports:
-    - { name: http, port: 80, targetPort: 8080, nodePort: 30080 }
-    - { name: dns, port: 53, protocol: UDP, targetPort: 5353 }
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: { namespace: shop, name: api-in }
-spec:
-  podSelector: { matchLabels: { app: api } }
-  policyTypes: [Ingress]
-  ingress:
-    - from: [{ podSelector: { matchLabels: { app: web } } }]
-      ports: [{ port: 8080 }, { port: 5353, protocol: UDP }]
-    - from: [{ ipBlock: { cidr: 192.168.1.0/24 } }]
-      ports: [{ port: 8080 }]
-`;
-
-const CLUSTER = clusterFrom(YAML);
+const CLUSTER = clusterFrom(SHOP_API_YAML);
 const POD_IPS: Record<string, string> = {
   'shop/web': '10.244.1.5',
   'shop/api-1': '10.244.1.7',
