@@ -137,6 +137,23 @@ async function filter(page: Page, name: string, value: string): Promise<void> {
   await page.waitForTimeout(100);
 }
 
+/**
+ * A page of headless Chromium (`executable`: a wrapper to run it elsewhere)
+ * that records the errors it throws and the requests it makes outside `base`.
+ */
+async function openPage(t: test.TestContext, base: string, executable = CHROMIUM) {
+  const browser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const outside: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base)) outside.push(r.url());
+  });
+  return { page, pageErrors, outside };
+}
+
 test('weft ui against a lab: live map, drop after a policy, detail, trace, filters, policy view', async (t) => {
   const lab = TestLab.create(t);
   const file = join(lab.root, 'shop.yaml');
@@ -144,15 +161,7 @@ test('weft ui against a lab: live map, drop after a policy, detail, trace, filte
   await lab.lab('up', '--nodes', '2', '-f', file);
   const ui = await startUi(lab);
   t.after(() => void ui.child.kill('SIGTERM'));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  const outside: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(ui.url)) outside.push(r.url());
-  });
+  const { page, pageErrors, outside } = await openPage(t, ui.url);
 
   const t0 = Date.now();
   await page.goto(`${ui.url}/`);
@@ -259,16 +268,8 @@ test('the agent serves the page too: its node and its peers, from inside the clu
   const inNode = join(lab.root, 'chromium-in-node-1');
   writeFileSync(inNode, `#!/bin/sh\nexec ip netns exec ${node1.netns} ${CHROMIUM} "$@"\n`);
   chmodSync(inNode, 0o755);
-  const browser = await chromium.launch({ executablePath: inNode, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
   const url = `http://${node1.address}:${LAB_UI_PORT}`;
-  const outside: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(url)) outside.push(r.url());
-  });
+  const { page, pageErrors, outside } = await openPage(t, url, inNode);
   await page.goto(`${url}/`);
   await page.waitForResponse((r) => r.url().includes('/api/map'));
 
@@ -307,11 +308,7 @@ test('weft ui draws Services: client -> Service -> endpoint, its frontends and e
   const { node1, ip } = await upServicesLab(lab);
   const ui = await startUi(lab);
   t.after(() => void ui.child.kill('SIGTERM'));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const { page, pageErrors, outside } = await openPage(t, ui.url);
   await page.goto(`${ui.url}/`);
   await page.waitForResponse((r) => r.url().includes('/api/map'));
   const ask = (host: string, port: string) => async () => {
@@ -367,4 +364,5 @@ test('weft ui draws Services: client -> Service -> endpoint, its frontends and e
     /svc\/api-2 via svc\/remote/,
   );
   assert.deepEqual(pageErrors, [], 'the page threw no error');
+  assert.deepEqual(outside, [], 'the page asked nothing outside the UI server');
 });

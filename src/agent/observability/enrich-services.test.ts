@@ -53,6 +53,19 @@ const pod = (ns: string, name: string, ip: string, port: number, app: string) =>
   labels: { app },
 });
 
+/** A TCP connection's start on node-1, shop/web from `sport` to shop/api-1:8080. */
+const webToApi1 = (time: number, sport: number) =>
+  ({
+    time,
+    node: 'node-1',
+    source: pod('shop', 'web', '10.244.1.5', sport, 'web'),
+    destination: pod('shop', 'api-1', '10.244.1.7', 8080, 'api'),
+    protocol: 'TCP',
+    ipProtocol: 6,
+    event: 'start',
+    verdict: 'forwarded',
+  }) as const;
+
 const ALLOWED_FROM_WEB = {
   kind: 'rule',
   rule: {
@@ -102,17 +115,7 @@ test('to a ClusterIP, backend on this node: egress and ingress name the Service 
       '[1700000000.500000]\t    [NEW] ipv4     2 tcp      6 120 SYN_SENT src=10.244.1.5 dst=10.96.0.10 sport=40000 dport=80 [UNREPLIED] src=10.244.1.7 dst=10.244.1.5 sport=8080 dport=40000 id=7',
     ),
   );
-  const common = {
-    time: 1700000000500,
-    node: 'node-1',
-    source: pod('shop', 'web', '10.244.1.5', 40000, 'web'),
-    destination: pod('shop', 'api-1', '10.244.1.7', 8080, 'api'),
-    protocol: 'TCP',
-    ipProtocol: 6,
-    service: API_HTTP,
-    event: 'start',
-    verdict: 'forwarded',
-  } as const;
+  const common = { ...webToApi1(1700000000500, 40000), service: API_HTTP };
   assert.deepEqual(flows, [
     { ...common, direction: 'egress', decidedBy: { kind: 'default' } },
     // api-in allows web on the pod's port 8080: what the policy sees, not the Service's 80.
@@ -241,16 +244,7 @@ test('no translation: the flow is what it was, with no Service, translation or m
       '[1700000005.000000]\t    [NEW] ipv4     2 tcp      6 120 SYN_SENT src=10.244.1.5 dst=10.244.1.7 sport=42000 dport=8080 [UNREPLIED] src=10.244.1.7 dst=10.244.1.5 sport=8080 dport=42000 id=12',
     ),
   );
-  const common = {
-    time: 1700000005000,
-    node: 'node-1',
-    source: pod('shop', 'web', '10.244.1.5', 42000, 'web'),
-    destination: pod('shop', 'api-1', '10.244.1.7', 8080, 'api'),
-    protocol: 'TCP',
-    ipProtocol: 6,
-    event: 'start',
-    verdict: 'forwarded',
-  } as const;
+  const common = webToApi1(1700000005000, 42000);
   assert.deepEqual(flows, [
     { ...common, direction: 'egress', decidedBy: { kind: 'default' } },
     { ...common, direction: 'ingress', decidedBy: ALLOWED_FROM_WEB },
