@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { joinServices } from '../../core/flows/service-join.js';
 import type { Flow, FlowService } from '../../core/flows/types.js';
 import { podKey } from '../../core/model/types.js';
+import { buildServiceModel } from '../../core/services/model.js';
 import { compilePolicies } from '../../core/policy/compile.js';
 import { parseConntrackLine, type ConntrackEvent } from '../../kernel-readers/conntrack.js';
 import { clusterFrom } from '../../testing/policy.js';
@@ -27,7 +28,7 @@ function agentOf(node: string): FlowMaker {
   const local = CLUSTER.pods.filter((p) => p.nodeName === node).map(podKey);
   const ir = compilePolicies(CLUSTER, (p) => local.includes(podKey(p)));
   const records = local.map((key) => ({ key, addresses: [`${POD_IPS[key]}/32`] }));
-  const frontends = new ServiceFrontends(CLUSTER, node);
+  const frontends = ServiceFrontends.fromCluster(CLUSTER, node);
   return new FlowMaker(node, AddressBook.of(CLUSTER, records), ir, frontends);
 }
 
@@ -76,7 +77,7 @@ const ALLOWED_FROM_WEB = {
 } as const;
 
 test('the frontends of node-1: ClusterIP ports and the node port on its own address', () => {
-  const f = new ServiceFrontends(CLUSTER, 'node-1');
+  const f = ServiceFrontends.fromCluster(CLUSTER, 'node-1');
   assert.equal(f.size, 3);
   assert.deepEqual(f.lookup('TCP', '10.96.0.10', 80), API_HTTP);
   assert.deepEqual(f.lookup('TCP', '192.168.1.10', 30080), {
@@ -87,7 +88,10 @@ test('the frontends of node-1: ClusterIP ports and the node port on its own addr
   assert.equal(f.lookup('UDP', '10.96.0.10', 80), undefined, 'another protocol');
   assert.equal(f.lookup('TCP', '10.96.0.10', 53), undefined, 'the UDP port over TCP');
   assert.equal(f.lookup('ICMP', '10.96.0.10', undefined), undefined);
-  assert.equal(new ServiceFrontends(undefined, 'node-1').size, 0);
+  assert.equal(ServiceFrontends.fromCluster(undefined, 'node-1').size, 0);
+  // The model a proxy enforces gives the same frontends.
+  const model = buildServiceModel(CLUSTER, 'node-1');
+  assert.deepEqual(ServiceFrontends.of(model).lookup('TCP', '10.96.0.10', 80), API_HTTP);
 });
 
 test('translationOf reads DNAT from the reply source and masquerade from the reply destination', () => {

@@ -3,6 +3,7 @@ import type { Flow } from '../../core/flows/types.js';
 import { Ring } from '../../core/flows/ring.js';
 import type { Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
+import type { ServiceModel } from '../../core/services/types.js';
 import type { ChildLedger } from '../../host/children.js';
 import { ConntrackReader } from '../../kernel-readers/conntrack-reader.js';
 import { sweepExpiredConnections } from '../../kernel-readers/conntrack-sweep.js';
@@ -22,10 +23,17 @@ import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
  * FlowLoss).
  */
 
-/** What flows resolve against; read on every event, so cluster() and ir() must be cheap. */
+/** What flows resolve against; read on every event, so cluster(), ir() and services() must be cheap. */
 export interface FlowView {
   readonly cluster: () => Cluster | undefined;
   readonly ir: () => PolicyIr | undefined;
+  /**
+   * The Service model this node's proxy enforces, when weft's proxy runs:
+   * translated connections are looked up among its frontends. Without it
+   * (another proxy translates), among those of the model the cluster's
+   * Services give.
+   */
+  readonly services?: () => ServiceModel | undefined;
   /** This node's pods with their addresses; read only when the view changed. */
   readonly local: () => readonly LocalPod[];
 }
@@ -82,7 +90,15 @@ export class FlowPipeline {
   private readonly stopListeners = new Set<() => void>();
   private maker: FlowMaker | undefined;
   private makerFrom:
-    { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown; services: unknown } | undefined;
+    | {
+        cluster: unknown;
+        ir: unknown;
+        pods: unknown;
+        nodes: unknown;
+        services: unknown;
+        model: unknown;
+      }
+    | undefined;
   private dirty = true;
   private seen = 0;
   private stopped = false;
@@ -283,8 +299,10 @@ export class FlowPipeline {
     const v = this.o.view;
     const cluster = v.cluster();
     const ir = v.ir();
+    const model = v.services?.();
     const from = this.makerFrom;
-    if (this.dirty || !this.maker || from?.cluster !== cluster || from?.ir !== ir) {
+    const changed = from?.cluster !== cluster || from?.ir !== ir || from?.model !== model;
+    if (this.dirty || !this.maker || changed) {
       // The patched Cluster keeps its pod and node lists while none of them
       // changes: a policy change, or a pod's ADD, then keeps the cluster's addresses.
       const known = this.maker?.book.cluster;
@@ -292,13 +310,18 @@ export class FlowPipeline {
         known && from?.pods === cluster?.pods && from?.nodes === cluster?.nodes
           ? known
           : new ClusterAddresses(cluster);
-      // Likewise its Services and Nodes: an EndpointSlice change keeps the frontends.
+      // Likewise the proxy's model, or the cluster's Services and Nodes.
+      const same = model
+        ? from?.model === model
+        : from?.model === undefined &&
+          from?.services === cluster?.services &&
+          from?.nodes === cluster?.nodes;
       const frontends =
-        this.maker?.frontends &&
-        from?.services === cluster?.services &&
-        from?.nodes === cluster?.nodes
+        this.maker?.frontends && same
           ? this.maker.frontends
-          : new ServiceFrontends(cluster, this.o.node);
+          : model
+            ? ServiceFrontends.of(model)
+            : ServiceFrontends.fromCluster(cluster, this.o.node);
       const book = new AddressBook(addresses, v.local());
       this.maker = new FlowMaker(this.o.node, book, ir, frontends);
       this.makerFrom = {
@@ -307,6 +330,7 @@ export class FlowPipeline {
         pods: cluster?.pods,
         nodes: cluster?.nodes,
         services: cluster?.services,
+        model,
       };
       this.dirty = false;
     }
