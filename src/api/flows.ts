@@ -1,5 +1,6 @@
-import type { FlowQuery } from '../core/flows/filter.js';
+import { agentsQuery, applyAfterJoin, type FlowQuery } from '../core/flows/filter.js';
 import { mergeFlows } from '../core/flows/merge.js';
+import { joinServices, ServiceJoin } from '../core/flows/service-join.js';
 import type { Flow } from '../core/flows/types.js';
 import { AgentClient, addressText, type AgentAddress } from './client.js';
 import { AgentRoutes, flowParams } from './routes.js';
@@ -7,7 +8,11 @@ import { follow } from './stream.js';
 
 /**
  * Reading flows from many agents: the buffered ones of every agent merged by
- * time, or their live streams merged with a short reorder window.
+ * time, or their live streams merged with a short reorder window. Either
+ * way the flows of one connection are joined (core/flows/service-join.ts),
+ * so the flows of the endpoint's node name the Service the client's node
+ * translated the connection through; filters on the Service are applied
+ * after the join.
  */
 
 /** Live flows are held this long after they arrive, so those of other agents can slot in before them. */
@@ -25,10 +30,11 @@ export async function listFlows(
 ): Promise<{ flows: Flow[]; lost: number; errors: string[] }> {
   const errors: string[] = [];
   let lost = 0;
+  const asked = flowParams(agentsQuery(query));
   const lists = await Promise.all(
     agents.map(async (a) => {
       try {
-        const r = await new AgentClient(a).get(AgentRoutes.flows, { params: flowParams(query) });
+        const r = await new AgentClient(a).get(AgentRoutes.flows, { params: asked });
         lost += r.lost;
         return r.flows;
       } catch (e) {
@@ -37,11 +43,7 @@ export async function listFlows(
       }
     }),
   );
-  const merged = mergeFlows(lists);
-  const flows =
-    query.last !== undefined && merged.length > query.last
-      ? merged.slice(merged.length - query.last)
-      : merged;
+  const flows = applyAfterJoin(query, joinServices(mergeFlows(lists)));
   return { flows, lost, errors };
 }
 
@@ -52,6 +54,7 @@ export async function listFlows(
 export class ReorderWindow {
   private readonly held: { flow: Flow; arrived: number }[] = [];
   private wake: (() => void) | undefined;
+  private readonly join = new ServiceJoin();
 
   push(flow: Flow): void {
     this.held.push({ flow, arrived: Date.now() });
@@ -84,7 +87,12 @@ export class ReorderWindow {
           held.sort((x, y) => x.flow.time - y.flow.time);
           // Everything that arrived within the window is ordered with the ripe ones.
           const cut = done ? held.length : releasable(held, now);
-          for (const h of held.splice(0, cut)) yield h.flow;
+          const ready = held.splice(0, cut).map((h) => h.flow);
+          for (const f of this.join.release(
+            ready,
+            held.map((h) => h.flow),
+          ))
+            yield f;
           continue;
         }
         if (done) return;
@@ -111,9 +119,10 @@ export function followFlows(
   onError: (message: string) => void = () => undefined,
 ): AsyncIterable<Flow> {
   const window = new ReorderWindow();
+  const asked = agentsQuery(query);
   let open_ = agents.length;
   for (const a of agents)
-    void readStream(a, query, signal, (flow) => window.push(flow))
+    void readStream(a, asked, signal, (flow) => window.push(flow))
       .catch((e: unknown) => {
         if (!signal.aborted) onError(describe(a, e));
       })
@@ -121,7 +130,13 @@ export function followFlows(
         open_--;
         window.poke();
       });
-  return window.drain(signal, () => open_ === 0);
+  const flows = window.drain(signal, () => open_ === 0);
+  return query.afterJoin.length === 0 ? flows : keep(flows, query);
+}
+
+/** The flows the filters answered after the join keep. */
+async function* keep(flows: AsyncIterable<Flow>, query: FlowQuery): AsyncIterable<Flow> {
+  for await (const f of flows) if (query.afterJoin.every((p) => p(f))) yield f;
 }
 
 /** In a time-sorted list: the prefix up to the last flow that has waited out the window. */

@@ -107,14 +107,40 @@ test('the flows answer names the flow and field it does not understand', () => {
     /^"flows\[0\].source.kind" must be one of "pod", "host", "world", got "moon"$/,
   );
   fails(shape, JSON.stringify({ node: 'n1', lost: 0 }), /^"flows" must be a JSON array/);
+  // Through a Service: the additive fields are checked where present.
+  const service = {
+    namespace: 'shop',
+    name: 'web',
+    portName: 'http',
+    frontend: { kind: 'ClusterIP', ip: '10.96.0.10', port: 80 },
+  };
+  const masqueraded = { ip: '192.168.1.10', port: 61000 };
+  assert.ok(decodeJson(answer([{ ...flow, service, masqueraded }]), shape).ok);
+  assert.ok(decodeJson(answer([{ ...flow, translatedFrom: { ip: '10.0.0.9' } }]), shape).ok);
+  fails(
+    shape,
+    answer([{ ...flow, service: { ...service, frontend: { ...service.frontend, kind: 'VIP' } } }]),
+    /^"flows\[0\].service.frontend.kind" must be one of "ClusterIP", "ExternalIP", "LoadBalancer", "NodePort", got "VIP"$/,
+  );
+  fails(
+    shape,
+    answer([{ ...flow, masqueraded: { port: 1 } }]),
+    /^"flows\[0\].masqueraded.ip" must be a string/,
+  );
 });
 
 // ---- no other file spells a route ----
 
-/** Files that spell a path of another API: the pod server's own control API. */
+/**
+ * Files that spell a path of another API: the pod server's own control API,
+ * and the Service proxy's health server (kube-proxy's /healthz, which a load
+ * balancer asks; its test checks that it answers nothing else).
+ */
 const OTHER_APIS: Readonly<Record<string, readonly string[]>> = {
   'src/lab/pod-server.ts': ['/healthz'],
   'src/lab/probe-client.ts': ['/healthz'],
+  'src/components/services/health-check.ts': ['/healthz'],
+  'src/components/services/health-check.test.ts': ['/healthz', '/metrics'],
 };
 const PINNED = new Set(['src/api/routes.ts', 'src/api/routes.test.ts']);
 

@@ -12,7 +12,7 @@
  * Pure data and checks (no I/O): weft-cni bundles it.
  */
 import type { FlowQuery } from '../core/flows/filter.js';
-import type { Flow } from '../core/flows/types.js';
+import type { Flow, FlowAddress, FlowService } from '../core/flows/types.js';
 import { Limits } from '../core/limits.js';
 import {
   arrayOf,
@@ -132,6 +132,19 @@ const endpoint = objectWith<Flow['source']>({
   port: optional(num),
 });
 
+const address = objectWith<FlowAddress>({ ip: str, port: optional(num) });
+
+const service = objectWith<FlowService>({
+  namespace: str,
+  name: str,
+  portName: str,
+  frontend: objectWith<FlowService['frontend']>({
+    kind: oneOf('ClusterIP', 'ExternalIP', 'LoadBalancer', 'NodePort'),
+    ip: str,
+    port: num,
+  }),
+});
+
 const flow = objectWith<Flow>({
   time: num,
   node: str,
@@ -144,6 +157,9 @@ const flow = objectWith<Flow>({
   decidedBy: objectWith<Flow['decidedBy']>({
     kind: oneOf('rule', 'isolation', 'default', 'unknown'),
   }),
+  service: optional(service),
+  translatedFrom: optional(address),
+  masqueraded: optional(address),
 });
 
 const direction = objectWith<DirectionView>({

@@ -130,8 +130,17 @@ export type StatusAnswer = AgentReadiness & Partial<StatusDetail>;
 
 // ---- GET /v1/flows ----
 
+/** A flow, and what one through a Service carries (`service`, `translatedFrom`, `masqueraded`). */
+export type { Flow, FlowAddress, FlowService } from '../core/flows/types.js';
+
 export interface FlowsAnswer {
-  /** The buffered flows that match the query, oldest first. */
+  /**
+   * The buffered flows that match the query, oldest first. A connection this
+   * agent's node translated names the Service and has the endpoint as its
+   * destination; this agent alone does not name the Service of a connection
+   * another node translated (clients reading many agents join them:
+   * core/flows/service-join.ts).
+   */
   readonly flows: readonly Flow[];
   readonly node: string;
   /** Flow events lost since the agent started (FlowStats.lost). */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ExecError } from '../host/exec.js';
-import { main, reportError } from './main.js';
+import { runWeft } from '../testing/cli.js';
+import { reportError } from './main.js';
 import { UsageError } from './output.js';
 
 const examples = join(
@@ -12,16 +13,7 @@ const examples = join(
   '../../examples',
 );
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    out: (t) => (out += `${t}\n`),
-    write: (t) => (out += t),
-    err: (t) => (err += `${t}\n`),
-  });
-  return { code, out, err };
-}
+const run = runWeft;
 
 test('policy matrix -o json keeps the public contract', async () => {
   const r = await run(

@@ -1,4 +1,10 @@
-import type { DecidedBy, Flow, FlowEndpoint } from '../core/flows/types.js';
+import type {
+  DecidedBy,
+  Flow,
+  FlowAddress,
+  FlowEndpoint,
+  FlowService,
+} from '../core/flows/types.js';
 import { assertNever } from '../core/labels.js';
 import { policyRefText, ruleOriginText, type PolicyRef } from '../core/policy/ir.js';
 
@@ -7,6 +13,10 @@ import { policyRefText, ruleOriginText, type PolicyRef } from '../core/policy/ir
  *
  *   12:00:01.234 node-1 ingress DROPPED shop/api:41000 -> shop/db:5432 TCP SYN
  *     isolated by NetworkPolicy shop/default-deny, no rule allowed
+ *
+ * and for a connection through a Service, after its endpoint:
+ *
+ *   … shop/web:41000 -> shop/api-1:8080 via Service shop/api:http (10.96.0.10:80) TCP …
  */
 
 function pad2(n: number, width = 2): string {
@@ -33,6 +43,30 @@ export function endpointText(e: FlowEndpoint): string {
     default:
       return assertNever(e);
   }
+}
+
+/** `10.96.0.10:80`, `[fd00::10]:80`, or the address alone. */
+function addressText(a: FlowAddress): string {
+  if (a.port === undefined) return a.ip;
+  return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
+}
+
+/** `shop/api:http (10.96.0.10:80)`; other frontends than a ClusterIP say their kind. */
+export function serviceText(s: FlowService): string {
+  const port = s.portName ? `:${s.portName}` : '';
+  const kind = s.frontend.kind === 'ClusterIP' ? '' : `${s.frontend.kind} `;
+  return `${s.namespace}/${s.name}${port} (${kind}${addressText(s.frontend)})`;
+}
+
+/** What NAT did on the way: ` via Service …`, ` translated from …`, ` masqueraded as …`. */
+function translationText(f: Flow): string {
+  const via = f.service
+    ? ` via Service ${serviceText(f.service)}`
+    : f.translatedFrom
+      ? ` translated from ${addressText(f.translatedFrom)}`
+      : '';
+  const masq = f.masqueraded ? ` masqueraded as ${addressText(f.masqueraded)}` : '';
+  return via + masq;
 }
 
 function refs(rs: readonly PolicyRef[]): string {
@@ -79,7 +113,7 @@ export function flowLine(f: Flow, now = Date.now()): string {
     f.node,
     f.direction.padEnd(7),
     EVENT_WORD[f.event].padEnd(9),
-    `${endpointText(f.source)} -> ${endpointText(f.destination)}`,
+    `${endpointText(f.source)} -> ${endpointText(f.destination)}${translationText(f)}`,
     details(f),
     `(${decidedByText(f.decidedBy)})`,
   ].join(' ');

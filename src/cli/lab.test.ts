@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runWeft } from '../testing/cli.js';
 import { main } from './main.js';
 
 const root = mkdtempSync(join(tmpdir(), 'weft-lab-cli-'));
@@ -53,5 +54,37 @@ test('lab exec: one target, a command, and a lab that is up', async () => {
       code: 1,
       err: 'weft: lab absent: is not up (fix: start it with: weft lab up --name absent) [WEFT_NOT_FOUND]\n',
     },
+  );
+});
+
+test('lab probe --to-service: checked before the lab is asked; a lab that is not up says so', async () => {
+  assert.deepEqual(await weft('lab', 'probe', '--to-service', 'shop/api', '--to', 'shop/db'), {
+    code: 2,
+    err: 'weft: --to and --to-service both given\n  fix: probe pods with --to NS/POD, or a Service with --to-service NS/NAME\n',
+  });
+  assert.deepEqual(await weft('lab', 'probe', '--name', 'absent', '--to-service', 'shop/api'), {
+    code: 1,
+    err: 'weft: lab absent: is not up (fix: start it with: weft lab up --name absent) [WEFT_NOT_FOUND]\n',
+  });
+  assert.deepEqual(await weft('lab', 'probe', '--to-servce', 'shop/api'), {
+    code: 2,
+    err: 'weft: lab probe: unknown flag --to-servce\n  fix: did you mean --to-service? (see weft lab probe --help)\n',
+  });
+});
+
+test("lab VERB --help is that verb's help", async () => {
+  const { code, out } = await runWeft('lab', 'probe', '--help');
+  assert.equal(code, 0);
+  assert.equal(
+    out,
+    `usage: weft lab probe [options]
+
+  probe    [--port P/PROTO]... [--from NS/POD] [--to NS/POD] [--timeout-ms T] [-o table|json]
+           real connections between pods; without --port, every declared port
+  probe    --to-service NS/NAME [--port P/PROTO]... [--from NS/POD] [--timeout-ms T] [-o table|json]
+           real connections from pods to a Service's ClusterIP ports (all, or those --port names)
+
+--name defaults to "weft". Lab state lives in $WEFT_LAB_ROOT (default /run/weft-lab).
+`,
   );
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { parseFlags, verbHelp, wantsHelp } from './args.js';
 import { declaredProbes, matrixJsonChunks, parseProbe } from '../core/policy/matrix-report.js';
 import { CURRENT_VERSION } from '../core/cni/result.js';
 import { AgentRoutes } from '../api/routes.js';
@@ -11,6 +11,9 @@ import { alive, labNode, type LabState } from '../lab/state.js';
 import type { Io } from './main.js';
 import { renderMatrixTable } from './matrix-table.js';
 import { outputFormat, table, UsageError } from './output.js';
+import { completed } from './clusters.js';
+import { labServices, probeService, runningPod } from './lab-services.js';
+import { servicesTable } from './service-output.js';
 
 const HELP = `usage: weft lab VERB [--name N] [options]
 
@@ -31,10 +34,13 @@ verbs:
   delete   -f FILE... | KIND/NS/NAME...   remove objects (pods go through CNI DEL)
   probe    [--port P/PROTO]... [--from NS/POD] [--to NS/POD] [--timeout-ms T] [-o table|json]
            real connections between pods; without --port, every declared port
+  probe    --to-service NS/NAME [--port P/PROTO]... [--from NS/POD] [--timeout-ms T] [-o table|json]
+           real connections from pods to a Service's ClusterIP ports (all, or those --port names)
   exec     NS/POD | --node NODE | --external -- CMD...
            run a command in a pod's, a node's or the external host's network namespace
-  status   [-o table|json]                nodes, agents, pods, addresses, the external host
-                                          and the underlay (its namespace and bridge)
+  status   [-o table|json]                nodes, agents, pods, addresses, Services (ClusterIPs,
+                                          node ports, endpoints), the external host and the
+                                          underlay (its namespace and bridge)
   restart  NODE                           restart a node's agent (SIGTERM, then start)
   down                                    remove every namespace, process and file
 
@@ -53,6 +59,7 @@ const OPTIONS = {
   port: { type: 'string', multiple: true },
   from: { type: 'string' },
   to: { type: 'string' },
+  'to-service': { type: 'string' },
   'timeout-ms': { type: 'string', default: '1000' },
   output: { type: 'string', short: 'o' },
   control: { type: 'string' },
@@ -65,19 +72,18 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
     io.out(HELP);
     return verb === undefined ? 2 : 0;
   }
+  if (wantsHelp(rest)) {
+    io.out(verbHelp(HELP, 'lab', verb) ?? HELP);
+    return 0;
+  }
   const dashdash = rest.indexOf('--');
   const flags = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
   const command = dashdash >= 0 ? rest.slice(dashdash + 1) : [];
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags(`lab ${verb}`, {
     args: flags,
     options: OPTIONS,
-    strict: true,
     allowPositionals: true,
   });
-  if (values.help) {
-    io.out(HELP);
-    return 0;
-  }
   if (!/^[a-z0-9][a-z0-9-]{0,15}$/.test(values.name)) {
     throw new UsageError(
       `--name ${values.name}: not a lab name`,
@@ -149,14 +155,35 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
 
 async function probe(
   lab: Lab,
-  values: { port?: string[]; from?: string; to?: string; 'timeout-ms': string },
+  values: {
+    port?: string[];
+    from?: string;
+    to?: string;
+    'to-service'?: string;
+    'timeout-ms': string;
+  },
   format: 'table' | 'json',
   io: Io,
 ): Promise<number> {
   const timeoutMs = Number(values['timeout-ms']);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 10 || timeoutMs > 60_000)
     throw new UsageError(`--timeout-ms ${values['timeout-ms']}`, 'give 10 to 60000');
+  const service = values['to-service'];
+  if (service !== undefined && values.to !== undefined)
+    throw new UsageError(
+      '--to and --to-service both given',
+      'probe pods with --to NS/POD, or a Service with --to-service NS/NAME',
+    );
   const [state, cluster] = await Promise.all([lab.state(), lab.cluster()]);
+  if (service !== undefined) {
+    const o = {
+      service,
+      ports: values.port ?? [],
+      timeoutMs,
+      ...(values.from !== undefined ? { from: values.from } : {}),
+    };
+    return probeService(state, completed(cluster), o, format, io);
+  }
   let probes = values.port?.length ? values.port.map(parseProbe) : declaredProbes(cluster);
   const sctp = probes.filter((p) => p.protocol === 'SCTP');
   if (sctp.length) {
@@ -170,8 +197,8 @@ async function probe(
   const m = await labProbe(state, cluster, {
     probes,
     timeoutMs,
-    ...(values.from ? { from: values.from } : {}),
-    ...(values.to ? { to: values.to } : {}),
+    ...(values.from ? { from: runningPod(cluster, state, values.from, '--from') } : {}),
+    ...(values.to ? { to: runningPod(cluster, state, values.to, '--to') } : {}),
   });
   if (format === 'table')
     io.out(renderMatrixTable(m, '. connected, c reachable but port closed, X dropped (timeout)'));
@@ -227,6 +254,7 @@ function execNetns(state: LabState, target: ExecTarget): string {
 
 async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<number> {
   const state = await lab.state();
+  const services = await labServices(lab, io);
   const nodes = await Promise.all(
     state.nodes.map(async (n) => {
       const s = await askLabAgent(n, AgentRoutes.status);
@@ -251,8 +279,15 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
   const external = externalView(state);
   if (format === 'json') {
     const head = { name: state.name, routing: state.routing, underlay };
-    io.out(JSON.stringify({ ...head, ...(external ? { external } : {}), nodes, pods }, null, 2));
-    return 0;
+    const body = {
+      ...head,
+      ...(external ? { external } : {}),
+      nodes,
+      pods,
+      services: services.list,
+    };
+    io.out(JSON.stringify(body, null, 2));
+    return services.shown ? 0 : 1;
   }
   io.out(`lab ${state.name} (${state.routing})`);
   io.out(`underlay  ${underlay.netns}, bridge ${underlay.bridge}, ${underlay.subnet}`);
@@ -274,5 +309,7 @@ async function status(lab: Lab, format: 'table' | 'json', io: Io): Promise<numbe
       pods.map((p) => [p.pod, p.node, p.ips.join(', '), p.server]),
     ),
   );
-  return 0;
+  io.out('');
+  io.out(services.list.length > 0 ? servicesTable(services.list) : 'no Services');
+  return services.shown ? 0 : 1;
 }

@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: 'trace, matrix and lint network policies from manifests',
     run: async (a, io) => (await import('./policy.js')).policyCommand(a, io),
   },
+  service: {
+    summary: 'Services: frontends, endpoints, and where a packet to one goes',
+    run: async (a, io) => (await import('./service.js')).serviceCommand(a, io),
+  },
   lab: {
     summary: 'a whole cluster on this machine, in network namespaces',
     run: async (a, io) =>

@@ -27,11 +27,17 @@ filters (repeat a flag to OR its values; different flags AND):
   --protocol tcp|udp|sctp|icmp|icmpv4|icmpv6
   --verdict forwarded|dropped           --event start|end|drop
   --policy NS/NAME | CNP-NAME           the policy that decided
+  --service NS/NAME                     connections through that Service (on every
+                                        node of their path, as joined across agents)
   --node NAME (glob: 'worker-*')        --since / --until 5m | RFC 3339 time
   --last N                              only the last N flows
 
   --follow        keep printing flows as they happen (Ctrl-C stops)
-  -o json         one JSON object a line (the agent API's Flow)`;
+  -o json         one JSON object a line (the agent API's Flow)
+
+A connection through a Service shows its endpoint as the destination, then
+\`via Service NS/NAME:PORT (FRONTEND)\`, and \`masqueraded as ADDRESS\` when
+its source was rewritten on the way.`;
 
 export const STATUS_HELP = `usage: weft status [--lab NAME | --socket PATH | --agent URL...] [-o table|json]
 

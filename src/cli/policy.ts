@@ -1,41 +1,52 @@
-import { parseArgs } from 'node:util';
 import { lintCluster } from '../core/lint.js';
-import { withDefaultAddresses } from '../core/model/addresses.js';
 import type { Cluster } from '../core/model/types.js';
 import { compilePolicies } from '../core/policy/compile.js';
-import { Evaluator } from '../core/policy/evaluate.js';
 import { formatIr } from '../core/policy/ir-text.js';
-import { irFromJson } from '../core/policy/ir-json.js';
 import {
   declaredProbes,
   matrixJsonChunks,
   parseProbe,
   policyMatrix,
 } from '../core/policy/matrix-report.js';
-import { withServiceDefaults } from '../core/services/offline.js';
 import { loadManifests } from '../sources/manifests/load.js';
 import type { Io } from './main.js';
 import { outputFormat, table, UsageError } from './output.js';
 import { renderMatrixTable } from './matrix-table.js';
-import { resolveFlow, traceJson, traceText } from './trace-output.js';
+import { parseFlags, wantsHelp } from './args.js';
+import { completed, labCluster } from './clusters.js';
+import { closest } from '../core/text.js';
+import { labJudge, offlineJudge, policyTrace } from './policy-trace.js';
+
+const VERBS: Readonly<Record<string, string>> = {
+  trace: `  trace   --from ns/pod|IP --to ns/pod|IP[:PORT[/PROTO]] [--port PORT[/PROTO]|NAME] [-o table|json]
+          the verdict of one connection, with the policies and rules that decided;
+          to a Service address (ClusterIP, node port, external or load balancer IP)
+          through the Service: its endpoints, each with the verdict on its pod port;
+          with --lab NAME instead of -f: live, on the IR the lab's agents enforce`,
+  matrix: `  matrix  [--port PORT/PROTO]... [-o table|json]
+          the verdict for every pair of pods; without --port, every port any pod declares`,
+  ir: `  ir      the compiled policy IR: endpoints, per-policy rules and sets, as the
+          dataplane receives it`,
+  lint: `  lint    [-o table|json]
+          mistakes in policies: selectors matching nothing, missing DNS egress, ...
+          exits 1 when there is a warning`,
+};
+
+const FILES = `-f takes files or directories of Kubernetes YAML (multi-document) and may repeat.
+Pods without status.podIP get an address from 10.244.0.0/16 (or their node's
+spec.podCIDRs) in namespace/name order; nodes without one from 10.242.0.0/16.`;
 
 const HELP = `usage: weft policy VERB -f FILE... [options]
 
 verbs:
-  trace   --from ns/pod|IP --to ns/pod|IP --port PORT[/PROTO]|NAME [-o table|json]
-          the verdict of one connection, with the policies and rules that decided;
-          with --lab NAME instead of -f: live, on the IR the lab's agents enforce
-  matrix  [--port PORT/PROTO]... [-o table|json]
-          the verdict for every pair of pods; without --port, every port any pod declares
-  ir      the compiled policy IR: endpoints, per-policy rules and sets, as the
-          dataplane receives it
-  lint    [-o table|json]
-          mistakes in policies: selectors matching nothing, missing DNS egress, ...
-          exits 1 when there is a warning
+${Object.values(VERBS).join('\n')}
 
--f takes files or directories of Kubernetes YAML (multi-document) and may repeat.
-Pods without status.podIP get an address from 10.244.0.0/16 (or their node's
-spec.podCIDRs) in namespace/name order; nodes without one from 10.242.0.0/16.`;
+${FILES}`;
+
+/** `weft policy VERB --help`: that verb alone. */
+function verbHelp(verb: string, text: string): string {
+  return `usage: weft policy ${verb} -f FILE... [options]\n\n${text}\n\n${FILES}`;
+}
 
 const OPTIONS = {
   file: { type: 'string', short: 'f', multiple: true },
@@ -53,24 +64,35 @@ export async function policyCommand(args: string[], io: Io): Promise<number> {
     io.out(HELP);
     return verb === undefined ? 2 : 0;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: OPTIONS,
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    io.out(HELP);
+  const verbText = VERBS[verb];
+  if (verbText === undefined) {
+    const near = closest(verb, Object.keys(VERBS));
+    throw new UsageError(
+      `unknown verb policy ${JSON.stringify(verb)}`,
+      near
+        ? `did you mean ${near}? (verbs: trace, matrix, lint, ir)`
+        : 'use trace, matrix, lint or ir',
+    );
+  }
+  if (wantsHelp(rest)) {
+    io.out(verbHelp(verb, verbText));
     return 0;
   }
+  const { values } = parseFlags(`policy ${verb}`, { args: rest, options: OPTIONS });
   const format = outputFormat(values.output);
-  if (verb === 'trace' && values.lab !== undefined) return traceLab(values.lab, values, format, io);
+  if (verb === 'trace' && values.lab !== undefined) {
+    const { state, cluster } = await labCluster(values.lab);
+    const judge = await labJudge(state, values.lab);
+    return policyTrace(cluster, judge, values, format, io, `in lab ${values.lab}`);
+  }
   const files = values.file ?? [];
   if (files.length === 0)
     throw new UsageError('no manifests given', 'pass -f FILE or -f DIR (repeatable)');
   switch (verb) {
-    case 'trace':
-      return trace(await load(files), values, format, io);
+    case 'trace': {
+      const cluster = await load(files);
+      return policyTrace(cluster, offlineJudge(cluster), values, format, io, 'in the manifests');
+    }
     case 'matrix':
       return matrix(await load(files), values.port ?? [], format, io);
     case 'lint':
@@ -89,24 +111,7 @@ export async function policyCommand(args: string[], io: Io): Promise<number> {
 async function load(files: string[]): Promise<Cluster> {
   const { cluster } = await loadManifests(files);
   // Services are checked as a cluster would (ClusterIPs and node ports unique and in range).
-  return withServiceDefaults(withDefaultAddresses(cluster).cluster).cluster;
-}
-
-function trace(
-  cluster: Cluster,
-  values: { from?: string; to?: string; port?: string[] },
-  format: 'table' | 'json',
-  io: Io,
-): number {
-  if (!values.from || !values.to)
-    throw new UsageError('trace needs --from and --to', 'e.g. --from prod/web --to prod/db');
-  const port = values.port ?? [];
-  if (port.length !== 1)
-    throw new UsageError('trace needs exactly one --port', 'e.g. --port 80/TCP');
-  const flow = resolveFlow(cluster, values.from, values.to, port[0] as string);
-  const result = new Evaluator(compilePolicies(cluster)).trace(flow.flow);
-  io.out(format === 'json' ? traceJson(result, flow) : traceText(result, flow));
-  return 0;
+  return completed(cluster);
 }
 
 function matrix(cluster: Cluster, ports: string[], format: 'table' | 'json', io: Io): number {
@@ -141,44 +146,4 @@ function lint(cluster: Cluster, format: 'table' | 'json', io: Io): number {
     for (const f of findings) io.out(`  ${f.object} ${f.field}: ${f.fix}`);
   }
   return findings.some((f) => f.severity === 'warning') ? 1 : 0;
-}
-
-/** Trace against a running lab: egress on the source node's agent IR, ingress on the destination's. */
-async function traceLab(
-  name: string,
-  values: { from?: string; to?: string; port?: string[] },
-  format: 'table' | 'json',
-  io: Io,
-): Promise<number> {
-  if (!values.from || !values.to)
-    throw new UsageError('trace needs --from and --to', 'e.g. --from prod/web --to prod/db');
-  const port = values.port ?? [];
-  if (port.length !== 1)
-    throw new UsageError('trace needs exactly one --port', 'e.g. --port 80/TCP');
-  const { Lab } = await import('../lab/lab.js');
-  const { askLabAgent } = await import('../lab/agents.js');
-  const { AgentRoutes } = await import('../api/routes.js');
-  const lab = new Lab(name, () => undefined);
-  const [state, cluster] = await Promise.all([lab.state(), lab.cluster()]);
-  const flow = resolveFlow(cluster, values.from, values.to, port[0] as string);
-  const nodeOf = (pod: string | undefined) =>
-    state.nodes.find((n) => n.name === (pod ? state.pods[pod]?.node : undefined)) ?? state.nodes[0];
-  const irAt = async (pod: string | undefined) => {
-    const node = nodeOf(pod);
-    const json = node ? await askLabAgent(node, AgentRoutes.ir) : undefined;
-    if (!json)
-      throw new Error(
-        `the agent of ${node?.name ?? '(no node)'} serves no policy IR: is lab ${name} up?`,
-      );
-    return new Evaluator(irFromJson(json)).trace(flow.flow);
-  };
-  const [src, dst] = await Promise.all([irAt(flow.fromPod), irAt(flow.toPod)]);
-  const result = {
-    flow: flow.flow,
-    allowed: src.egress.allowed && dst.ingress.allowed,
-    egress: src.egress,
-    ingress: dst.ingress,
-  };
-  io.out(format === 'json' ? traceJson(result, flow) : traceText(result, flow));
-  return 0;
 }

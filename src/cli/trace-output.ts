@@ -5,6 +5,7 @@ import type { Decision, Flow, NotApplicable, TraceResult } from '../core/policy/
 import { explainDecision } from '../core/policy/explain.js';
 import { parseProbe } from '../core/policy/matrix-report.js';
 import { UsageError } from './output.js';
+import { findPodAddress } from './pods.js';
 
 export interface ResolvedFlow {
   readonly flow: Flow;
@@ -15,19 +16,15 @@ export interface ResolvedFlow {
 }
 
 /** `ns/pod`, `pod` (namespace default) or an IP address. */
-function endpoint(cluster: Cluster, text: string, flag: string): { ip: IpAddr; pod?: Pod } {
+function endpoint(
+  cluster: Cluster,
+  text: string,
+  flag: string,
+  where: string,
+): { ip: IpAddr; pod?: Pod } {
   const ip = parseIp(text);
   if (ip) return { ip, ...podWithIp(cluster, ip) };
-  const key = text.includes('/') ? text : `default/${text}`;
-  const pod = cluster.pods.find((p) => podKey(p) === key);
-  if (!pod)
-    throw new UsageError(
-      `${flag} ${text}: no such pod in the manifests`,
-      'write NAMESPACE/POD of a Pod in the -f files, or an IP',
-    );
-  const first = pod.ips[0];
-  if (!first) throw new Error(`pod ${key} has no address`);
-  return { ip: first, pod };
+  return findPodAddress(cluster, text, flag, where);
 }
 
 function podWithIp(cluster: Cluster, ip: IpAddr): { pod?: Pod } {
@@ -41,9 +38,10 @@ export function resolveFlow(
   from: string,
   to: string,
   port: string,
+  where = 'in the manifests',
 ): ResolvedFlow {
-  const src = endpoint(cluster, from, '--from');
-  const dst = endpoint(cluster, to, '--to');
+  const src = endpoint(cluster, from, '--from', where);
+  const dst = endpoint(cluster, to, '--to', where);
   let protocol: Protocol;
   let number: number;
   let portName: string | undefined;
@@ -73,8 +71,7 @@ export function traceText(t: TraceResult, f: ResolvedFlow): string {
   const port = f.portName
     ? `${t.flow.port}/${t.flow.protocol} (${f.portName})`
     : `${t.flow.port}/${t.flow.protocol}`;
-  const line = (d: Decision | NotApplicable) =>
-    `  ${d.direction.padEnd(7)}  ${d.allowed ? 'allowed' : 'DENIED '}  ${explainDecision(d)}`;
+  const line = decisionLine;
   return [
     `from     ${side(f.fromPod, t.flow.src)}`,
     `to       ${side(f.toPod, t.flow.dst)}`,
@@ -85,8 +82,18 @@ export function traceText(t: TraceResult, f: ResolvedFlow): string {
   ].join('\n');
 }
 
+/** One side of a trace in JSON: the decision with its reason in words. */
+export function decisionJson(d: Decision | NotApplicable): Record<string, unknown> {
+  return { ...d, reason: explainDecision(d) };
+}
+
+/** One side of a trace in text: `  egress   allowed  why`. */
+export function decisionLine(d: Decision | NotApplicable): string {
+  return `  ${d.direction.padEnd(7)}  ${d.allowed ? 'allowed' : 'DENIED '}  ${explainDecision(d)}`;
+}
+
 export function traceJson(t: TraceResult, f: ResolvedFlow): string {
-  const side = (d: Decision | NotApplicable) => ({ ...d, reason: explainDecision(d) });
+  const side = decisionJson;
   return JSON.stringify(
     {
       verdict: t.allowed ? 'allowed' : 'denied',

@@ -1,7 +1,8 @@
 import { podKey, type Cluster } from '../core/model/types.js';
 import type { Matrix } from '../core/policy/matrix-report.js';
 import type { Probe } from '../core/policy/matrix.js';
-import { probeFrom, type ProbeResult } from './probe-client.js';
+import { ErrorCodes, WeftError } from '../core/errors.js';
+import { probeFrom, type ProbeResult, type ProbeTarget } from './probe-client.js';
 import type { LabPod, LabState } from './state.js';
 
 export interface LabProbeOptions {
@@ -27,32 +28,31 @@ export async function labProbe(
   const pick = (sel: string | undefined, flag: string): string[] => {
     if (sel === undefined) return keys;
     if (!state.pods[sel])
-      throw new Error(`${flag} ${sel}: no such pod in the lab (pods: ${keys.join(', ')})`);
+      throw WeftError.of({
+        code: ErrorCodes.USAGE,
+        object: `${flag} ${sel}`,
+        field: '',
+        message: `no such pod in lab ${state.name}`,
+        fix: `name one of: ${keys.join(', ')}`,
+      });
     return [sel];
   };
   const from = pick(o.from, '--from');
   const to = pick(o.to, '--to');
   const rows = await Promise.all(
-    from.map(async (src) => {
-      const pod = state.pods[src] as LabPod;
-      const targets = o.probes.flatMap((p) =>
-        to.map((dst) => ({
-          ip: (state.pods[dst] as LabPod).ips[0] as string,
-          port: p.port,
-          protocol: p.protocol as 'TCP' | 'UDP',
-          timeoutMs: o.timeoutMs,
-        })),
-      );
-      const first = await probeFrom(pod.control, targets);
-      const again = first.flatMap((r, k) => (r.outcome === 'timeout' ? [k] : []));
-      if (again.length === 0) return first;
-      const second = await probeFrom(
-        pod.control,
-        again.map((k) => targets[k] as (typeof targets)[number]),
-      );
-      again.forEach((k, n) => (first[k] = second[n] as ProbeResult));
-      return first;
-    }),
+    from.map((src) =>
+      probeTwice(
+        state.pods[src] as LabPod,
+        o.probes.flatMap((p) =>
+          to.map((dst) => ({
+            ip: (state.pods[dst] as LabPod).ips[0] as string,
+            port: p.port,
+            protocol: p.protocol as 'TCP' | 'UDP',
+            timeoutMs: o.timeoutMs,
+          })),
+        ),
+      ),
+    ),
   );
   const at = (k: number, i: number, j: number): ProbeResult =>
     rows[i]?.[k * to.length + j] as ProbeResult;
@@ -73,4 +73,23 @@ export async function labProbe(
       },
     })),
   };
+}
+
+/**
+ * Runs `targets` from inside `pod`; a target that timed out is tried once
+ * more (a first packet can be lost while a neighbour is resolved).
+ */
+export async function probeTwice(
+  pod: LabPod,
+  targets: readonly ProbeTarget[],
+): Promise<ProbeResult[]> {
+  const first = await probeFrom(pod.control, targets);
+  const again = first.flatMap((r, k) => (r.outcome === 'timeout' ? [k] : []));
+  if (again.length === 0) return first;
+  const second = await probeFrom(
+    pod.control,
+    again.map((k) => targets[k] as ProbeTarget),
+  );
+  again.forEach((k, n) => (first[k] = second[n] as ProbeResult));
+  return first;
 }

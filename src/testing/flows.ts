@@ -1,8 +1,15 @@
 /**
  * Flows for the tests of what is built from them (the service map, its
- * layout): three pods and a flow between any two.
+ * layout, the join across agents): three pods, a Service, and a flow
+ * between any two.
  */
-import type { DecidedBy, Flow, FlowEndpoint } from '../core/flows/types.js';
+import type {
+  DecidedBy,
+  Flow,
+  FlowAddress,
+  FlowEndpoint,
+  FlowService,
+} from '../core/flows/types.js';
 
 /** A Deployment's pod in namespace shop. */
 export const web: FlowEndpoint = {
@@ -33,22 +40,41 @@ export const loadgen: FlowEndpoint = {
   labels: {},
 };
 
-/** A TCP flow recorded on node-1; an end carries 3 packets each way and `bytes`. */
+/** Service shop/db-svc: its ClusterIP frontend on port 5432, named `pg`. */
+export const dbService: FlowService = {
+  namespace: 'shop',
+  name: 'db-svc',
+  portName: 'pg',
+  frontend: { kind: 'ClusterIP', ip: '10.96.0.20', port: 5432 },
+};
+
+export interface FlowExtra {
+  readonly node?: string;
+  readonly direction?: 'ingress' | 'egress';
+  readonly decidedBy?: DecidedBy;
+  readonly bytes?: number;
+  readonly service?: FlowService;
+  readonly masqueraded?: FlowAddress;
+}
+
+/** A TCP flow recorded on node-1 (or `extra.node`); an end carries 3 packets each way and `bytes`. */
 export function flow(
   time: number,
   source: FlowEndpoint,
   destination: FlowEndpoint,
   event: 'start' | 'drop' | 'end',
-  extra: { direction?: 'ingress' | 'egress'; decidedBy?: DecidedBy; bytes?: number } = {},
+  extra: FlowExtra = {},
 ): Flow {
   const common = {
     time,
-    node: 'node-1',
+    node: extra.node ?? 'node-1',
     direction: extra.direction ?? 'egress',
     source,
     destination,
     protocol: 'TCP' as const,
     ipProtocol: 6,
+    ...(extra.service ? { service: extra.service } : {}),
+    ...(extra.masqueraded ? { masqueraded: extra.masqueraded } : {}),
   };
   const decidedBy = extra.decidedBy ?? { kind: 'default' };
   if (event === 'drop') return { ...common, event, verdict: 'dropped', decidedBy };

@@ -32,3 +32,43 @@ export interface FeedStatus {
   /** Each agent the flows come from, where the stream tells. */
   readonly sources?: readonly SourceStatus[];
 }
+
+/** A Service frontend as the page lists it; a node port once per node address. */
+export interface ServiceFrontendView {
+  readonly kind: 'ClusterIP' | 'ExternalIP' | 'LoadBalancer' | 'NodePort';
+  readonly ip: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly portName: string;
+  /** The node whose address a node port is on. */
+  readonly node?: string;
+}
+
+/** An endpoint of a Service port, with its conditions as its EndpointSlice says them. */
+export interface ServiceEndpointView {
+  readonly ip: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly portName: string;
+  /** `Pod shop/web-1`, when the endpoint names one. */
+  readonly target?: string;
+  readonly nodeName?: string;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
+/** `GET /api/service?service=NS/NAME`: the Service as the cluster's objects say it. */
+export interface ServiceAnswer {
+  readonly service?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly type: string;
+    /** Why the proxy gives it no rules (headless, ExternalName, another proxy's), when so. */
+    readonly ignored?: string;
+    readonly frontends: readonly ServiceFrontendView[];
+    readonly endpoints: readonly ServiceEndpointView[];
+  };
+  /** Why there is no `service`: the UI does not read the cluster's objects, or it has no such Service. */
+  readonly reason?: string;
+}

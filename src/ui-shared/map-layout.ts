@@ -2,10 +2,11 @@ import { byText, type MapNode, type ServiceMap } from '../core/flows/service-map
 
 /**
  * A deterministic layout of the service map: one column per namespace
- * (sorted by name), then one column for nodes and the world; inside a column,
- * nodes sorted by name. Coordinates are SVG user units; the page scales the
- * whole drawing to its width. The UI server lays the map out (ui/api.ts), the
- * page draws it (web/map.ts).
+ * (sorted by name), its Services in a column of their own right after it,
+ * then one column for nodes and the world; inside a column, nodes sorted by
+ * name. Coordinates are SVG user units; the page scales the whole drawing to
+ * its width. The UI server lays the map out (ui/api.ts), the page draws it
+ * (web/map.ts).
  */
 
 export const LAYOUT = {
@@ -40,8 +41,14 @@ export interface MapLayout {
 /** The column a node goes in: its namespace, or "outside pods" for hosts and the world. */
 export const OUTSIDE_COLUMN = 'hosts & world';
 
+/** The column of a namespace's Services. */
+export function servicesColumn(namespace: string): string {
+  return `${namespace} \u00b7 Services`;
+}
+
 function columnOf(n: MapNode): string {
-  return n.namespace ?? OUTSIDE_COLUMN;
+  if (n.namespace === undefined) return OUTSIDE_COLUMN;
+  return n.kind === 'service' ? servicesColumn(n.namespace) : n.namespace;
 }
 
 export function layoutServiceMap(map: ServiceMap): MapLayout {
@@ -50,7 +57,10 @@ export function layoutServiceMap(map: ServiceMap): MapLayout {
     const c = columnOf(n);
     byColumn.set(c, [...(byColumn.get(c) ?? []), n]);
   }
-  const titles = [...byColumn.keys()].filter((t) => t !== OUTSIDE_COLUMN).sort(byText);
+  const namespaces = [...new Set(map.nodes.flatMap((n) => n.namespace ?? []))].sort(byText);
+  const titles = namespaces
+    .flatMap((ns) => [ns, servicesColumn(ns)])
+    .filter((t) => byColumn.has(t));
   if (byColumn.has(OUTSIDE_COLUMN)) titles.push(OUTSIDE_COLUMN);
   const columns: LayoutColumn[] = [];
   const nodes: LaidOutNode[] = [];

@@ -1,7 +1,9 @@
 import { AgentClient, type AgentAddress } from '../api/client.js';
 import { AgentRoutes } from '../api/routes.js';
 import { irFromJson } from '../core/policy/ir-json.js';
+import { WeftError } from '../core/errors.js';
 import type { Cluster } from '../core/model/types.js';
+import { withServiceDefaults } from '../core/services/offline.js';
 import type { NodeIr } from '../core/policy/node-irs.js';
 
 /** Where the UI reads policy from: the agents' IRs, and (in a lab) the cluster model. */
@@ -51,15 +53,30 @@ export function agentPolicySource(
   };
 }
 
-/** A lab's objects, as its manifests say (read at most once a second). */
+/**
+ * A lab's objects, as its manifests say (read at most once a second), with
+ * what the lab plays the controllers for: Services without a ClusterIP or
+ * node port get the ones weft allocates offline, Services with a selector
+ * the EndpointSlices the controller would write (core/services/offline.ts).
+ */
 export function labCluster(lab: string): () => Promise<Cluster> {
   let cached: { at: number; value: Promise<Cluster> } | undefined;
   return async () => {
     const now = Date.now();
     if (!cached || now - cached.at > CACHE_MS) {
       const { Lab } = await import('../lab/lab.js');
-      cached = { at: now, value: new Lab(lab, () => undefined).cluster() };
+      cached = { at: now, value: new Lab(lab, () => undefined).cluster().then(withControllers) };
     }
     return cached.value;
   };
+}
+
+/** The cluster with what offline controllers would add; as it is when they cannot (an allocation conflict). */
+export function withControllers(cluster: Cluster): Cluster {
+  try {
+    return withServiceDefaults(cluster).cluster;
+  } catch (e) {
+    if (e instanceof WeftError) return cluster;
+    throw e;
+  }
 }

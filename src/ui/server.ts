@@ -8,6 +8,7 @@ import { matchesFlow } from '../core/flows/filter.js';
 import { mapAnswer, matching, policyAnswer, queryOf, traceAnswer, workloadsAnswer } from './api.js';
 import type { Entry, FlowFeed } from './feed.js';
 import type { PolicySource } from './policy-source.js';
+import { serviceAnswer } from './services.js';
 import { boundConnections, refused, type Guard } from '../listen/guard.js';
 import { STREAM_LIMITS, StreamGate, StreamPump, type StreamLimits } from '../listen/streams.js';
 
@@ -63,6 +64,7 @@ function routes(o: UiOptions, streams: StreamGate): Record<string, Handler> {
     '/api/workloads': () => workloadsAnswer(o.feed, o.policy),
     '/api/policy': (url) => policyAnswer(o.feed, o.policy, url.searchParams),
     '/api/trace': (url) => traceAnswer(o.policy, url.searchParams),
+    '/api/service': (url) => serviceAnswer(o.policy, url.searchParams),
     '/api/stream': (url, req, res) => stream(o.feed, streams, url, req, res),
   };
 }

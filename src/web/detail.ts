@@ -1,9 +1,10 @@
 // The detail panel: one edge of the map, one map node, or one flow.
 import type { MapEdge, MapNode } from '../core/flows/service-map.js';
-import type { Flow, FlowEndpoint } from '../core/flows/types.js';
+import type { Flow, FlowAddress, FlowEndpoint } from '../core/flows/types.js';
 import { decidingPolicies } from '../core/flows/types.js';
 import { policyRefText } from '../core/policy/ir.js';
 import { clockTime, decisionText, endpointName, h, traceHref } from './dom.js';
+import { serviceDetail } from './service-detail.js';
 
 function row(label: string, ...value: (Node | string)[]): HTMLElement {
   return h(
@@ -36,6 +37,18 @@ function endpointText(e: FlowEndpoint): string {
   return `${endpointName(e)} (${e.ip}${port})${labels}`;
 }
 
+function addressText(a: FlowAddress): string {
+  const ip = a.ip.includes(':') ? `[${a.ip}]` : a.ip;
+  return a.port === undefined ? a.ip : `${ip}:${a.port}`;
+}
+
+/** `shop/api:http, ClusterIP 10.96.0.10:80`. */
+export function viaText(f: Flow): string {
+  const s = f.service;
+  if (!s) return '';
+  return `${s.namespace}/${s.name}${s.portName ? `:${s.portName}` : ''}, ${s.frontend.kind} ${addressText(s.frontend)}`;
+}
+
 export function edgeDetail(e: MapEdge): HTMLElement {
   const f = e.sample;
   const policies = e.policies.length
@@ -66,11 +79,13 @@ export function edgeDetail(e: MapEdge): HTMLElement {
     row('bytes', String(e.bytes)),
     row('policies', policies),
     row('example', `${endpointText(f.source)} \u2192 ${endpointText(f.destination)}`),
+    f.service ? row('via Service', viaText(f)) : '',
     traceLink(f.source, f.destination, f.protocol),
   );
 }
 
 export function nodeDetail(n: MapNode): HTMLElement {
+  if (n.kind === 'service') return serviceDetail(n, row);
   const policy =
     n.kind === 'workload' || n.kind === 'pod'
       ? h(
@@ -103,6 +118,11 @@ export function flowDetail(id: number, f: Flow): HTMLElement {
     row('node', `${f.node} (${f.direction})`),
     row('source', endpointText(f.source)),
     row('destination', endpointText(f.destination)),
+    f.service ? row('via Service', h('span', { 'data-via': '' }, viaText(f))) : '',
+    f.translatedFrom ? row('addressed', addressText(f.translatedFrom)) : '',
+    f.masqueraded
+      ? row('masqueraded', `the destination saw it from ${addressText(f.masqueraded)}`)
+      : '',
     row('protocol', `${f.protocol}${f.tcpFlags?.length ? ` [${f.tcpFlags.join(',')}]` : ''}`),
     row('verdict', verdictBadge(f.verdict)),
     row('decided by', h('span', { class: 'decided' }, decisionText(f.decidedBy))),

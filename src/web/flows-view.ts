@@ -34,6 +34,11 @@ export function flowsView(root: HTMLElement): () => void {
     h('option', { value: 'forwarded' }, 'forwarded'),
     h('option', { value: 'dropped' }, 'dropped'),
   ) as HTMLSelectElement;
+  const service = h(
+    'select',
+    { name: 'service', 'data-filter': 'service' },
+    h('option', { value: '' }, 'any Service'),
+  ) as HTMLSelectElement;
   const label = h('input', {
     name: 'label',
     'data-filter': 'label',
@@ -49,6 +54,8 @@ export function flowsView(root: HTMLElement): () => void {
   const nsSelect = ns as HTMLSelectElement;
   nsSelect.value = params.get('namespace') ?? '';
   verdict.value = params.get('verdict') ?? '';
+  addOptions(service, [params.get('service') ?? ''].filter(Boolean));
+  service.value = params.get('service') ?? '';
   label.value = params.get('label') ?? '';
   since.value = params.get('since') ?? '15m';
   const mapBox = h('div', { class: 'map-box', 'data-map': '' });
@@ -75,7 +82,7 @@ export function flowsView(root: HTMLElement): () => void {
     tbody,
   );
   root.replaceChildren(
-    h('div', { class: 'filters' }, nsSelect, verdict, label, since, error),
+    h('div', { class: 'filters' }, nsSelect, verdict, service, label, since, error),
     h('div', { class: 'top' }, mapBox, panel),
     h('div', { class: 'table-box' }, table),
   );
@@ -89,6 +96,7 @@ export function flowsView(root: HTMLElement): () => void {
     const q = new URLSearchParams();
     if (nsSelect.value) q.set('namespace', nsSelect.value);
     if (verdict.value) q.set('verdict', verdict.value);
+    if (service.value) q.set('service', service.value);
     if (label.value.trim()) q.set('label', label.value.trim());
     if (since.value) q.set('since', since.value);
     return q;
@@ -138,12 +146,14 @@ export function flowsView(root: HTMLElement): () => void {
     dirty = false;
     try {
       last = await getJson<MapAnswer>(`/api/map?${query().toString()}`);
-      const namespaces = new Set(
+      addOptions(
+        nsSelect,
         last.map.nodes.map((n) => n.namespace).filter((x): x is string => !!x),
       );
-      const known = new Set([...nsSelect.options].map((o) => o.value));
-      for (const n of [...namespaces].sort())
-        if (!known.has(n)) nsSelect.append(h('option', { value: n }, n));
+      addOptions(
+        service,
+        last.map.nodes.filter((n) => n.kind === 'service').map((n) => `${n.namespace}/${n.name}`),
+      );
       error.textContent = '';
       drawMap();
       showPanel();
@@ -161,7 +171,14 @@ export function flowsView(root: HTMLElement): () => void {
       h('td', {}, clockTime(f.time)),
       h('td', {}, `${f.node} ${f.direction === 'ingress' ? 'in' : 'out'}`),
       h('td', {}, endpointName(f.source)),
-      h('td', {}, endpointName(f.destination)),
+      h(
+        'td',
+        {},
+        endpointName(f.destination),
+        f.service
+          ? h('span', { class: 'via' }, ` via ${f.service.namespace}/${f.service.name}`)
+          : '',
+      ),
       h('td', {}, port),
       h(
         'td',
@@ -186,7 +203,7 @@ export function flowsView(root: HTMLElement): () => void {
     connect();
     void refreshMap();
   };
-  for (const el of [nsSelect, verdict, since]) el.addEventListener('change', apply);
+  for (const el of [nsSelect, verdict, service, since]) el.addEventListener('change', apply);
   label.addEventListener('change', apply);
   apply();
   let ticks = 0;
@@ -198,4 +215,11 @@ export function flowsView(root: HTMLElement): () => void {
     clearInterval(timer);
     source?.close();
   };
+}
+
+/** Adds the values a select does not offer yet, in order. */
+function addOptions(select: HTMLSelectElement, values: readonly string[]): void {
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const v of [...new Set(values)].sort())
+    if (!known.has(v)) select.append(h('option', { value: v }, v));
 }

@@ -1,5 +1,6 @@
-// The service map as SVG: boxes where the layout puts them, edges as curves,
-// allowed solid green, dropped dashed red, with ports and counts on each edge.
+// The service map as SVG: boxes where the layout puts them (Services as
+// hexagons of their own colour), edges as curves, allowed solid green,
+// dropped dashed red, with ports and counts on each edge.
 import type { LaidOutNode, MapLayout } from '../ui-shared/map-layout.js';
 import type { MapEdge, MapNode, ServiceMap } from '../core/flows/service-map.js';
 import { s } from './dom.js';
@@ -126,25 +127,63 @@ export function renderMap(map: ServiceMap, layout: MapLayout, on: MapHandlers): 
   for (const n of map.nodes) {
     const box = at.get(n.id);
     if (!box) continue;
-    const sub =
-      n.kind === 'world' || n.kind === 'host'
-        ? `${n.addresses.length} address${n.addresses.length === 1 ? '' : 'es'}`
-        : `${n.group} \u00b7 ${n.pods.length} pod${n.pods.length === 1 ? '' : 's'}`;
     const sel = on.selected === `node:${n.id}` ? ' selected' : '';
+    const inset = n.kind === 'service' ? SERVICE_INSET : 10;
     svg.append(
       s(
         'g',
         {
           class: `node ${n.kind}${sel}`,
           'data-node': n.id,
+          'data-kind': n.kind,
           tabindex: 0,
           onclick: () => on.onNode(n),
         },
-        s('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 6 }),
-        s('text', { x: box.x + 10, y: box.y + 18, class: 'name' }, n.name),
-        s('text', { x: box.x + 10, y: box.y + 34, class: 'sub' }, sub),
+        n.kind === 'service'
+          ? s('polygon', { points: hexagon(box) })
+          : s('rect', { x: box.x, y: box.y, width: box.width, height: box.height, rx: 6 }),
+        s('text', { x: box.x + inset, y: box.y + 18, class: 'name' }, n.name),
+        s('text', { x: box.x + inset, y: box.y + 34, class: 'sub' }, subtitle(n)),
       ),
     );
   }
   return svg;
+}
+
+/** How far a Service's hexagon points in from its box's sides. */
+const SERVICE_INSET = 14;
+
+/** A Service's outline: a hexagon pointed left and right within its box. */
+function hexagon(b: LaidOutNode): string {
+  const midY = b.y + b.height / 2;
+  const pts: Pt[] = [
+    [b.x + SERVICE_INSET, b.y],
+    [b.x + b.width - SERVICE_INSET, b.y],
+    [b.x + b.width, midY],
+    [b.x + b.width - SERVICE_INSET, b.y + b.height],
+    [b.x + SERVICE_INSET, b.y + b.height],
+    [b.x, midY],
+  ];
+  return pts.map(([x, y]) => `${x},${y}`).join(' ');
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The second line of a box: what it groups, or a Service's first frontend. */
+function subtitle(n: MapNode): string {
+  switch (n.kind) {
+    case 'world':
+    case 'host':
+      return plural(n.addresses.length, 'address', 'addresses');
+    case 'service': {
+      const [first, ...more] = n.frontends ?? [];
+      const at = first ? ` \u00b7 ${first.ip}:${first.port}` : '';
+      return `Service${at}${more.length ? ` +${more.length}` : ''}`;
+    }
+    case 'workload':
+    case 'pod':
+      return `${n.group} \u00b7 ${plural(n.pods.length, 'pod')}`;
+  }
 }

@@ -12,6 +12,7 @@ import { TestLab, everyPair } from '../support/lab.js';
 import { NETEXEC_CLIENT, localPort, type NetexecAnswers } from '../support/netexec.js';
 
 const demo = join(repoRoot(), 'examples/demo.yaml');
+const services = join(repoRoot(), 'examples/services.yaml');
 
 interface State {
   nodes: { name: string; agentPid: number; netns: string }[];
@@ -61,7 +62,115 @@ test('up with the demo: every pod reaches every pod on every declared port, same
     address: '192.168.220.200',
     routes: [{ to: '192.168.230.0/24', via: '192.168.220.11', node: 'node-1' }],
   });
-  assert.deepEqual(Object.keys(json), ['name', 'routing', 'underlay', 'external', 'nodes', 'pods']);
+  assert.deepEqual(Object.keys(json), [
+    'name',
+    'routing',
+    'underlay',
+    'external',
+    'nodes',
+    'pods',
+    'services',
+  ]);
+  assert.deepEqual(json['services'], []);
+});
+
+test('Services in the lab: status lists their ClusterIPs, node ports and endpoints; probe --to-service names the Service and port', async (t) => {
+  const lab = TestLab.create(t);
+  await lab.lab('up', '--nodes', '2', '-f', demo, '-f', services);
+  const state = JSON.parse(readFileSync(lab.path('state.json'), 'utf8')) as State;
+  const at = (pod: string) => ({
+    ip: state.pods[pod]?.ips[0] ?? 'missing',
+    node: state.pods[pod]?.node ?? 'missing',
+  });
+  interface Listed {
+    namespace: string;
+    name: string;
+    type: string;
+    clusterIPs: string[];
+    ports: {
+      name: string;
+      port: number;
+      nodePort?: number;
+      endpoints: Record<string, unknown>[];
+    }[];
+    nodes: { node: string; ports: { nodePorts: string[] }[] }[];
+  }
+  const json = JSON.parse(await lab.lab('status', '-o', 'json')) as { services: Listed[] };
+  // Allocated in namespace/name order from 10.96.0.2 (10.96.0.1 is kept for the
+  // kubernetes Service), node ports from 30000: examples/services.yaml.
+  assert.deepEqual(
+    json.services.map((s) => [
+      `${s.namespace}/${s.name}`,
+      s.type,
+      s.clusterIPs,
+      s.ports.map((p) => `${p.name} ${p.port}${p.nodePort ? ` node ${p.nodePort}` : ''}`),
+    ]),
+    [
+      ['shop/api', 'ClusterIP', ['10.96.0.2'], ['http 80', 'metrics 9090']],
+      ['shop/db', 'ClusterIP', ['10.96.0.3'], ['sql 5432']],
+      ['shop/frontend', 'NodePort', ['10.96.0.4'], ['http 80 node 30000']],
+    ],
+  );
+  const ready = (pod: string, port: number) => ({
+    ip: at(pod).ip,
+    port,
+    pod,
+    node: at(pod).node,
+    ready: true,
+    serving: true,
+    terminating: false,
+  });
+  assert.deepEqual(json.services[2]?.ports[0]?.endpoints, [ready('shop/frontend', 80)]);
+  assert.deepEqual(json.services[0]?.ports[0]?.endpoints, [ready('shop/api', 8080)]);
+  assert.deepEqual(
+    json.services[2]?.nodes.map((n) => [n.node, n.ports[0]?.nodePorts]),
+    [
+      ['node-1', ['192.168.220.11:30000']],
+      ['node-2', ['192.168.220.12:30000']],
+    ],
+  );
+  assert.match(
+    await lab.lab('status'),
+    /\nshop\/frontend +NodePort +10\.96\.0\.4 +- +http 80->http\/TCP node 30000 +1 ready +-\n/,
+  );
+
+  // Real connections to the ClusterIP ports, from every pod; the outcome is
+  // what the nodes' rules make of them, named per Service port.
+  const probed = JSON.parse(await lab.lab('probe', '--to-service', 'shop/api', '-o', 'json')) as {
+    service: string;
+    clusterIPs: string[];
+    probes: {
+      from: string;
+      port: string;
+      servicePort: number;
+      clusterIP: string;
+      outcome: string;
+    }[];
+  };
+  assert.equal(probed.service, 'shop/api');
+  assert.deepEqual(probed.clusterIPs, ['10.96.0.2']);
+  assert.deepEqual(
+    probed.probes.map((p) => `${p.from} ${p.port} ${p.clusterIP}:${p.servicePort}`),
+    ['shop/api', 'shop/db', 'shop/frontend', 'tools/loadgen'].flatMap((from) => [
+      `${from} http 10.96.0.2:80`,
+      `${from} metrics 10.96.0.2:9090`,
+    ]),
+  );
+  for (const p of probed.probes)
+    assert.ok(['connected', 'refused', 'timeout', 'error'].includes(p.outcome), p.outcome);
+  const table = await lab.lab('probe', '--to-service', 'shop/db', '--from', 'tools/loadgen');
+  assert.match(
+    table,
+    /^Service shop\/db, ClusterIP 10\.96\.0\.3: real connections from 1 pod \(timeout 1000 ms\)\nFROM +SERVICE PORT +RESULT +TIME\ntools\/loadgen +sql 10\.96\.0\.3:5432\/TCP +/,
+  );
+  const typo = await lab.weft('lab', 'probe', '--name', lab.name, '--to-service', 'shop/dbb');
+  assert.deepEqual(
+    [typo.code, typo.stderr],
+    [
+      2,
+      `weft: --to-service shop/dbb: no such Service in lab ${lab.name}\n  fix: did you mean shop/db?\n`,
+    ],
+  );
 });
 
 test('the external host: its own address on the underlay, its range routed through the node chosen, pods reached only when routed', async (t) => {

@@ -4,7 +4,9 @@
 // detail panel and the trace name the policy; filters narrow the map; the
 // policy view lists the policy and the verdict. Then the page as an agent
 // serves it (`weft agent --ui`), opened from inside a node as in a cluster:
-// its own flows and its peer's. Screenshots go to a temporary directory
+// its own flows and its peer's. Then Services: a connection through one is
+// drawn client → Service → endpoint, and the Service's panel lists its
+// frontends and endpoints. Screenshots go to a temporary directory
 // (WEFT_UI_SHOTS=docs/ui renews the documented ones).
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,8 @@ import { LAB_UI_PORT } from '../../src/lab/infra.js';
 import type { LabState } from '../../src/lab/state.js';
 import { repoRoot } from '../../src/testing/paths.js';
 import { TestLab } from '../support/lab.js';
+import { NETEXEC_CLIENT } from '../support/netexec.js';
+import { upServicesLab } from '../support/services-lab.js';
 
 const CHROMIUM = process.env['WEFT_CHROMIUM'] ?? '/usr/bin/chromium';
 
@@ -133,6 +137,23 @@ async function filter(page: Page, name: string, value: string): Promise<void> {
   await page.waitForTimeout(100);
 }
 
+/**
+ * A page of headless Chromium (`executable`: a wrapper to run it elsewhere)
+ * that records the errors it throws and the requests it makes outside `base`.
+ */
+async function openPage(t: test.TestContext, base: string, executable = CHROMIUM) {
+  const browser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const outside: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base)) outside.push(r.url());
+  });
+  return { page, pageErrors, outside };
+}
+
 test('weft ui against a lab: live map, drop after a policy, detail, trace, filters, policy view', async (t) => {
   const lab = TestLab.create(t);
   const file = join(lab.root, 'shop.yaml');
@@ -140,15 +161,7 @@ test('weft ui against a lab: live map, drop after a policy, detail, trace, filte
   await lab.lab('up', '--nodes', '2', '-f', file);
   const ui = await startUi(lab);
   t.after(() => void ui.child.kill('SIGTERM'));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  const outside: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(ui.url)) outside.push(r.url());
-  });
+  const { page, pageErrors, outside } = await openPage(t, ui.url);
 
   const t0 = Date.now();
   await page.goto(`${ui.url}/`);
@@ -255,16 +268,8 @@ test('the agent serves the page too: its node and its peers, from inside the clu
   const inNode = join(lab.root, 'chromium-in-node-1');
   writeFileSync(inNode, `#!/bin/sh\nexec ip netns exec ${node1.netns} ${CHROMIUM} "$@"\n`);
   chmodSync(inNode, 0o755);
-  const browser = await chromium.launch({ executablePath: inNode, args: ['--no-sandbox'] });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
   const url = `http://${node1.address}:${LAB_UI_PORT}`;
-  const outside: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(url)) outside.push(r.url());
-  });
+  const { page, pageErrors, outside } = await openPage(t, url, inNode);
   await page.goto(`${url}/`);
   await page.waitForResponse((r) => r.url().includes('/api/map'));
 
@@ -296,4 +301,68 @@ test('the agent serves the page too: its node and its peers, from inside the clu
 
   assert.deepEqual(pageErrors, [], 'the page threw no error');
   assert.deepEqual(outside, [], 'the page asked nothing outside the agent');
+});
+
+test('weft ui draws Services: client -> Service -> endpoint, its frontends and endpoints, its filter', async (t) => {
+  const lab = TestLab.create(t);
+  const { node1, ip } = await upServicesLab(lab);
+  const ui = await startUi(lab);
+  t.after(() => void ui.child.kill('SIGTERM'));
+  const { page, pageErrors, outside } = await openPage(t, ui.url);
+  await page.goto(`${ui.url}/`);
+  await page.waitForResponse((r) => r.url().includes('/api/map'));
+  const ask = (host: string, port: string) => async () => {
+    await lab.lab('exec', 'svc/client', '--', process.execPath, '-e', NETEXEC_CLIENT, host, port);
+  };
+
+  // Through svc/remote's ClusterIP (endpoint on node-2), and to api-1 directly.
+  const SVC = 'svc/Service/remote';
+  const IN = `svc/app=client->${SVC}`;
+  const OUT = `${SVC}->svc/app=api`;
+  const DIRECT = 'svc/app=client->svc/app=api';
+  await until(
+    page,
+    `[data-edge="${OUT}"][data-verdict="forwarded"]`,
+    15_000,
+    ask('10.96.0.50', '80'),
+  );
+  await until(page, `[data-edge="${DIRECT}"]`, 10_000, ask(ip('api-1'), '8080'));
+  assert.equal(await page.locator(`[data-node="${SVC}"]`).getAttribute('data-kind'), 'service');
+  assert.equal(await page.locator(`[data-node="${SVC}"] polygon`).count(), 1, 'a shape of its own');
+  const label = async (edge: string) =>
+    (await page.locator(`[data-edge="${edge}"] .label`).textContent()) ?? '';
+  assert.match(await label(IN), /^80\/TCP, 80\/UDP /, 'the frontend port');
+  assert.match(await label(OUT), /^8080\/TCP, 8080\/UDP /, 'the endpoint port');
+
+  // Its panel: what flows reached, and the Service as the lab's objects say it.
+  await page.locator(`[data-node="${SVC}"]`).click();
+  const panel = page.locator(`[data-detail="node:${SVC}"]`);
+  await panel.locator('[data-endpoints] li').first().waitFor();
+  assert.deepEqual(await panel.locator('[data-frontends-seen] li').allInnerTexts(), [
+    'ClusterIP 10.96.0.50:80/TCP (http)',
+    'ClusterIP 10.96.0.50:80/UDP (udp)',
+  ]);
+  assert.deepEqual(await panel.locator('[data-endpoints-seen] li').allInnerTexts(), ['svc/api-2']);
+  const frontends = await panel.locator('[data-frontends] li').allInnerTexts();
+  assert.ok(frontends.includes('ClusterIP 10.96.0.50:80/TCP (http)'), frontends.join('; '));
+  assert.ok(
+    frontends.includes(`NodePort ${node1}:30080/TCP (http) on node-1`),
+    frontends.join('; '),
+  );
+  assert.deepEqual(await panel.locator('[data-endpoints] li').allInnerTexts(), [
+    `${ip('api-2')}:8080/TCP Pod svc/api-2 on node-2 (ready)`,
+    `${ip('api-2')}:8080/UDP Pod svc/api-2 on node-2 (ready)`,
+  ]);
+  await shot(page, 'service');
+
+  // The Service filter keeps the connections through it, and goes in the URL.
+  await filter(page, 'service', 'svc/remote');
+  assert.deepEqual((await edgeIds(page)).sort(), [IN, OUT].sort());
+  assert.match(page.url(), /[?&]service=svc%2Fremote/);
+  assert.match(
+    await page.locator('tr[data-flow]').first().innerText(),
+    /svc\/api-2 via svc\/remote/,
+  );
+  assert.deepEqual(pageErrors, [], 'the page threw no error');
+  assert.deepEqual(outside, [], 'the page asked nothing outside the UI server');
 });

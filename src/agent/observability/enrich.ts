@@ -1,4 +1,10 @@
-import type { DecidedBy, Flow, FlowCommon, FlowProtocol } from '../../core/flows/types.js';
+import type {
+  DecidedBy,
+  Flow,
+  FlowAddress,
+  FlowCommon,
+  FlowProtocol,
+} from '../../core/flows/types.js';
 import { tcpFlagsOf } from '../../core/flows/types.js';
 import type { Direction, Protocol } from '../../core/model/types.js';
 import { Evaluator, type Decision, type Flow as TraceFlow } from '../../core/policy/evaluate.js';
@@ -11,6 +17,7 @@ import {
   parseDropLogPrefix,
   type DropReason,
 } from '../../components/policy/drop-log.js';
+import type { ServiceFrontends } from './frontends.js';
 import type { AddressBook } from './resolve.js';
 
 /**
@@ -53,6 +60,8 @@ export class FlowMaker {
     readonly node: string,
     readonly book: AddressBook,
     readonly ir: PolicyIr | undefined,
+    /** The Service frontends this node translates (none: a translation names no Service). */
+    readonly frontends?: ServiceFrontends,
   ) {
     this.evaluator = ir ? new Evaluator(ir) : undefined;
     for (const e of ir?.endpoints.values() ?? []) this.byTag.set(endpointTag(e.key), e);
@@ -94,30 +103,41 @@ export class FlowMaker {
    * A connection that started (NEW) or ended (DESTROY), once per local pod
    * it involves: egress for a local source, ingress for a local destination
    * (both for two pods of this node). Connections of no local pod: none.
+   *
+   * A connection this node translated (see translationOf) is recorded as it
+   * was delivered: its destination is the endpoint the reply comes from,
+   * with the Service whose frontend the client addressed, and its source the
+   * client, with the address it was masqueraded to. Its verdicts are those
+   * of the endpoint and its port, as the forward hook (after DNAT, before
+   * masquerade) saw the packets.
    */
   fromConntrack(ev: ConntrackEvent): Flow[] {
     if (ev.type === 'update') return [];
     const o = ev.original;
+    const protocol =
+      PROTOCOL_BY_NAME[ev.protocol] ?? PROTOCOL_BY_NUMBER[ev.protocolNumber] ?? 'OTHER';
+    const nat = translationOf(ev);
+    const to = nat.destination ?? { ip: o.dst, port: o.dport };
     const directions: Direction[] = [];
     const srcPod = this.book.localPod(o.src);
-    const dstPod = this.book.localPod(o.dst);
+    const dstPod = this.book.localPod(to.ip);
     if (srcPod !== undefined) directions.push('egress');
     if (dstPod !== undefined) directions.push('ingress');
     if (directions.length === 0) return [];
-    const protocol =
-      PROTOCOL_BY_NAME[ev.protocol] ?? PROTOCOL_BY_NUMBER[ev.protocolNumber] ?? 'OTHER';
     const base = {
       time: ev.time,
       node: this.node,
       source: this.book.endpoint(o.src, o.sport),
-      destination: this.book.endpoint(o.dst, o.dport),
+      destination: this.book.endpoint(to.ip, to.port),
       protocol,
       ipProtocol: ev.protocolNumber,
       ...(o.icmp ? { icmp: { type: o.icmp.type, code: o.icmp.code } } : {}),
+      ...this.throughService(protocol, nat),
+      ...(nat.masqueraded ? { masqueraded: nat.masqueraded } : {}),
     };
     return directions.map((direction): Flow => {
       const key = direction === 'egress' ? srcPod : dstPod;
-      const decidedBy = this.allowDecision(key, direction, o.src, o.dst, protocol, o.dport);
+      const decidedBy = this.allowDecision(key, direction, o.src, to.ip, protocol, to.port);
       if (ev.type === 'new')
         return { ...base, direction, event: 'start', verdict: 'forwarded', decidedBy };
       const counters = {
@@ -126,6 +146,17 @@ export class FlowMaker {
       };
       return { ...base, direction, event: 'end', verdict: 'forwarded', counters, decidedBy };
     });
+  }
+
+  /** The Service whose frontend a translated connection addressed; else what it addressed. */
+  private throughService(
+    protocol: FlowProtocol,
+    nat: Translation,
+  ): Pick<FlowCommon, 'service' | 'translatedFrom'> {
+    const addressed = nat.destination ? nat.addressed : undefined;
+    if (!addressed) return {};
+    const service = this.frontends?.lookup(protocol, addressed.ip, addressed.port);
+    return service ? { service } : { translatedFrom: addressed };
   }
 
   private decide(
@@ -214,4 +245,43 @@ export function allowedBy(d: Decision): DecidedBy {
     case 'default':
       return { kind: 'default' };
   }
+}
+
+/**
+ * What NAT did to a connection, from its conntrack tuples: the reply comes
+ * from where the original packets were delivered and goes back to where
+ * they seemed to come from. A reply source other than the original
+ * destination is a destination translation (DNAT: a Service frontend to an
+ * endpoint); a reply destination other than the original source is a
+ * source translation (masquerade, SNAT).
+ */
+export interface Translation {
+  /** What the client addressed (the original destination). */
+  readonly addressed: FlowAddress;
+  /** Where the connection was delivered, when it was translated. */
+  readonly destination?: FlowAddress;
+  /** The source the destination saw, when it was rewritten. */
+  readonly masqueraded?: FlowAddress;
+}
+
+export function translationOf(ev: ConntrackEvent): Translation {
+  const o = ev.original;
+  const r = ev.reply;
+  const at = (ip: string, port: number | undefined): FlowAddress =>
+    port === undefined ? { ip } : { ip, port };
+  const dnat = !sameAddress(r.src, o.dst) || r.sport !== o.dport;
+  const snat = !sameAddress(r.dst, o.src) || r.dport !== o.sport;
+  return {
+    addressed: at(o.dst, o.dport),
+    ...(dnat ? { destination: at(r.src, r.sport) } : {}),
+    ...(snat ? { masqueraded: at(r.dst, r.dport) } : {}),
+  };
+}
+
+/** Two text addresses of one IP (IPv6 may be written in more than one way). */
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = parseIp(a);
+  const y = parseIp(b);
+  return x !== undefined && y !== undefined && x.family === y.family && x.value === y.value;
 }

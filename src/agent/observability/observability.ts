@@ -8,6 +8,7 @@ import type {
 import { PROMETHEUS_CONTENT_TYPE } from '../../core/flows/prometheus.js';
 import { podKey, type Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
+import type { ServiceModel } from '../../core/services/types.js';
 import type { PolicyDataplane } from '../../components/policy/dataplane.js';
 import type { RawHandler } from '../server.js';
 import { advanceCounter, NO_COUNT } from '../../core/flows/kernel-counter.js';
@@ -49,6 +50,8 @@ export interface AgentView {
   readonly node: string;
   readonly cluster: () => Cluster | undefined;
   readonly dataplane: () => PolicyDataplane | undefined;
+  /** The Service model this node's proxy enforces, when weft's proxy runs (FlowView.services). */
+  readonly services?: () => ServiceModel | undefined;
   readonly records: () => readonly EndpointRecord[];
   readonly ipam: () => Promise<readonly IpamUsage[]>;
   readonly log: (line: string) => void;
@@ -112,6 +115,7 @@ export class Observability {
       view: {
         cluster: () => v.cluster(),
         ir: () => v.dataplane()?.ir,
+        services: () => v.services?.(),
         local: () =>
           v
             .records()

@@ -3,6 +3,7 @@ import type { Flow } from '../../core/flows/types.js';
 import { Ring } from '../../core/flows/ring.js';
 import type { Cluster } from '../../core/model/types.js';
 import type { PolicyIr } from '../../core/policy/ir.js';
+import type { ServiceModel } from '../../core/services/types.js';
 import type { ChildLedger } from '../../host/children.js';
 import { ConntrackReader } from '../../kernel-readers/conntrack-reader.js';
 import { sweepExpiredConnections } from '../../kernel-readers/conntrack-sweep.js';
@@ -10,6 +11,7 @@ import type { ConntrackEvent } from '../../kernel-readers/conntrack.js';
 import { NflogReader, type DropEvent } from '../../kernel-readers/nflog-reader.js';
 import { setSysctl } from '../../host/netlink.js';
 import { FlowMaker } from './enrich.js';
+import { ServiceFrontends } from './frontends.js';
 import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
 
 /**
@@ -21,10 +23,17 @@ import { AddressBook, ClusterAddresses, type LocalPod } from './resolve.js';
  * FlowLoss).
  */
 
-/** What flows resolve against; read on every event, so cluster() and ir() must be cheap. */
+/** What flows resolve against; read on every event, so cluster(), ir() and services() must be cheap. */
 export interface FlowView {
   readonly cluster: () => Cluster | undefined;
   readonly ir: () => PolicyIr | undefined;
+  /**
+   * The Service model this node's proxy enforces, when weft's proxy runs:
+   * translated connections are looked up among its frontends. Without it
+   * (another proxy translates), among those of the model the cluster's
+   * Services give.
+   */
+  readonly services?: () => ServiceModel | undefined;
   /** This node's pods with their addresses; read only when the view changed. */
   readonly local: () => readonly LocalPod[];
 }
@@ -80,7 +89,16 @@ export class FlowPipeline {
   private readonly listeners = new Set<Listener>();
   private readonly stopListeners = new Set<() => void>();
   private maker: FlowMaker | undefined;
-  private makerFrom: { cluster: unknown; ir: unknown; pods: unknown; nodes: unknown } | undefined;
+  private makerFrom:
+    | {
+        cluster: unknown;
+        ir: unknown;
+        pods: unknown;
+        nodes: unknown;
+        services: unknown;
+        model: unknown;
+      }
+    | undefined;
   private dirty = true;
   private seen = 0;
   private stopped = false;
@@ -281,8 +299,10 @@ export class FlowPipeline {
     const v = this.o.view;
     const cluster = v.cluster();
     const ir = v.ir();
+    const model = v.services?.();
     const from = this.makerFrom;
-    if (this.dirty || !this.maker || from?.cluster !== cluster || from?.ir !== ir) {
+    const changed = from?.cluster !== cluster || from?.ir !== ir || from?.model !== model;
+    if (this.dirty || !this.maker || changed) {
       // The patched Cluster keeps its pod and node lists while none of them
       // changes: a policy change, or a pod's ADD, then keeps the cluster's addresses.
       const known = this.maker?.book.cluster;
@@ -290,8 +310,28 @@ export class FlowPipeline {
         known && from?.pods === cluster?.pods && from?.nodes === cluster?.nodes
           ? known
           : new ClusterAddresses(cluster);
-      this.maker = new FlowMaker(this.o.node, new AddressBook(addresses, v.local()), ir);
-      this.makerFrom = { cluster, ir, pods: cluster?.pods, nodes: cluster?.nodes };
+      // Likewise the proxy's model, or the cluster's Services and Nodes.
+      const same = model
+        ? from?.model === model
+        : from?.model === undefined &&
+          from?.services === cluster?.services &&
+          from?.nodes === cluster?.nodes;
+      const frontends =
+        this.maker?.frontends && same
+          ? this.maker.frontends
+          : model
+            ? ServiceFrontends.of(model)
+            : ServiceFrontends.fromCluster(cluster, this.o.node);
+      const book = new AddressBook(addresses, v.local());
+      this.maker = new FlowMaker(this.o.node, book, ir, frontends);
+      this.makerFrom = {
+        cluster,
+        ir,
+        pods: cluster?.pods,
+        nodes: cluster?.nodes,
+        services: cluster?.services,
+        model,
+      };
       this.dirty = false;
     }
     return this.maker;

@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { WeftError } from '../errors.js';
-import { applyFlowQuery, parseFlowQuery } from './filter.js';
+import * as fixtures from '../../testing/flows.js';
+import { agentsQuery, applyAfterJoin, applyFlowQuery, parseFlowQuery } from './filter.js';
 import type { Flow } from './types.js';
 
 const NOW = Date.UTC(2025, 0, 31, 12, 0, 0);
@@ -244,6 +245,7 @@ test('bad filters name the flag, the value and a fix', () => {
   usageError([['verdict', 'denied']], '--verdict "denied"', /one of forwarded, dropped/);
   usageError([['event', 'stop']], '--event "stop"', /one of start, end, drop/);
   usageError([['policy', 'a/b/c']], '--policy "a/b/c"', /namespace\/name/);
+  usageError([['service', 'db-svc']], '--service "db-svc"', /namespace\/name/, /--service prod/);
   usageError([['pod', 'prod/']], '--pod "prod/"', /\[namespace\/\]pod-name-prefix/);
   usageError([['since', 'yesterday']], '--since "yesterday"', /duration .* or an RFC 3339 time/);
   usageError(
@@ -253,4 +255,40 @@ test('bad filters name the flag, the value and a fix', () => {
   );
   usageError([['last', '0']], '--last "0"', /positive whole number/);
   usageError([['node', '']], '--node ""', /needs a value/);
+});
+
+test('service: the Service a connection went through, answered after the join across agents', () => {
+  const { flow, dbService } = fixtures;
+  const through = flow(NOW - 3000, fixtures.web, fixtures.db, 'start', { service: dbService });
+  const direct = flow(NOW - 2000, fixtures.loadgen, fixtures.db, 'start');
+  const later = flow(NOW - 1000, fixtures.loadgen, fixtures.db, 'start', { service: dbService });
+  const flows = [through, direct, later];
+  const q = parseFlowQuery(
+    [
+      ['service', 'shop/db-svc'],
+      ['service', 'other/one'],
+      ['from-pod', 'shop/web'],
+      ['last', '5'],
+    ],
+    NOW,
+  );
+  assert.deepEqual(applyFlowQuery(q, flows), [through], 'one agent applies it to its own');
+  const none = parseFlowQuery([['service', 'shop/db']], NOW);
+  assert.deepEqual(applyFlowQuery(none, flows), [], 'the whole name, not a prefix');
+  // Many agents: each is asked without it (and without last), the merge applies both.
+  const asked = agentsQuery(q);
+  assert.deepEqual(asked.flags, [['from-pod', 'shop/web']]);
+  assert.equal(asked.last, undefined);
+  assert.deepEqual(applyFlowQuery(asked, flows), [through]);
+  const lastOne = parseFlowQuery(
+    [
+      ['service', 'shop/db-svc'],
+      ['last', '1'],
+    ],
+    NOW,
+  );
+  assert.deepEqual(applyAfterJoin(lastOne, flows), [later]);
+  const plain = parseFlowQuery([['last', '2']], NOW);
+  assert.equal(agentsQuery(plain), plain, 'nothing to join: asked as given');
+  assert.deepEqual(applyAfterJoin(plain, flows), [direct, later]);
 });

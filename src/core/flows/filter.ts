@@ -32,6 +32,8 @@ import {
  *   event                        start, end, drop
  *   policy                       namespace/name (NetworkPolicy) or name
  *                                (ClusterNetworkPolicy) that decided
+ *   service                      namespace/name of the Service the connection
+ *                                went through
  *   node                         node name; `*` matches any run of characters
  *   since, until                 RFC 3339 time or a duration before now (5m, 1h30m)
  *   last                         only the last N flows that match
@@ -56,6 +58,7 @@ export const FILTER_FLAGS = [
   'verdict',
   'event',
   'policy',
+  'service',
   'node',
   'since',
   'until',
@@ -76,7 +79,16 @@ export interface FlowQuery {
   readonly until?: number;
   /** Keep only the last N matching flows. */
   readonly last?: number;
+  /**
+   * The predicates (among `predicates`) that only the flows of every agent,
+   * joined (service-join.ts), can answer: which Service a connection went
+   * through is seen by the node that translated it alone.
+   */
+  readonly afterJoin: readonly Predicate[];
 }
+
+/** Flags whose answer needs the flows of every agent joined. */
+const JOINED_FLAGS: readonly FilterFlag[] = ['service'];
 
 /** Parses filter flags; `now` (Unix ms) anchors relative `since`/`until`. Throws WeftError (WEFT_USAGE). */
 export function parseFlowQuery(
@@ -87,6 +99,7 @@ export function parseFlowQuery(
   const namespaces = given.filter(([f]) => f === 'namespace').map(([, v]) => v);
   const defaultNamespace = namespaces.length === 1 ? (namespaces[0] as string) : 'default';
   const byFlag = new Map<FilterFlag, Predicate[]>();
+  const afterJoin = new Set<FilterFlag>();
   let since: number | undefined;
   let until: number | undefined;
   let last: number | undefined;
@@ -107,11 +120,32 @@ export function parseFlowQuery(
     }
     const p = predicateOf(flag, value, defaultNamespace);
     byFlag.set(flag, [...(byFlag.get(flag) ?? []), p]);
+    if (JOINED_FLAGS.includes(flag)) afterJoin.add(flag);
   }
-  const predicates = [...byFlag.values()].map((ps): Predicate =>
-    ps.length === 1 ? (ps[0] as Predicate) : (f: Flow) => ps.some((p) => p(f)),
-  );
-  return { flags: given, predicates, since, until, last };
+  const anyOf = (ps: Predicate[]): Predicate =>
+    ps.length === 1 ? (ps[0] as Predicate) : (f: Flow) => ps.some((p) => p(f));
+  const perFlag = new Map([...byFlag].map(([flag, ps]) => [flag, anyOf(ps)] as const));
+  const predicates = [...perFlag.values()];
+  const joined = [...afterJoin].map((flag) => perFlag.get(flag) as Predicate);
+  return { flags: given, predicates, since, until, last, afterJoin: joined };
+}
+
+/**
+ * What each agent is asked when the flows of several are joined and then
+ * filtered: the flags without those answered after the join and, when there
+ * are such (what matches is only known then), without `last`.
+ */
+export function agentsQuery(q: FlowQuery): FlowQuery {
+  if (q.afterJoin.length === 0) return q;
+  const flags = q.flags.filter(([f]) => !JOINED_FLAGS.includes(f) && f !== 'last');
+  const predicates = q.predicates.filter((p) => !q.afterJoin.includes(p));
+  return { flags, predicates, since: q.since, until: q.until, afterJoin: [] };
+}
+
+/** Of flows joined across agents: those the joined filters keep, then the last N. */
+export function applyAfterJoin<F extends Flow>(q: FlowQuery, flows: readonly F[]): F[] {
+  const out = flows.filter((f) => q.afterJoin.every((p) => p(f)));
+  return q.last !== undefined && out.length > q.last ? out.slice(out.length - q.last) : out;
 }
 
 export function matchesFlow(q: FlowQuery, f: Flow): boolean {
@@ -172,6 +206,7 @@ function example(flag: FilterFlag): string {
     verdict: '--verdict dropped (or forwarded)',
     event: '--event drop (or start, end)',
     policy: '--policy prod/deny-all (NetworkPolicy) or --policy admin-deny (ClusterNetworkPolicy)',
+    service: '--service prod/web',
     node: "--node worker-1 or --node 'worker-*'",
     since: '--since 5m or --since 2025-01-31T12:00:00Z',
     until: '--until 1m or --until 2025-01-31T12:05:00Z',
@@ -235,6 +270,8 @@ function predicateOf(flag: FilterFlag, value: string, defaultNamespace: string):
       return enumTest(flag, value, FLOW_EVENTS, (f) => f.event);
     case 'policy':
       return policyTest(flag, value);
+    case 'service':
+      return serviceTest(flag, value);
     case 'node': {
       const re = globRegExp(value);
       return (f) => re.test(f.node);
@@ -328,6 +365,14 @@ function policyTest(flag: FilterFlag, value: string): Predicate {
       ? p.kind === 'NetworkPolicy' && p.namespace === parts[0] && p.name === parts[1]
       : p.kind === 'ClusterNetworkPolicy' && p.name === parts[0];
   return (f) => decidingPolicies(f.decidedBy).some(want);
+}
+
+function serviceTest(flag: FilterFlag, value: string): Predicate {
+  const parts = value.split('/');
+  if (parts.length !== 2 || parts.some((p) => p === '' || /\s/.test(p)))
+    throw usage(flag, value, 'must be namespace/name', example(flag));
+  const [namespace, name] = parts as [string, string];
+  return (f) => f.service?.namespace === namespace && f.service.name === name;
 }
 
 function globRegExp(glob: string): RegExp {

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { buildServiceMap, endpointNodeRef, podNodeRef } from './service-map.js';
 import type { DecidedBy, FlowEndpoint } from './types.js';
-import { db, flow, loadgen, web } from '../../testing/flows.js';
+import { db, dbService, flow, loadgen, web } from '../../testing/flows.js';
 
 const denyDb: DecidedBy = {
   kind: 'isolation',
@@ -129,4 +129,73 @@ test('ports are listed by protocol then port, with counts of each verdict', () =
     { protocol: 'TCP', port: 80, forwarded: 1, dropped: 1 },
     { protocol: 'TCP', port: 5432, forwarded: 1, dropped: 0 },
   ]);
+});
+
+test('through a Service: client -> Service -> endpoint, each edge on its own port, both nodes once', () => {
+  const svc = { ...dbService, frontend: { ...dbService.frontend, port: 80 } };
+  const nodePort = {
+    ...dbService,
+    frontend: { kind: 'NodePort' as const, ip: '192.168.1.10', port: 30432 },
+  };
+  const masq = { ip: '192.168.1.10', port: 61000 };
+  const node1Ip: FlowEndpoint = { kind: 'host', ip: '192.168.1.10', port: 61000, node: 'node-1' };
+  const map = buildServiceMap([
+    // web through the ClusterIP: node-1 translated it; node-2 saw it arrive at db (joined here).
+    flow(1000, web, db, 'start', { service: svc }),
+    flow(1000, web, db, 'start', { node: 'node-2', direction: 'ingress' }),
+    flow(20_000, web, db, 'end', { service: svc, bytes: 50 }),
+    // loadgen through node-1's node port, masqueraded; node-2 drops what it sees.
+    flow(2000, loadgen, db, 'start', { service: nodePort, masqueraded: masq }),
+    flow(2000, node1Ip, db, 'drop', { node: 'node-2', direction: 'ingress', decidedBy: denyDb }),
+  ]);
+  assert.deepEqual(
+    map.nodes.map((n) => [n.id, n.kind, n.group, n.pods]),
+    [
+      ['shop/Deployment/web', 'workload', 'Deployment web', ['shop/web-7d9f-abcde']],
+      ['shop/Service/db-svc', 'service', 'Service', ['shop/db']],
+      ['shop/app=db', 'workload', 'app=db', ['shop/db']],
+      ['tools/pod/loadgen', 'pod', 'pod', ['tools/loadgen']],
+    ].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)),
+  );
+  const service = map.nodes.find((n) => n.kind === 'service');
+  assert.deepEqual(service?.frontends, [
+    { kind: 'ClusterIP', ip: '10.96.0.20', port: 80, protocol: 'TCP', portName: 'pg' },
+    { kind: 'NodePort', ip: '192.168.1.10', port: 30432, protocol: 'TCP', portName: 'pg' },
+  ]);
+  assert.deepEqual(
+    map.edges.map((e) => [e.id, e.ports, e.forwarded, e.dropped, e.verdict, e.bytes]),
+    [
+      [
+        'shop/Deployment/web->shop/Service/db-svc',
+        [{ protocol: 'TCP', port: 80, forwarded: 1, dropped: 0 }],
+        1,
+        0,
+        'forwarded',
+        100,
+      ],
+      [
+        'shop/Service/db-svc->shop/app=db',
+        [{ protocol: 'TCP', port: 5432, forwarded: 1, dropped: 1 }],
+        1,
+        1,
+        'dropped',
+        100,
+      ],
+      [
+        'tools/pod/loadgen->shop/Service/db-svc',
+        [{ protocol: 'TCP', port: 30432, forwarded: 0, dropped: 1 }],
+        0,
+        1,
+        'dropped',
+        0,
+      ],
+    ],
+  );
+  assert.deepEqual(map.edges[2]?.policies, [
+    { kind: 'NetworkPolicy', namespace: 'shop', name: 'db-only-api' },
+  ]);
+  assert.ok(
+    map.edges.every((e) => !e.id.startsWith('host/')),
+    'the masqueraded address is not drawn as a client of its own',
+  );
 });

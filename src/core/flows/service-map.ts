@@ -1,14 +1,17 @@
 import type { Labels } from '../labels.js';
 import { policyRefText, type PolicyRef } from '../policy/ir.js';
+import { deliveredKey, joinServices } from './service-join.js';
 import {
   decidingPolicies,
   type DecidedBy,
   type Flow,
   type FlowEndpoint,
   type FlowProtocol,
+  type FlowService,
   type Verdict,
   type Workload,
 } from './types.js';
+import type { FrontendKind } from '../services/types.js';
 
 /**
  * The service map: flows aggregated into nodes (workloads, hosts, the world)
@@ -20,30 +23,60 @@ import {
  * So an event of one 5-tuple counts once per DEDUPE_MS: `forwarded` counts
  * connections started, `dropped` counts dropped attempts. A start that one
  * node let out while another node dropped the same 5-tuple (within
- * DEDUPE_MS) is a dropped attempt, not a connection.
+ * DEDUPE_MS) is a dropped attempt, not a connection. The 5-tuple is the one
+ * the endpoint saw (after masquerade).
+ *
+ * Services: a flow through a Service (service-join.ts names it on every
+ * node's flows of the connection) is two edges, client → Service on the
+ * frontend's port and Service → endpoint on the endpoint's port, each
+ * counted as above; the Service is a node of its own kind.
  */
 
 export const DEDUPE_MS = 5000;
 
-export type MapNodeKind = 'workload' | 'pod' | 'host' | 'world';
+export type MapNodeKind = 'workload' | 'pod' | 'host' | 'world' | 'service';
 
 /** Which map node an endpoint belongs to. */
 export interface NodeRef {
-  /** Stable: `ns/Deployment/web`, `ns/app=db`, `ns/pod/name`, `host/node-1`, `world`. */
+  /**
+   * Stable: `ns/Deployment/web`, `ns/app=db`, `ns/pod/name`, `ns/Service/name`,
+   * `host/node-1`, `world`.
+   */
   readonly id: string;
   readonly kind: MapNodeKind;
   readonly namespace?: string;
-  /** Display name: the workload's, the app label's value, the pod's, the node's. */
+  /** Display name: the workload's, the app label's value, the pod's, the Service's, the node's. */
   readonly name: string;
-  /** How the pods were grouped: `Deployment web`, `app=db`, `pod`, `node`, `outside the cluster`. */
+  /**
+   * How the pods were grouped: `Deployment web`, `app=db`, `pod`, `Service`,
+   * `node`, `outside the cluster`.
+   */
   readonly group: string;
 }
 
+/** A Service frontend flows were seen to address. */
+export interface MapFrontend {
+  readonly kind: FrontendKind;
+  readonly ip: string;
+  readonly port: number;
+  readonly protocol: FlowProtocol;
+  /** The Service port's name ('' when unnamed). */
+  readonly portName: string;
+}
+
 export interface MapNode extends NodeRef {
-  /** `ns/pod` of the pods seen (sorted, at most MAX_LISTED). */
+  /**
+   * `ns/pod` of the pods seen (sorted, at most MAX_LISTED); of a Service,
+   * the pods of its endpoints that flows reached.
+   */
   readonly pods: readonly string[];
-  /** Addresses seen for host and world nodes (sorted, at most MAX_LISTED). */
+  /**
+   * Addresses seen for host and world nodes; of a Service, its endpoints
+   * that are no pod (sorted, at most MAX_LISTED).
+   */
   readonly addresses: readonly string[];
+  /** Of a Service: the frontends flows addressed, by kind, address, port (at most MAX_LISTED). */
+  readonly frontends?: readonly MapFrontend[];
 }
 
 export interface EdgePort {
@@ -132,6 +165,17 @@ function ownerWorkload(w: Workload, labels: Labels): Workload {
   return w;
 }
 
+/** The map node of a Service. */
+export function serviceNodeRef(s: Pick<FlowService, 'namespace' | 'name'>): NodeRef {
+  return {
+    id: `${s.namespace}/Service/${s.name}`,
+    kind: 'service',
+    namespace: s.namespace,
+    name: s.name,
+    group: 'Service',
+  };
+}
+
 export function endpointNodeRef(e: FlowEndpoint): NodeRef {
   switch (e.kind) {
     case 'pod':
@@ -149,6 +193,14 @@ interface NodeAcc {
   readonly ref: NodeRef;
   readonly pods: Set<string>;
   readonly addresses: Set<string>;
+  readonly frontends: Map<string, MapFrontend>;
+}
+
+/** One edge a flow is drawn on, and the port it is counted on there. */
+interface Hop {
+  readonly from: string;
+  readonly to: string;
+  readonly port?: number;
 }
 
 interface EdgeAcc {
@@ -162,51 +214,41 @@ interface EdgeAcc {
   readonly policies: Map<string, PolicyRef>;
 }
 
-function tupleKey(f: Flow): string {
-  const s = f.source;
-  const d = f.destination;
-  const icmp = f.icmp ? `${f.icmp.type}.${f.icmp.code}` : '';
-  return `${f.protocol}|${s.ip}|${s.port ?? ''}|${d.ip}|${d.port ?? ''}|${icmp}`;
-}
-
 /** Aggregates flows (any order) into the service map. Deterministic: same flows, same map. */
 export function buildServiceMap(flows: readonly Flow[]): ServiceMap {
-  const sorted = [...flows].sort((a, b) => a.time - b.time);
-  const started = new Set(sorted.filter((f) => f.event === 'start').map(tupleKey));
+  const sorted = joinServices(flows).sort((a, b) => a.time - b.time);
+  const started = new Set(sorted.filter((f) => f.event === 'start').map(deliveredKey));
   const drops = new Map<string, number[]>();
   for (const f of sorted)
-    if (f.event === 'drop') drops.set(tupleKey(f), [...(drops.get(tupleKey(f)) ?? []), f.time]);
+    if (f.event === 'drop')
+      drops.set(deliveredKey(f), [...(drops.get(deliveredKey(f)) ?? []), f.time]);
   // The source's node lets a connection out (a start on egress) that the
   // destination's node drops: that connection was dropped.
   const droppedElsewhere = (f: Flow) =>
-    (drops.get(tupleKey(f)) ?? []).some((t) => Math.abs(t - f.time) < DEDUPE_MS);
+    (drops.get(deliveredKey(f)) ?? []).some((t) => Math.abs(t - f.time) < DEDUPE_MS);
   const lastCounted = new Map<string, number>();
   const nodes = new Map<string, NodeAcc>();
   const edges = new Map<string, EdgeAcc>();
   for (const f of sorted) {
-    const from = addNode(nodes, f.source);
-    const to = addNode(nodes, f.destination);
-    const id = `${from}->${to}`;
-    let e = edges.get(id);
-    if (!e) {
-      e = { from, to, ports: new Map(), forwarded: 0, dropped: 0, bytes: 0, policies: new Map() };
-      edges.set(id, e);
-    }
-    for (const p of decidingPolicies(f.decidedBy)) e.policies.set(policyRefText(p), p);
-    const tuple = tupleKey(f);
+    const tuple = deliveredKey(f);
     const key = `${f.event}|${tuple}`;
     const prev = lastCounted.get(key);
     const counts = prev === undefined || f.time - prev >= DEDUPE_MS;
     if (counts) lastCounted.set(key, f.time);
-    if (f.event === 'start' && droppedElsewhere(f)) continue;
-    if (f.event === 'end') {
-      if (counts) e.bytes += f.counters.original.bytes + f.counters.reply.bytes;
-      if (counts && !started.has(tuple)) count(e, f, 'forwarded');
-      if (!e.latest) e.latest = f;
-      continue;
+    const skipped = f.event === 'start' && droppedElsewhere(f);
+    for (const hop of hopsOf(nodes, f)) {
+      const e = edgeOf(edges, hop);
+      for (const p of decidingPolicies(f.decidedBy)) e.policies.set(policyRefText(p), p);
+      if (skipped) continue;
+      if (f.event === 'end') {
+        if (counts) e.bytes += f.counters.original.bytes + f.counters.reply.bytes;
+        if (counts && !started.has(tuple)) count(e, f, 'forwarded', hop.port);
+        if (!e.latest) e.latest = f;
+        continue;
+      }
+      e.latest = f;
+      if (counts) count(e, f, f.verdict, hop.port);
     }
-    e.latest = f;
-    if (counts) count(e, f, f.verdict);
   }
   return {
     nodes: [...nodes.values()].map(finishNode).sort((a, b) => byText(a.id, b.id)),
@@ -218,11 +260,52 @@ export function buildServiceMap(flows: readonly Flow[]): ServiceMap {
   };
 }
 
-function addNode(nodes: Map<string, NodeAcc>, e: FlowEndpoint): string {
-  const ref = endpointNodeRef(e);
+/** The edges of a flow: source → destination, or source → Service → endpoint. */
+function hopsOf(nodes: Map<string, NodeAcc>, f: Flow): Hop[] {
+  const from = addNode(nodes, endpointNodeRef(f.source), f.source);
+  const to = addNode(nodes, endpointNodeRef(f.destination), f.destination);
+  const s = f.service;
+  if (!s) return [{ from, to, ...portOf(f.destination.port) }];
+  const svc = addNode(nodes, serviceNodeRef(s), f.destination);
+  const frontend: MapFrontend = { ...s.frontend, protocol: f.protocol, portName: s.portName };
+  const acc = nodes.get(svc) as NodeAcc;
+  acc.frontends.set(
+    `${frontend.kind} ${frontend.ip} ${frontend.port} ${frontend.protocol}`,
+    frontend,
+  );
+  return [
+    { from, to: svc, port: s.frontend.port },
+    { from: svc, to, ...portOf(f.destination.port) },
+  ];
+}
+
+function portOf(port: number | undefined): { port?: number } {
+  return port === undefined ? {} : { port };
+}
+
+function edgeOf(edges: Map<string, EdgeAcc>, hop: Hop): EdgeAcc {
+  const id = `${hop.from}->${hop.to}`;
+  let e = edges.get(id);
+  if (!e) {
+    e = {
+      from: hop.from,
+      to: hop.to,
+      ports: new Map(),
+      forwarded: 0,
+      dropped: 0,
+      bytes: 0,
+      policies: new Map(),
+    };
+    edges.set(id, e);
+  }
+  return e;
+}
+
+/** The node `ref`, with `e` (a pod or an address it was seen at) listed in it. */
+function addNode(nodes: Map<string, NodeAcc>, ref: NodeRef, e: FlowEndpoint): string {
   let n = nodes.get(ref.id);
   if (!n) {
-    n = { ref, pods: new Set(), addresses: new Set() };
+    n = { ref, pods: new Set(), addresses: new Set(), frontends: new Map() };
     nodes.set(ref.id, n);
   }
   if (e.kind === 'pod') n.pods.add(`${e.namespace}/${e.pod}`);
@@ -230,8 +313,7 @@ function addNode(nodes: Map<string, NodeAcc>, e: FlowEndpoint): string {
   return ref.id;
 }
 
-function count(e: EdgeAcc, f: Flow, verdict: Verdict): void {
-  const port = f.destination.port;
+function count(e: EdgeAcc, f: Flow, verdict: Verdict, port: number | undefined): void {
   const key = `${f.protocol}/${port ?? ''}`;
   let p = e.ports.get(key);
   if (!p) {
@@ -251,8 +333,27 @@ function listed(s: Set<string>): string[] {
   return [...s].sort().slice(0, MAX_LISTED);
 }
 
+/** Frontends in the order the Service model lists them: ClusterIP, ExternalIP, LoadBalancer, NodePort. */
+export const FRONTEND_ORDER: Readonly<Record<FrontendKind, number>> = {
+  ClusterIP: 0,
+  ExternalIP: 1,
+  LoadBalancer: 2,
+  NodePort: 3,
+};
+
 function finishNode(n: NodeAcc): MapNode {
-  return { ...n.ref, pods: listed(n.pods), addresses: listed(n.addresses) };
+  const node: MapNode = { ...n.ref, pods: listed(n.pods), addresses: listed(n.addresses) };
+  if (n.ref.kind !== 'service') return node;
+  const frontends = [...n.frontends.values()]
+    .sort(
+      (a, b) =>
+        FRONTEND_ORDER[a.kind] - FRONTEND_ORDER[b.kind] ||
+        byText(a.ip, b.ip) ||
+        a.port - b.port ||
+        byText(a.protocol, b.protocol),
+    )
+    .slice(0, MAX_LISTED);
+  return { ...node, frontends };
 }
 
 function finishEdge(id: string, e: EdgeAcc): MapEdge {

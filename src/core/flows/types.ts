@@ -1,6 +1,7 @@
 import { assertNever, type Labels } from '../labels.js';
 import type { Direction } from '../model/types.js';
 import type { PolicyRef, RuleOrigin } from '../policy/ir.js';
+import type { FrontendKind } from '../services/types.js';
 
 /**
  * A flow record: one observed event of one connection (or one dropped packet)
@@ -78,6 +79,30 @@ export type DecidedBy =
   | { readonly kind: 'default' }
   | { readonly kind: 'unknown' };
 
+/** An address and port as the kernel saw it; no port for ICMP and other protocols. */
+export interface FlowAddress {
+  readonly ip: string;
+  readonly port?: number;
+}
+
+/**
+ * The Service a connection went through: the client addressed one of its
+ * frontends (`frontend`), and the connection was translated (DNAT) to the
+ * flow's destination, one of its endpoints.
+ */
+export interface FlowService {
+  readonly namespace: string;
+  readonly name: string;
+  /** The Service port's name; the empty string for an unnamed port. */
+  readonly portName: string;
+  /** What the client connected to. */
+  readonly frontend: {
+    readonly kind: FrontendKind;
+    readonly ip: string;
+    readonly port: number;
+  };
+}
+
 export interface Counters {
   readonly packets: number;
   readonly bytes: number;
@@ -99,6 +124,22 @@ export interface FlowCommon {
   readonly tcpFlags?: readonly TcpFlag[];
   /** ICMP type and code, for ICMP packets. */
   readonly icmp?: { readonly type: number; readonly code: number };
+  /**
+   * The connection was addressed to a Service and translated to
+   * `destination`, one of its endpoints.
+   */
+  readonly service?: FlowService;
+  /**
+   * The connection was addressed to this address and translated to
+   * `destination` by a rule of no Service weft knows (another tool's NAT, a
+   * Service deleted since).
+   */
+  readonly translatedFrom?: FlowAddress;
+  /**
+   * The source was rewritten (masquerade, SNAT) to this address on the way:
+   * the destination saw the connection come from it, not from `source`.
+   */
+  readonly masqueraded?: FlowAddress;
 }
 
 /**
