@@ -123,6 +123,7 @@ export class Agent {
       node: o.nodeName,
       cluster: () => this.cluster,
       dataplane: () => this.dataplane,
+      services: () => this.services?.model,
       records: () => [...this.records.values()],
       ipam: () => this.ipamUsage(),
       log: o.log,

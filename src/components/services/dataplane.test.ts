@@ -98,13 +98,14 @@ test('full, then partial, then nothing for the same Services; the policy table i
   assert.equal((await dp.sync()).kind, 'noop');
   assert.equal(k.fake.dump(policy), held);
   assert.deepEqual(new Set(k.tables), new Set(['inet weft-services']));
-  // Chains: 3 base, services, the port's plan and selection, 2 endpoints. Rules: 1 + 1 + 3 base;
-  // services 4 lookups, 2 × 3 for other proxies and unserved ports, 2 range drops; 2 + 1 + 2 × 2.
+  // Chains: 5 base, services, service_checks, the port's plan and selection, 2 endpoints.
+  // Rules: 1 + 1 + 1 + 1 + 3 base; services 4 lookups; checks 2 × 2 refusals and 2 range drops;
+  // the port's 2 + 1, the endpoints' 2 × 2.
   assert.deepEqual(dp.status().counts, {
     ports: 1,
     frontends: 1,
     endpoints: 2,
-    chains: 8,
+    chains: 11,
     rules: 24,
   });
   assert.equal(dp.status().table, 'inet weft-services');

@@ -44,7 +44,15 @@ test('random clusters: valid tables; every chain, rule, set and map says what it
     const table = renderServiceTable(model, { podCidrs: POD_CIDRS, serviceCidrs: SERVICE_CIDRS });
     assert.deepEqual(validateTable(table), [], `seed ${seed}`);
     const ids = model.ports.map((p) => p.id);
-    const shared = new Set(['services', 'nat_prerouting', 'nat_output', 'nat_postrouting']);
+    const shared = new Set([
+      'services',
+      'service_checks',
+      'nat_prerouting',
+      'nat_output',
+      'nat_postrouting',
+      'filter_prerouting',
+      'filter_output',
+    ]);
     for (const x of [...table.sets.values(), ...table.maps.values()])
       assert.ok(x.comment.length > 0, `set or map ${x.name} has a comment`);
     for (const c of table.chains.values()) {
@@ -70,8 +78,7 @@ test('a renderer keeps the objects of unchanged Service ports; a changed one is 
     buildServiceModel(clusterOf(...raws, ...randomServices(4, 5).slice(-2)), 'n1'),
     options,
   ).table;
-  for (const [name, chain] of before.chains)
-    if (!['services'].includes(name)) assert.equal(after.chains.get(name), chain, name);
+  for (const [name, chain] of before.chains) assert.equal(after.chains.get(name), chain, name);
 });
 
 test('two Service ports on one frontend: the first keeps it, the conflict is reported', () => {

@@ -8,9 +8,11 @@
  *   `node_ports4/6` keyed by `l4proto . dport` for this node's addresses
  *   (`node_ips4/6`). Each entry goes to the Service port's chains
  *   (port-chains.ts), which DNAT to an endpoint, or refuse, or drop.
- * - What no entry takes: a ClusterIP on a port it does not serve is refused
- *   at once (TCP reset, else ICMP port unreachable); any other address of
- *   the service range is dropped.
+ * - `filter_prerouting` and `filter_output`, after every proxy's DNAT, jump
+ *   to `service_checks` with a new connection: one still addressed to a
+ *   ClusterIP (on a port it does not serve) is refused at once (TCP reset,
+ *   else ICMP port unreachable); any other address of the service range is
+ *   dropped. A Service another proxy serves is that proxy's to translate.
  * - `nat_postrouting` masquerades connections marked for it, and only those.
  *
  * Pure: the same model and options give the same table. ServiceRenderer
@@ -18,7 +20,6 @@
  * after a small change finds the rest identical.
  */
 import { formatCidr, mergeCidrs } from '../../core/net/cidr.js';
-import { formatIp } from '../../core/net/ip.js';
 import type { Cidr, IpFamily } from '../../core/net/types.js';
 import type { ServiceModel, ServicePortModel } from '../../core/services/types.js';
 import { cmp, drop, lookup, rule } from '../../nft/build.js';
@@ -76,6 +77,17 @@ const BASE_CHAINS: readonly NftChain[] = [
   baseChain('nat_output', [
     rule([{ kind: 'verdict', verdict: { kind: 'jump', chain: 'services' } }], 'Service frontends'),
   ]),
+  ...['filter_prerouting', 'filter_output'].map((name) =>
+    baseChain(name, [
+      rule(
+        [
+          cmp(['ct state'], 'new'),
+          { kind: 'verdict', verdict: { kind: 'jump', chain: 'service_checks' } },
+        ],
+        'a new connection, after every DNAT',
+      ),
+    ]),
+  ),
   baseChain('nat_postrouting', [
     rule(
       [markBits('==', 0), { kind: 'verdict', verdict: { kind: 'return' } }],
@@ -92,8 +104,8 @@ const BASE_CHAINS: readonly NftChain[] = [
   ]),
 ];
 
-/** The `services` chain: one lookup per frontend kind, then what no Service port took. */
-function servicesChain(serviceCidrs: readonly Cidr[]): NftChain {
+/** The `services` chain: one lookup per frontend kind. */
+function servicesChain(): NftChain {
   const rules: NftRule[] = [];
   for (const f of FAMILIES) {
     const v = `IPv${f}`;
@@ -111,13 +123,25 @@ function servicesChain(serviceCidrs: readonly Cidr[]): NftChain {
       ),
     );
   }
+  return {
+    name: 'services',
+    comment: 'finds the Service port of a new connection by its destination',
+    rules,
+  };
+}
+
+const SERVICES_CHAIN = servicesChain();
+
+/**
+ * `service_checks`, after every proxy's DNAT: a ClusterIP on a port no
+ * Service port of it serves is refused at once; any other address of the
+ * service range is dropped.
+ */
+function checksChain(serviceCidrs: readonly Cidr[]): NftChain {
+  const rules: NftRule[] = [];
   for (const f of FAMILIES) {
-    const refused = `a ClusterIP on a port it does not serve is refused (${`IPv${f}`})`;
+    const refused = `a ClusterIP on a port it does not serve is refused (IPv${f})`;
     rules.push(
-      rule(
-        [lookup([daddr(f)], `other_ips${f}`), { kind: 'verdict', verdict: { kind: 'return' } }],
-        `ClusterIPs of Services labelled for another proxy are left to it (IPv${f})`,
-      ),
       rule(
         [
           lookup([daddr(f)], `cluster_ips${f}`),
@@ -141,8 +165,8 @@ function servicesChain(serviceCidrs: readonly Cidr[]): NftChain {
       );
   }
   return {
-    name: 'services',
-    comment: 'finds the Service port of a new connection by its destination',
+    name: 'service_checks',
+    comment: 'new connections no proxy translated: refused or dropped',
     rules,
   };
 }
@@ -180,6 +204,7 @@ function portSignature(p: ServicePortModel): string {
 /** Renders tables, reusing each Service port's objects while its model is unchanged. */
 export class ServiceRenderer {
   private memo = new Map<string, PortObjects>();
+  private checks: { key: string; chain: NftChain } | undefined;
 
   render(model: ServiceModel, options: ServiceTableOptions): RenderedServices {
     const next = new Map<string, PortObjects>();
@@ -190,7 +215,9 @@ export class ServiceRenderer {
       return { port: p, objects };
     });
     this.memo = next;
-    return assemble(parts, model.ignored, options);
+    const key = options.serviceCidrs.map(formatCidr).join(',');
+    if (this.checks?.key !== key) this.checks = { key, chain: checksChain(options.serviceCidrs) };
+    return assemble(parts, options, this.checks.chain);
   }
 }
 
@@ -201,8 +228,8 @@ export function renderServiceTable(model: ServiceModel, options: ServiceTableOpt
 
 function assemble(
   parts: readonly { port: ServicePortModel; objects: PortObjects }[],
-  ignored: ServiceModel['ignored'],
   options: ServiceTableOptions,
+  checks: NftChain,
 ): RenderedServices {
   const chains = new Map<string, NftChain>();
   const sets = new Map<string, NftSet>();
@@ -255,16 +282,6 @@ function assemble(
         nodeIps.get(f) ?? [],
       ),
     );
-    const others = ignored.flatMap((i) => (i.clusterIps ?? []).filter((ip) => ip.family === f));
-    sets.set(
-      `other_ips${f}`,
-      set(
-        `other_ips${f}`,
-        f,
-        `ClusterIPs of Services labelled for another proxy, or headless by label (${v})`,
-        others.map(formatIp),
-      ),
-    );
     const pods = mergeCidrs(options.podCidrs.filter((c) => c.family === f)).map(formatCidr);
     sets.set(
       podRangesSet(f),
@@ -295,7 +312,7 @@ function assemble(
       ),
     );
   }
-  for (const c of [...BASE_CHAINS, servicesChain(options.serviceCidrs)]) chains.set(c.name, c);
+  for (const c of [...BASE_CHAINS, SERVICES_CHAIN, checks]) chains.set(c.name, c);
   return {
     table: { family: SERVICE_TABLE.family, name: SERVICE_TABLE.name, sets, maps, chains },
     conflicts,

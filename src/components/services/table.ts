@@ -8,7 +8,11 @@
  * rewrites the rest. DNAT happens at prerouting and output (priority dstnat,
  * -100), before the policy table's forward, input and output chains
  * (priority filter, 0): policies see the endpoint pod's own address and
- * port, never the Service's.
+ * port, never the Service's. The filter chains come right after every
+ * proxy's DNAT (priority -90, kube-proxy's filter-output-post-dnat): what
+ * is still addressed to a ClusterIP or the service range then was
+ * translated by no proxy, and is refused or dropped — so a Service that
+ * another proxy serves (service.kubernetes.io/service-proxy-name) is its.
  */
 import type { NftBaseChainSpec, NftTableSpec } from '../../nft/model.js';
 
@@ -36,6 +40,24 @@ export const SERVICE_TABLE: NftTableSpec = {
       priority: '-100',
       policy: 'accept',
       reason: "new connections of this node's own processes: to a Service endpoint, or refused",
+    },
+    {
+      name: 'filter_prerouting',
+      type: 'filter',
+      hook: 'prerouting',
+      priority: 'dstnat + 10',
+      policy: 'accept',
+      reason:
+        'after every DNAT: a new connection no proxy translated, to a ClusterIP or the service range',
+    },
+    {
+      name: 'filter_output',
+      type: 'filter',
+      hook: 'output',
+      priority: '-90',
+      policy: 'accept',
+      reason:
+        "after every DNAT: this node's new connection no proxy translated, to a ClusterIP or the service range",
     },
     {
       name: 'nat_postrouting',

@@ -8,6 +8,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterOf, endpointSlice, node, service } from '../../testing/services.js';
 import { ProxyOnFake } from '../../testing/service-proxy.js';
+import { cmp, rule } from '../../nft/build.js';
+import { transactionText } from '../../nft/text.js';
+import { fullTransaction } from '../../nft/transactions.js';
 
 /** n1 and n2 as in the model's tests; the external client is on no node. */
 const N1 = ['192.168.0.1', '203.0.113.1'];
@@ -242,7 +245,7 @@ test("internalTrafficPolicy Local: ClusterIP traffic to this node's endpoints on
   assert.equal(n2.to({ from: POD_N2, to: '10.96.0.10', port: 80 }), 'dropped');
 });
 
-test('headless, ExternalName and labelled Services get nothing; traffic to a labelled one is left alone', async () => {
+test('headless, ExternalName and labelled Services get nothing; traffic no proxy translates to one is dropped', async () => {
   const p = await proxy(
     'n1',
     service('shop', 'headless', { clusterIP: 'None', selector: { app: 'web' } }),
@@ -271,7 +274,38 @@ test('headless, ExternalName and labelled Services get nothing; traffic to a lab
     [...table.maps.values()].flatMap((m) => m.elements),
     [],
   );
-  assert.equal(p.to({ from: POD_N1, to: '10.96.0.20', port: 80 }), 'not a Service');
+  // Its ClusterIP is another proxy's to translate; left untranslated, it is an address of the
+  // service range that no Service of this proxy has.
+  assert.equal(p.to({ from: POD_N1, to: '10.96.0.20', port: 80 }), 'dropped');
+  // The other proxy translates it, in a table of its own: weft's checks come after, and let it be.
+  const other = fullTransaction({
+    family: 'ip',
+    name: 'other-proxy',
+    sets: new Map(),
+    maps: new Map(),
+    chains: new Map([
+      [
+        'pre',
+        {
+          name: 'pre',
+          comment: 'the other proxy',
+          base: { type: 'nat', hook: 'prerouting', priority: 'dstnat', policy: 'accept' },
+          rules: [
+            rule(
+              [
+                cmp(['ip daddr'], '10.96.0.20'),
+                cmp(['meta l4proto'], 'tcp'),
+                { kind: 'dnat', address: '10.244.1.5', port: 80 },
+              ],
+              'shop/theirs',
+            ),
+          ],
+        },
+      ],
+    ]),
+  });
+  await p.fake.apply(other, transactionText(other));
+  assert.equal(p.to({ from: POD_N1, to: '10.96.0.20', port: 80 }), 'to 10.244.1.5:80');
 });
 
 test('Maglev: the same connection picks the same endpoint on every node; another connection may differ', async () => {

@@ -198,17 +198,11 @@ test('which Services get no rules, and why', () => {
   assert.deepEqual(m.ignored, [
     { namespace: 'a', name: 'alias', reason: { kind: 'ExternalName' } },
     { namespace: 'a', name: 'headless', reason: { kind: 'headless' } },
-    {
-      namespace: 'a',
-      name: 'labelled',
-      reason: { kind: 'headless-label' },
-      clusterIps: [{ family: 4, value: 0x0a600003n }],
-    },
+    { namespace: 'a', name: 'labelled', reason: { kind: 'headless-label' } },
     {
       namespace: 'a',
       name: 'other-proxy',
       reason: { kind: 'service-proxy-name', proxy: 'cilium' },
-      clusterIps: [{ family: 4, value: 0x0a600004n }],
     },
     { namespace: 'a', name: 'unallocated', reason: { kind: 'no-cluster-ip' } },
   ]);

@@ -50,8 +50,7 @@ export function buildServiceModel(
   for (const s of cluster.services) {
     const reason = ignoreReason(s);
     if (reason) {
-      const ips = s.clusterIps.kind === 'set' ? { clusterIps: s.clusterIps.ips } : {};
-      ignored.push({ namespace: s.namespace, name: s.name, reason, ...ips });
+      ignored.push({ namespace: s.namespace, name: s.name, reason });
       continue;
     }
     const own: ServicePortModel[] = [];

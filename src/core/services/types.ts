@@ -153,9 +153,4 @@ export interface IgnoredService {
   readonly namespace: string;
   readonly name: string;
   readonly reason: IgnoreReason;
-  /**
-   * Its ClusterIPs, when it has some (a labelled Service): another proxy's
-   * to serve, so this one leaves traffic to them alone.
-   */
-  readonly clusterIps?: readonly IpAddr[];
 }
