@@ -7,12 +7,15 @@
 // client's address; NetworkPolicy keeps its meaning through a Service (the
 // pod port decides, the Service port allows nothing); an agent restart
 // leaves the same rules and keeps an open connection through a Service.
+// Each agent shows its proxy in weft status and its metrics, and answers a
+// Local LoadBalancer's health check.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestLab } from '../support/lab.js';
 import { normalize } from '../support/nft-listing.js';
+import { LAB_OBSERVE_PORT } from '../../src/lab/infra.js';
 
 const CLUSTER = `
 apiVersion: v1
@@ -67,6 +70,18 @@ spec:
   selector: { app: web }
   ports:
     - { name: http, port: 80, targetPort: http, nodePort: 30081 }
+---
+apiVersion: v1
+kind: Service
+metadata: { namespace: svc, name: balanced }
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.7.15
+  externalTrafficPolicy: Local
+  healthCheckNodePort: 32100
+  selector: { app: web }
+  ports:
+    - { name: http, port: 80, targetPort: http, nodePort: 30082 }
 ---
 apiVersion: v1
 kind: Service
@@ -148,6 +163,53 @@ test('Services in the lab: ClusterIP, node ports, refusals, hairpin, traffic pol
     const elsewhere = await curl(['--external'], 'http://192.168.220.12:30080/clientip', 1);
     assert.equal(elsewhere.code, 28, 'dropped: a timeout');
   });
+
+  await t.test(
+    'status, metrics and health checks: what the proxy holds, and how it is',
+    async () => {
+      const status = JSON.parse(
+        (await lab.weft('status', '--lab', lab.name, '-o', 'json')).stdout,
+      ) as {
+        agents: {
+          node: string;
+          status: { services?: { enabled: boolean; counts?: { ports: number } } };
+        }[];
+      };
+      for (const a of status.agents) {
+        assert.equal(a.status.services?.enabled, true, a.node);
+        // web (2 ports), edge, wide, balanced, empty and self: 7 Service ports.
+        assert.equal(a.status.services?.counts?.ports, 7, a.node);
+      }
+      const metrics = await exec(
+        ['--node', 'node-1'],
+        'curl',
+        '-s',
+        `http://192.168.220.11:${LAB_OBSERVE_PORT}/metrics`,
+      );
+      assert.match(metrics.out, /^weft_services_sync_duration_seconds_count\{kind="full"\} [1-9]/m);
+      assert.match(
+        metrics.out,
+        /^weft_services_no_local_endpoints\{traffic_policy="external"\} 0$/m,
+      );
+      // The Local LoadBalancer's healthCheckNodePort, as a cloud load balancer probes it: 200 where
+      // its endpoint is, 503 on the other node.
+      const code = async (node: string) =>
+        (
+          await exec(
+            ['--external'],
+            'curl',
+            '-s',
+            '-o',
+            '/dev/null',
+            '-w',
+            '%{http_code}',
+            `http://${node}:32100/`,
+          )
+        ).out;
+      assert.equal(await code('192.168.220.11'), '200');
+      assert.equal(await code('192.168.220.12'), '503');
+    },
+  );
 
   await t.test(
     'no endpoints, or a port the ClusterIP does not serve: refused at once',
