@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestLab } from '../support/lab.js';
 import { normalize } from '../support/nft-listing.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 import { LAB_OBSERVE_PORT } from '../../src/lab/infra.js';
 
 const CLUSTER = `
@@ -184,7 +185,7 @@ test('Services in the lab: ClusterIP, node ports, refusals, hairpin, traffic pol
         ['--node', 'node-1'],
         'curl',
         '-s',
-        `http://192.168.220.11:${LAB_OBSERVE_PORT}/metrics`,
+        `http://192.168.220.11:${LAB_OBSERVE_PORT}${AgentRoutes.metrics.path}`,
       );
       assert.match(metrics.out, /^weft_services_sync_duration_seconds_count\{kind="full"\} [1-9]/m);
       assert.match(
