@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestLab } from '../support/lab.js';
 import { normalize } from '../support/nft-listing.js';
+import { AgentRoutes } from '../../src/api/routes.js';
 import { LAB_OBSERVE_PORT } from '../../src/lab/infra.js';
 import { AgentRoutes } from '../../src/api/routes.js';
 
