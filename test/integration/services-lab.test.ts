@@ -17,7 +17,6 @@ import { TestLab } from '../support/lab.js';
 import { normalize } from '../support/nft-listing.js';
 import { AgentRoutes } from '../../src/api/routes.js';
 import { LAB_OBSERVE_PORT } from '../../src/lab/infra.js';
-import { AgentRoutes } from '../../src/api/routes.js';
 
 const CLUSTER = `
 apiVersion: v1
