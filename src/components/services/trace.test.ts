@@ -332,3 +332,36 @@ test('Maglev: the same connection picks the same endpoint on every node; another
   }
   assert.equal(picked.size, 3, [...picked].join('; '));
 });
+
+test('IPv6: a dual-stack Service forwards each family to the endpoints of that family', async () => {
+  const p = await proxy(
+    'n1',
+    web({
+      ipFamilies: ['IPv4', 'IPv6'],
+      ipFamilyPolicy: 'RequireDualStack',
+      clusterIPs: ['10.96.0.10', 'fd00:10:96::10'],
+      clusterIP: '10.96.0.10',
+    }),
+    slice([A]),
+    endpointSlice(
+      'shop',
+      'web-6',
+      'web',
+      [{ name: 'http', port: 8080 }],
+      [{ ip: 'fd00:244::5', node: 'n1' }],
+      {
+        addressType: 'IPv6',
+      },
+    ),
+  );
+  assert.equal(p.to({ from: POD_N1, to: '10.96.0.10', port: 80 }), 'to 10.244.1.5:8080');
+  assert.equal(
+    p.to({ from: 'fd00:244::9', to: 'fd00:10:96::10', port: 80 }),
+    'to [fd00:244::5]:8080',
+  );
+  assert.equal(
+    p.to({ from: 'fd00:244::9', to: 'fd00:10:96::10', port: 81 }),
+    'refused (tcp reset)',
+  );
+  assert.equal(p.to({ from: 'fd00:244::9', to: 'fd00:10:96::99', port: 80 }), 'dropped');
+});
