@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FileToken, type KubeConfig } from '../../src/sources/kubernetes/config.js';
 import { KubeError } from '../../src/sources/kubernetes/errors.js';
 import { loadKubeconfig } from '../../src/sources/kubernetes/kubeconfig.js';
+import { RESOURCES } from '../../src/sources/kubernetes/resources.js';
 import { watchKubernetes } from '../../src/sources/kubernetes/source.js';
 import {
   converged,
@@ -174,7 +175,7 @@ test('kube source: a bearer token file is re-read when rotated; a refused token 
   const server = await startServer(t, { token: 'one' });
   seed(server, 5);
   const h = await startSource(t, server, {}, { ...httpConfig(server), token: new FileToken(path) });
-  await waitFor('every watch to be open', () => server.openWatches() === 5);
+  await waitFor('every watch to be open', () => server.openWatches() === RESOURCES.length);
   // Rotation: the kubelet swaps in a new file; the server accepts only the new token.
   writeFileSync(join(dir, 'token.new'), 'two\n');
   renameSync(join(dir, 'token.new'), path);
@@ -187,7 +188,7 @@ test('kube source: a bearer token file is re-read when rotated; a refused token 
     [],
   );
   // A token the server no longer takes.
-  await waitFor('every watch to be open again', () => server.openWatches() === 5);
+  await waitFor('every watch to be open again', () => server.openWatches() === RESOURCES.length);
   server.token = 'three';
   server.dropWatches('pods');
   await waitFor('a 401', () => h.errors.some((e) => e instanceof KubeError && e.status === 401));

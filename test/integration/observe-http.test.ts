@@ -107,7 +107,7 @@ test('observe, status and endpoints through --agent URL equal the unix sockets',
     assert.match(
       table,
       new RegExp(
-        `^${a.node} +ok +(full|partial|noop) [\\d.]+ ms at \\S+ +${a.status?.counts?.endpoints} +${a.status?.counts?.policies} +${a.status?.counts?.rules} +\\d+ +\\d+ \\(\\d+ buffered\\) +\\d+$`,
+        `^${a.node} +ok +(full|partial|noop) [\\d.]+ ms at \\S+ +${a.status?.counts?.endpoints} +${a.status?.counts?.policies} +${a.status?.counts?.rules} +\\d+ +\\d+ ports, \\d+ rules +\\d+ \\(\\d+ buffered\\) +\\d+$`,
         'm',
       ),
     );
